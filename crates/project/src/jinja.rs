@@ -1,0 +1,744 @@
+//! Jinja rendering in dbt's dialect, on minijinja.
+//!
+//! Each render gets its own [`Environment`]: the context functions (`ref`, `config`, `this`, ...)
+//! are globals bound to the node being rendered, so user macros that call them see the right
+//! node. The project's macros (plus the built-in ones a project may override) are one template,
+//! `__macros__`, imported into every node, so a macro may call any other macro.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use minijinja::value::{Kwargs, Object, Value, from_args};
+use minijinja::{Environment, Error, ErrorKind, State};
+use serde_json::Value as Json;
+
+use crate::config::Target;
+use crate::error::{ProjectError, closest_name};
+
+pub(crate) const MACRO_TEMPLATE: &str = "__macros__";
+
+/// The built-in macros: generic tests and the schema/alias naming hooks. A project macro of the
+/// same name replaces one of these, as in dbt.
+const BUILTIN_MACROS: &str = include_str!("builtin_macros.sql");
+
+/// All macros of a project, concatenated into one template with a map back to their files.
+#[derive(Debug, Clone, Default)]
+pub struct MacroLibrary {
+    text: String,
+    names: Vec<String>,
+    /// (first line in `text`, file, first line in file) for each concatenated file.
+    segments: Vec<(usize, PathBuf)>,
+}
+
+impl MacroLibrary {
+    /// Builds the library from `(path, source)` pairs; `{% test %}` blocks become `test_*` macros.
+    pub fn build(files: &[(PathBuf, String)]) -> Self {
+        let mut lib = MacroLibrary::default();
+        let builtin_path = PathBuf::from("<orderlake builtins>");
+        lib.push(&builtin_path, BUILTIN_MACROS);
+        for (path, source) in files {
+            lib.push(path, &rewrite_blocks(source));
+        }
+        let re = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("static regex");
+        let mut names: Vec<String> = re
+            .captures_iter(&lib.text)
+            .map(|c| c[1].to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        lib.names = names;
+        lib
+    }
+
+    fn push(&mut self, path: &Path, source: &str) {
+        let start = self.text.lines().count() + 1;
+        self.segments.push((start, path.to_path_buf()));
+        self.text.push_str(source);
+        if !source.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+    }
+
+    /// Maps a line of the concatenated template back to (file, line).
+    fn locate(&self, line: usize) -> (PathBuf, usize) {
+        let mut found = (PathBuf::from(MACRO_TEMPLATE), line);
+        for (start, path) in &self.segments {
+            if line >= *start {
+                found = (path.clone(), line - start + 1);
+            }
+        }
+        found
+    }
+
+    /// The statement that brings every macro into a node's template (on the same line, so line
+    /// numbers of the node's own source are unchanged).
+    fn import_prefix(&self) -> String {
+        if self.names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{{% from \"{MACRO_TEMPLATE}\" import {} %}}",
+                self.names.join(", ")
+            )
+        }
+    }
+}
+
+/// dbt's block tags that are not Jinja: `{% test x(...) %}` defines the macro `test_x`;
+/// `{% docs %}` blocks are documentation and render to nothing.
+fn rewrite_blocks(source: &str) -> String {
+    let test_open = regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex");
+    let test_close = regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").expect("static regex");
+    let out = test_open.replace_all(source, "{%$1 macro test_$2(");
+    test_close
+        .replace_all(&out, "{%$1 endmacro $2%}")
+        .into_owned()
+}
+
+/// How a relation is spelled in SQL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Relation {
+    pub schema: String,
+    pub identifier: String,
+    /// Ephemeral models are inlined as a CTE named `__dbt__cte__<name>`.
+    pub ephemeral: bool,
+}
+
+impl Relation {
+    pub fn new(schema: impl Into<String>, identifier: impl Into<String>) -> Self {
+        Relation {
+            schema: schema.into(),
+            identifier: identifier.into(),
+            ephemeral: false,
+        }
+    }
+
+    pub fn cte_name(&self) -> String {
+        format!("__dbt__cte__{}", self.identifier)
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ephemeral {
+            write!(f, "{}", self.cte_name())
+        } else {
+            write!(f, "{}.{}", quote_ident(&self.schema), quote_ident(&self.identifier))
+        }
+    }
+}
+
+/// Quotes an identifier for DataFusion (double quotes, doubled inside).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Object for Relation {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "schema" => Some(Value::from(self.schema.clone())),
+            "name" | "identifier" | "table" => Some(Value::from(self.identifier.clone())),
+            "database" => Some(Value::from("orderlake")),
+            "is_cte" => Some(Value::from(self.ephemeral)),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_ref(), f)
+    }
+}
+
+/// What the whole project offers every render: names, relations, vars, macros, target.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    /// Model, seed and snapshot names to unique ids.
+    pub names: BTreeMap<String, String>,
+    /// Unique id to relation, known after the parse phase.
+    pub relations: BTreeMap<String, Relation>,
+    /// (source name, table name) to (unique id, relation).
+    pub sources: BTreeMap<(String, String), (String, Relation)>,
+    pub vars: BTreeMap<String, Json>,
+    pub macros: MacroLibrary,
+    pub target: Option<Target>,
+    pub run_started_at: DateTime<Utc>,
+    pub invocation_id: String,
+}
+
+/// Parse renders discover refs and configs; compile renders produce the SQL to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Parse,
+    Compile,
+}
+
+/// What one render found out about its node.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    pub refs: Vec<String>,
+    pub sources: Vec<(String, String)>,
+    pub config: serde_json::Map<String, Json>,
+    failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone)]
+enum Failure {
+    MissingRef(String, Option<String>),
+    MissingSource(String, String, Option<String>),
+    MissingVar(String),
+}
+
+/// The node a render is for.
+pub struct RenderTarget<'a> {
+    pub path: &'a Path,
+    pub name: &'a str,
+    pub unique_id: &'a str,
+    pub resource_type: &'a str,
+    pub this: Option<Relation>,
+    pub is_incremental: bool,
+    /// Configuration known before the render (dbt_project.yml, properties), for `config.get`.
+    pub config: &'a serde_json::Map<String, Json>,
+}
+
+/// Renders `source` (the node's raw code) with extra context values.
+pub fn render(
+    scope: &Arc<Scope>,
+    phase: Phase,
+    node: &RenderTarget<'_>,
+    source: &str,
+    extra: BTreeMap<String, Value>,
+) -> Result<(String, Recorded), ProjectError> {
+    let recorded = Arc::new(Mutex::new(Recorded::default()));
+    let env = environment(scope, phase, node, recorded.clone(), source)?;
+    let template = env
+        .get_template(&node.path.to_string_lossy())
+        .map_err(|e| template_error(scope, node.path, &e))?;
+    let result = template.render(Value::from(extra));
+    let recorded = lock(&recorded).clone();
+    match result {
+        Ok(sql) => Ok((sql, recorded)),
+        Err(err) => Err(render_error(scope, node.path, &err, &recorded)),
+    }
+}
+
+/// Renders a free-standing snippet (e.g. a call to `generate_schema_name`) with `ctx`.
+pub fn render_snippet(
+    scope: &Arc<Scope>,
+    node: &RenderTarget<'_>,
+    snippet: &str,
+    ctx: BTreeMap<String, Value>,
+) -> Result<String, ProjectError> {
+    render(scope, Phase::Compile, node, snippet, ctx).map(|(s, _)| s)
+}
+
+fn lock(recorded: &Mutex<Recorded>) -> std::sync::MutexGuard<'_, Recorded> {
+    recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn environment<'s>(
+    scope: &'s Arc<Scope>,
+    phase: Phase,
+    node: &RenderTarget<'_>,
+    recorded: Arc<Mutex<Recorded>>,
+    source: &str,
+) -> Result<Environment<'s>, ProjectError> {
+    let mut env = Environment::new();
+    let mut syntax = minijinja::syntax::SyntaxConfig::builder();
+    syntax.keep_trailing_newline(true);
+    if let Ok(config) = syntax.build() {
+        env.set_syntax(config);
+    }
+    env.set_recursion_limit(200);
+    env.add_template(MACRO_TEMPLATE, &scope.macros.text)
+        .map_err(|e| template_error(scope, node.path, &e))?;
+    let template_source = format!("{}{}", scope.macros.import_prefix(), source);
+    env.add_template_owned(node.path.to_string_lossy().into_owned(), template_source)
+        .map_err(|e| template_error(scope, node.path, &e))?;
+
+    // ref('name') / ref('package', 'name')
+    {
+        let recorded = recorded.clone();
+        let scope = scope.clone();
+        env.add_function("ref", move |args: &[Value]| -> Result<Value, Error> {
+            let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
+            let _ = kwargs.get::<Option<Value>>("v");
+            let _ = kwargs.get::<Option<Value>>("version");
+            let name = match positional {
+                [name] | [_, name] => name.to_string(),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "ref() takes a model name, or a package and a model name",
+                    ));
+                }
+            };
+            let Some(unique_id) = scope.names.get(&name) else {
+                let closest = closest_name(&name, scope.names.keys().map(String::as_str));
+                lock(&recorded).failure = Some(Failure::MissingRef(name.clone(), closest));
+                return Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("ref('{name}') does not name a model, seed or snapshot"),
+                ));
+            };
+            lock(&recorded).refs.push(name.clone());
+            let relation = scope
+                .relations
+                .get(unique_id)
+                .cloned()
+                .unwrap_or_else(|| Relation::new("__pending__", name));
+            Ok(Value::from_object(relation))
+        });
+    }
+
+    // source('source_name', 'table_name')
+    {
+        let recorded = recorded.clone();
+        let scope = scope.clone();
+        env.add_function(
+            "source",
+            move |source_name: String, table: String| -> Result<Value, Error> {
+                match scope.sources.get(&(source_name.clone(), table.clone())) {
+                    Some((_, relation)) => {
+                        lock(&recorded).sources.push((source_name, table));
+                        Ok(Value::from_object(relation.clone()))
+                    }
+                    None => {
+                        let all: Vec<String> = scope
+                            .sources
+                            .keys()
+                            .map(|(s, t)| format!("{s}.{t}"))
+                            .collect();
+                        let closest = closest_name(
+                            &format!("{source_name}.{table}"),
+                            all.iter().map(String::as_str),
+                        );
+                        lock(&recorded).failure =
+                            Some(Failure::MissingSource(source_name.clone(), table.clone(), closest));
+                        Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("source('{source_name}', '{table}') is not defined"),
+                        ))
+                    }
+                }
+            },
+        );
+    }
+
+    env.add_global(
+        "config",
+        Value::from_object(ConfigCall {
+            recorded: recorded.clone(),
+            known: node.config.clone(),
+        }),
+    );
+
+    {
+        let recorded = recorded.clone();
+        let scope = scope.clone();
+        env.add_function(
+            "var",
+            move |name: String, default: Option<Value>| -> Result<Value, Error> {
+                if let Some(v) = scope.vars.get(&name) {
+                    return Ok(Value::from(minijinja::value::Serde(v.clone())));
+                }
+                match default {
+                    Some(d) => Ok(d),
+                    None => {
+                        lock(&recorded).failure = Some(Failure::MissingVar(name.clone()));
+                        Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("var('{name}') is not set"),
+                        ))
+                    }
+                }
+            },
+        );
+    }
+
+    env.add_function(
+        "env_var",
+        |name: String, default: Option<Value>| -> Result<Value, Error> {
+            match std::env::var(&name) {
+                Ok(v) => Ok(Value::from(v)),
+                Err(_) => default.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("env_var('{name}') is not set and has no default"),
+                    )
+                }),
+            }
+        },
+    );
+
+    let is_incremental = node.is_incremental;
+    env.add_function("is_incremental", move || is_incremental);
+    env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
+        let info: Option<bool> = kwargs.get("info")?;
+        if info.unwrap_or(false) {
+            tracing::info!("{msg}");
+        } else {
+            tracing::debug!("{msg}");
+        }
+        Ok(String::new())
+    });
+    env.add_function("tojson", |v: Value| -> Result<String, Error> {
+        serde_json::to_string(&v).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+    });
+    env.add_function("fromjson", |s: String| -> Result<Value, Error> {
+        let json: Json = serde_json::from_str(&s)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+        Ok(Value::from(minijinja::value::Serde(json)))
+    });
+    env.add_filter("as_text", |v: Value| v.to_string());
+    env.add_filter("as_native", |v: Value| v);
+    env.add_filter("as_bool", |v: Value| match v.as_str() {
+        Some(s) => s.eq_ignore_ascii_case("true"),
+        None => v.is_true(),
+    });
+    env.add_filter("as_number", |v: Value| -> Result<Value, Error> {
+        match v.as_str() {
+            Some(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| s.trim().parse::<f64>().map(Value::from))
+                .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("'{s}' is not a number"))),
+            None => Ok(v),
+        }
+    });
+
+    env.add_global("execute", phase == Phase::Compile);
+    env.add_global("invocation_id", scope.invocation_id.clone());
+    env.add_global(
+        "run_started_at",
+        Value::from_object(Timestamp(scope.run_started_at)),
+    );
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    env.add_global(
+        "this",
+        node.this
+            .clone()
+            .map(Value::from_object)
+            .unwrap_or(Value::from(())),
+    );
+    if let Some(target) = &scope.target {
+        let mut t = BTreeMap::new();
+        t.insert("name", Value::from(target.name.clone()));
+        t.insert("schema", Value::from(target.schema.clone()));
+        t.insert("database", Value::from("orderlake"));
+        t.insert("type", Value::from("orderlake"));
+        t.insert("threads", Value::from(target.threads));
+        t.insert("profile_name", Value::from("orderlake"));
+        env.add_global("target", Value::from(t));
+    }
+    let mut model = BTreeMap::new();
+    model.insert("name", Value::from(node.name.to_string()));
+    model.insert("unique_id", Value::from(node.unique_id.to_string()));
+    model.insert("resource_type", Value::from(node.resource_type.to_string()));
+    model.insert("path", Value::from(node.path.to_string_lossy().into_owned()));
+    model.insert(
+        "config",
+        Value::from(minijinja::value::Serde(Json::Object(node.config.clone()))),
+    );
+    env.add_global("model", Value::from(model));
+    Ok(env)
+}
+
+/// `config(...)` records configuration; `config.get(key, default)` reads it.
+#[derive(Debug)]
+struct ConfigCall {
+    recorded: Arc<Mutex<Recorded>>,
+    known: serde_json::Map<String, Json>,
+}
+
+impl ConfigCall {
+    fn lookup(&self, key: &str) -> Option<Json> {
+        lock(&self.recorded)
+            .config
+            .get(key)
+            .cloned()
+            .or_else(|| self.known.get(key).cloned())
+    }
+}
+
+impl Object for ConfigCall {
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
+        let mut rec = lock(&self.recorded);
+        // config({'materialized': 'table'}) is also accepted.
+        for arg in positional {
+            let json = serde_json::to_value(arg)
+                .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+            if let Json::Object(map) = json {
+                rec.config.extend(map);
+            }
+        }
+        for key in kwargs.args().map(str::to_string).collect::<Vec<_>>() {
+            let value: Value = kwargs.get(&key)?;
+            let json = serde_json::to_value(&value)
+                .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+            rec.config.insert(key, json);
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "get" => {
+                let (key, default): (String, Option<Value>) = from_args(args)?;
+                Ok(self
+                    .lookup(&key)
+                    .map(|j| Value::from(minijinja::value::Serde(j)))
+                    .or(default)
+                    .unwrap_or(Value::from(())))
+            }
+            "require" => {
+                let (key,): (String,) = from_args(args)?;
+                self.lookup(&key)
+                    .map(|j| Value::from(minijinja::value::Serde(j)))
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::InvalidOperation, format!("config '{key}' is required"))
+                    })
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("")
+    }
+}
+
+/// `run_started_at`: prints as ISO 8601 and has `strftime` and `isoformat`.
+#[derive(Debug)]
+struct Timestamp(DateTime<Utc>);
+
+impl Object for Timestamp {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "strftime" => {
+                let (fmt,): (String,) = from_args(args)?;
+                Ok(Value::from(self.0.format(&fmt).to_string()))
+            }
+            "isoformat" => Ok(Value::from(self.0.to_rfc3339())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.
+#[derive(Debug)]
+struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let (msg,): (String,) = from_args(args)?;
+        match method {
+            "raise_compiler_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "warn" => {
+                tracing::warn!("{msg}");
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+fn template_error(scope: &Scope, path: &Path, err: &Error) -> ProjectError {
+    let (path, line) = error_location(scope, path, err);
+    ProjectError::Template {
+        path,
+        line,
+        message: error_message(err),
+    }
+}
+
+fn error_location(scope: &Scope, path: &Path, err: &Error) -> (PathBuf, usize) {
+    let line = err.line().unwrap_or(1);
+    match err.name() {
+        Some(MACRO_TEMPLATE) => scope.macros.locate(line),
+        _ => (path.to_path_buf(), line),
+    }
+}
+
+fn error_message(err: &Error) -> String {
+    let mut message = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        if let Some(e) = inner.downcast_ref::<Error>() {
+            if let Some(d) = e.detail() {
+                message = format!("{message}: {d}");
+            }
+        }
+        source = inner.source();
+    }
+    message
+}
+
+fn render_error(scope: &Scope, path: &Path, err: &Error, recorded: &Recorded) -> ProjectError {
+    // The innermost error has the line where the failing call is.
+    let mut innermost = err;
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        if let Some(e) = inner.downcast_ref::<Error>() {
+            innermost = e;
+        }
+        source = inner.source();
+    }
+    let (path, line) = error_location(scope, path, innermost);
+    match recorded.failure.clone() {
+        Some(Failure::MissingRef(name, closest)) => ProjectError::MissingRef {
+            path,
+            line,
+            name,
+            closest,
+        },
+        Some(Failure::MissingSource(source_name, table, closest)) => ProjectError::MissingSource {
+            path,
+            line,
+            source_name,
+            table,
+            closest,
+        },
+        Some(Failure::MissingVar(name)) => ProjectError::MissingVar { path, line, name },
+        None => ProjectError::Template {
+            path,
+            line,
+            message: error_message(err),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_with(macros: &[(&str, &str)]) -> Arc<Scope> {
+        let files: Vec<(PathBuf, String)> = macros
+            .iter()
+            .map(|(p, s)| (PathBuf::from(p), s.to_string()))
+            .collect();
+        let mut scope = Scope {
+            macros: MacroLibrary::build(&files),
+            ..Default::default()
+        };
+        scope.names.insert("orders".into(), "model.p.orders".into());
+        scope
+            .relations
+            .insert("model.p.orders".into(), Relation::new("main", "orders"));
+        scope.vars.insert("methods".into(), serde_json::json!(["card", "cash"]));
+        Arc::new(scope)
+    }
+
+    fn target<'a>(path: &'a Path, config: &'a serde_json::Map<String, Json>) -> RenderTarget<'a> {
+        RenderTarget {
+            path,
+            name: "m",
+            unique_id: "model.p.m",
+            resource_type: "model",
+            this: Some(Relation::new("main", "m")),
+            is_incremental: false,
+            config,
+        }
+    }
+
+    #[test]
+    fn renders_refs_vars_macros_and_records_config() {
+        let scope = scope_with(&[(
+            "macros/cents.sql",
+            "{% macro cents_to_dollars(col) %}({{ col }} / 100){% endmacro %}\n{% macro twice(c) %}{{ cents_to_dollars(c) }} * 2{% endmacro %}",
+        )]);
+        let cfg = serde_json::Map::new();
+        let path = PathBuf::from("models/m.sql");
+        let src = "{{ config(materialized='table', tags=['a']) }}select {% for m in var('methods') %}{{ m }}{% if not loop.last %}, {% endif %}{% endfor %}, {{ twice('amount') }} from {{ ref('orders') }} -- {{ this }}";
+        let (sql, rec) = render(&scope, Phase::Compile, &target(&path, &cfg), src, BTreeMap::new()).unwrap();
+        assert_eq!(
+            sql,
+            "select card, cash, (amount / 100) * 2 from \"main\".\"orders\" -- \"main\".\"m\""
+        );
+        assert_eq!(rec.refs, vec!["orders"]);
+        assert_eq!(rec.config["materialized"], "table");
+    }
+
+    #[test]
+    fn missing_ref_names_line_and_closest() {
+        let scope = scope_with(&[]);
+        let cfg = serde_json::Map::new();
+        let path = PathBuf::from("models/m.sql");
+        let err = render(
+            &scope,
+            Phase::Parse,
+            &target(&path, &cfg),
+            "select 1\nfrom {{ ref('order') }}",
+            BTreeMap::new(),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ProjectError::MissingRef { line: 2, .. }), "{msg}");
+        assert!(msg.contains("models/m.sql:2"), "{msg}");
+        assert!(msg.contains("did you mean 'orders'"), "{msg}");
+    }
+
+    #[test]
+    fn project_macro_overrides_builtin_and_errors_point_into_macro_files() {
+        let scope = scope_with(&[
+            (
+                "macros/schema.sql",
+                "{% macro generate_schema_name(custom_schema_name, node) %}{{ custom_schema_name | trim }}{% endmacro %}",
+            ),
+            ("macros/bad.sql", "\n\n{% macro boom() %}{{ exceptions.raise_compiler_error('no') }}{% endmacro %}"),
+        ]);
+        let cfg = serde_json::Map::new();
+        let path = PathBuf::from("models/m.sql");
+        let out = render_snippet(
+            &scope,
+            &target(&path, &cfg),
+            "{{ generate_schema_name(' gold ', none) }}",
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(out, "gold");
+        let err = render_snippet(&scope, &target(&path, &cfg), "{{ boom() }}", BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("macros/bad.sql:3"), "{err}");
+    }
+
+    #[test]
+    fn test_blocks_become_macros() {
+        assert_eq!(
+            rewrite_blocks("{% test is_even(model, column_name) %}x{% endtest %}"),
+            "{% macro test_is_even(model, column_name) %}x{% endmacro %}"
+        );
+    }
+}

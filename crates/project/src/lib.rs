@@ -1,0 +1,187 @@
+//! Load a dbt-style project and turn it into a graph of compiled SQL.
+//!
+//! This crate knows nothing about execution: it reads `dbt_project.yml`, models, properties,
+//! seeds, tests and macros; renders Jinja; resolves every `ref` and `source` to a relation; builds
+//! the DAG; and selects nodes. The engine crate runs what it produces.
+//!
+//! ```text
+//! load ──► parse render (refs, configs) ──► relations ──► DAG ──► compile render (SQL)
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod jinja;
+mod load;
+pub mod props;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+pub use config::{Config, Target};
+pub use error::{ProjectError, Result};
+pub use graph::Dag;
+pub use jinja::Relation;
+pub use load::LoadOptions;
+pub use props::ColumnProps;
+
+/// What kind of node a graph vertex is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    Seed,
+    Model,
+    Snapshot,
+    Test,
+    Source,
+}
+
+impl ResourceType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Seed => "seed",
+            ResourceType::Model => "model",
+            ResourceType::Snapshot => "snapshot",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+        }
+    }
+}
+
+/// A generic test's call: which macro, on what, with which arguments.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSpec {
+    /// The test's short name, e.g. `unique` or `relationships`.
+    pub test_name: String,
+    pub column_name: Option<String>,
+    /// Arguments other than `model` and `column_name`.
+    pub kwargs: serde_json::Map<String, Json>,
+    /// The model, seed or source the test is attached to.
+    pub attached_to: String,
+}
+
+/// A model, seed, snapshot or test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    /// The file the node comes from, relative to the project root.
+    pub path: PathBuf,
+    /// The properties file that describes it, if any.
+    pub patch_path: Option<PathBuf>,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub config: Config,
+    pub description: String,
+    pub columns: Vec<ColumnProps>,
+    pub refs: Vec<String>,
+    pub source_refs: Vec<(String, String)>,
+    /// Unique ids of the nodes and sources this one reads.
+    pub depends_on: Vec<String>,
+    /// Where a model, seed or snapshot lives in the warehouse.
+    pub relation: Option<Relation>,
+    pub test: Option<TestSpec>,
+}
+
+impl Node {
+    pub fn materialized(&self) -> &str {
+        match self.resource_type {
+            ResourceType::Seed => "seed",
+            ResourceType::Test => "test",
+            ResourceType::Snapshot => "snapshot",
+            _ => self.config.materialized(),
+        }
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.materialized() == "ephemeral"
+    }
+}
+
+/// Files backing a source: a path or glob relative to the project root.
+#[derive(Debug, Clone, Serialize)]
+pub struct External {
+    pub location: String,
+    pub file_format: Option<String>,
+}
+
+/// A table declared under `sources:`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    pub relation: Relation,
+    pub external: Option<External>,
+    pub columns: Vec<ColumnProps>,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<Json>,
+}
+
+/// A loaded, parsed project: every node with its refs resolved and the DAG checked for cycles.
+#[derive(Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub name: String,
+    pub file: config::ProjectFile,
+    pub target: Target,
+    pub nodes: BTreeMap<String, Node>,
+    pub sources: BTreeMap<String, Source>,
+    pub dag: Dag,
+    pub(crate) scope: std::sync::Arc<jinja::Scope>,
+}
+
+/// A node's SQL after the compile render, ephemeral CTEs inlined.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub sql: String,
+}
+
+impl Project {
+    /// Loads and parses the project in `root`.
+    pub fn load(root: &Path, options: &LoadOptions) -> Result<Self> {
+        load::load(root, options)
+    }
+
+    pub fn vars(&self) -> &BTreeMap<String, Json> {
+        &self.scope.vars
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join(&self.file.target_path)
+    }
+
+    /// Looks up a model, seed or snapshot by name.
+    pub fn node_by_name(&self, name: &str) -> Option<&Node> {
+        self.scope.names.get(name).and_then(|id| self.nodes.get(id))
+    }
+
+    /// All model, seed and snapshot names (for suggestions).
+    pub fn relation_names(&self) -> impl Iterator<Item = &str> {
+        self.scope.names.keys().map(String::as_str)
+    }
+
+    /// Renders a node's SQL for execution. `is_incremental` is what `is_incremental()` returns.
+    pub fn compile(&self, unique_id: &str, is_incremental: bool) -> Result<Compiled> {
+        load::compile(self, unique_id, is_incremental)
+    }
+
+    /// Where the compiled SQL of a node is written, relative to the project root.
+    pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        let mut path = PathBuf::from(&self.file.target_path)
+            .join("compiled")
+            .join(&self.name);
+        if node.resource_type == ResourceType::Test && node.test.is_some() {
+            path = path.join(&node.path).join(format!("{}.sql", node.name));
+        } else {
+            path = path.join(&node.path);
+        }
+        path
+    }
+}

@@ -1,0 +1,117 @@
+//! Properties files (`models/**/*.yml`): descriptions, columns, tests, sources.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{ProjectError, Result};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PropertiesFile {
+    #[serde(default)]
+    pub models: Vec<NodeProps>,
+    #[serde(default)]
+    pub seeds: Vec<NodeProps>,
+    #[serde(default)]
+    pub snapshots: Vec<NodeProps>,
+    #[serde(default)]
+    pub sources: Vec<SourceProps>,
+}
+
+impl PropertiesFile {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProjectError::io(path, e))?;
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml::from_str(&text).map_err(|e| ProjectError::yaml(path, &e))
+    }
+}
+
+/// Properties of a model, seed or snapshot.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub config: serde_yaml::Mapping,
+    #[serde(default)]
+    pub columns: Vec<ColumnProps>,
+    #[serde(default)]
+    pub tests: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    pub data_tests: Vec<serde_yaml::Value>,
+}
+
+impl NodeProps {
+    pub fn all_tests(&self) -> impl Iterator<Item = &serde_yaml::Value> {
+        self.tests.iter().chain(self.data_tests.iter())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ColumnProps {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub data_type: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub tests: Vec<serde_yaml::Value>,
+    #[serde(default, skip_serializing)]
+    pub data_tests: Vec<serde_yaml::Value>,
+}
+
+impl ColumnProps {
+    pub fn all_tests(&self) -> impl Iterator<Item = &serde_yaml::Value> {
+        self.tests.iter().chain(self.data_tests.iter())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceProps {
+    pub name: String,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub loaded_at_field: Option<String>,
+    #[serde(default)]
+    pub freshness: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub tables: Vec<SourceTableProps>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourceTableProps {
+    pub name: String,
+    #[serde(default)]
+    pub identifier: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A path or glob of CSV, Parquet or NDJSON files, relative to the project root.
+    #[serde(default)]
+    pub external_location: Option<String>,
+    /// The dbt-external-tables form: `external: {location: ..., file_format: ...}`.
+    #[serde(default)]
+    pub external: Option<ExternalProps>,
+    #[serde(default)]
+    pub loaded_at_field: Option<String>,
+    #[serde(default)]
+    pub freshness: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub columns: Vec<ColumnProps>,
+    #[serde(default)]
+    pub tests: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    pub data_tests: Vec<serde_yaml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExternalProps {
+    pub location: String,
+    #[serde(default)]
+    pub file_format: Option<String>,
+}
