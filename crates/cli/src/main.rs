@@ -1,1 +1,378 @@
-fn main() {}
+//! `orderlake`: build, test and query an order lakehouse from a dbt-style project.
+
+mod artifacts;
+mod demo;
+mod report;
+mod scaffold;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use orderlake_engine::output::{Format, format_batches};
+use orderlake_engine::{RunOptions, Status, Warehouse};
+use orderlake_project::{LoadOptions, Project, ResourceType};
+
+#[derive(Parser)]
+#[command(name = "orderlake", version, about = "The order-management lakehouse in one binary: dbt-style models on DataFusion and Delta Lake")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct GlobalArgs {
+    /// The project folder (holding dbt_project.yml).
+    #[arg(long, global = true, default_value = ".", env = "ORDERLAKE_PROJECT_DIR")]
+    project_dir: PathBuf,
+    /// Variables as YAML, e.g. "{as_of_date: '2024-06-30'}"; they override dbt_project.yml.
+    #[arg(long, global = true)]
+    vars: Option<String>,
+    /// The output of profiles.yml to use.
+    #[arg(long, global = true)]
+    target: Option<String>,
+    /// The warehouse folder (default: <project>/warehouse, or profiles.yml's path).
+    #[arg(long, global = true, env = "ORDERLAKE_WAREHOUSE")]
+    warehouse: Option<PathBuf>,
+    /// How many nodes run at once.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Args, Clone, Default)]
+struct Selection {
+    /// Nodes to include: names, globs, folders, tag:x, path:x, source:x, with + graph operators.
+    #[arg(short = 's', long = "select", alias = "models", num_args = 1..)]
+    select: Vec<String>,
+    /// Nodes to leave out (same syntax).
+    #[arg(long, num_args = 1..)]
+    exclude: Vec<String>,
+}
+
+#[derive(Args, Clone, Default)]
+struct RunArgs {
+    #[command(flatten)]
+    selection: Selection,
+    /// Rebuild incremental models from scratch.
+    #[arg(long)]
+    full_refresh: bool,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<OutputFormat> for Format {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Csv => Format::Csv,
+            OutputFormat::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum LsOutput {
+    Name,
+    Path,
+    Selector,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new project folder with an example model, seed and test.
+    Init {
+        /// Where to create it.
+        dir: PathBuf,
+        /// The project name (default: the folder name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Seeds, models and tests, in DAG order; downstream of a failure is skipped.
+    Build(RunArgs),
+    /// Build models only.
+    Run(RunArgs),
+    /// Run tests only.
+    Test(RunArgs),
+    /// Load seeds only.
+    Seed(RunArgs),
+    /// Render every selected node to target/compiled without running it.
+    Compile(Selection),
+    /// List nodes.
+    Ls {
+        #[command(flatten)]
+        selection: Selection,
+        /// Only nodes of this type (model, seed, test, snapshot).
+        #[arg(long)]
+        resource_type: Option<String>,
+        #[arg(long, value_enum, default_value = "selector")]
+        output: LsOutput,
+    },
+    /// Preview a model's rows (or an inline query with --inline).
+    Show {
+        /// The model, seed or snapshot.
+        model: Option<String>,
+        /// A SQL query with Jinja instead of a model.
+        #[arg(long)]
+        inline: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Run an ad-hoc SQL query on the warehouse.
+    Sql {
+        query: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// The main job: build the bundled example project end to end and print headline numbers.
+    Demo {
+        /// Where to put the demo project and its warehouse.
+        #[arg(long, default_value = "orderlake-demo")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,datafusion=warn,deltalake=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORDERLAKE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn load_project(global: &GlobalArgs) -> Result<Project> {
+    let options = LoadOptions {
+        vars: global.vars.clone(),
+        target: global.target.clone(),
+        warehouse: global.warehouse.clone(),
+        threads: global.threads,
+    };
+    let root = global
+        .project_dir
+        .canonicalize()
+        .with_context(|| format!("project folder {}", global.project_dir.display()))?;
+    Ok(Project::load(&root, &options)?)
+}
+
+async fn open_warehouse(project: &Project) -> Result<Warehouse> {
+    let warehouse = Warehouse::open(&project.target.warehouse, &project.target.schema)
+        .await
+        .with_context(|| format!("opening the warehouse at {}", project.target.warehouse.display()))?;
+    orderlake_engine::run::register_sources(project, &warehouse).await?;
+    Ok(warehouse)
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Init { dir, name } => {
+            scaffold::init(&dir, name.as_deref())?;
+            println!("Created project in {}. Next: cd {} && orderlake build", dir.display(), dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build(args) => {
+            execute(&global, &args, &[ResourceType::Seed, ResourceType::Model, ResourceType::Snapshot, ResourceType::Test]).await
+        }
+        Command::Run(args) => execute(&global, &args, &[ResourceType::Model]).await,
+        Command::Test(args) => execute(&global, &args, &[ResourceType::Test]).await,
+        Command::Seed(args) => execute(&global, &args, &[ResourceType::Seed]).await,
+        Command::Compile(selection) => compile(&global, &selection),
+        Command::Ls {
+            selection,
+            resource_type,
+            output,
+        } => ls(&global, &selection, resource_type.as_deref(), output),
+        Command::Show {
+            model,
+            inline,
+            limit,
+            format,
+        } => show(&global, model.as_deref(), inline.as_deref(), limit, format.into()).await,
+        Command::Sql { query, format } => {
+            let project = load_project(&global)?;
+            let warehouse = open_warehouse(&project).await?;
+            let batches = warehouse.sql(&query).await?.collect().await?;
+            print!("{}", ensure_newline(format_batches(&batches, format.into())?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { out } => demo::run(&global, &out).await,
+    }
+}
+
+fn ensure_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+fn selected(project: &Project, selection: &Selection) -> Result<BTreeSet<String>> {
+    Ok(orderlake_project::graph::select(
+        &project.nodes,
+        &project.sources,
+        &project.dag,
+        &selection.select,
+        &selection.exclude,
+    )?)
+}
+
+/// Loads, selects, runs and reports; the exit code is non-zero when anything errored or failed.
+async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) -> Result<ExitCode> {
+    let started = Instant::now();
+    let project = Arc::new(load_project(global)?);
+    let selection = selected(&project, &args.selection)?;
+    let warehouse = Arc::new(open_warehouse(&project).await?);
+    let options = RunOptions {
+        threads: project.target.threads,
+        full_refresh: args.full_refresh,
+        kinds: kinds.iter().copied().collect(),
+    };
+    artifacts::write_manifest(&project)?;
+    let reporter = Arc::new(report::Printer::new(&project, &selection, &options));
+    let results = orderlake_engine::run::run(project.clone(), warehouse, &selection, &options, reporter.clone()).await;
+    reporter.finish();
+    let elapsed = started.elapsed().as_secs_f64();
+    artifacts::write_run_results(&project, &results, elapsed)?;
+    report::summary(&project, &results, elapsed);
+    let failed = results
+        .iter()
+        .any(|r| matches!(r.status, Status::Error | Status::Fail | Status::Skipped));
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
+    let project = load_project(global)?;
+    let ids = selected(&project, selection)?;
+    artifacts::write_manifest(&project)?;
+    let mut count = 0;
+    for id in &ids {
+        let node = &project.nodes[id];
+        if node.resource_type == ResourceType::Seed {
+            continue;
+        }
+        let compiled = project.compile(id, false)?;
+        let path = project.root.join(project.compiled_path(node));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        }
+        std::fs::write(&path, &compiled.sql).with_context(|| path.display().to_string())?;
+        count += 1;
+    }
+    println!(
+        "Compiled {count} node{} to {}",
+        if count == 1 { "" } else { "s" },
+        project.target_dir().join("compiled").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ls(global: &GlobalArgs, selection: &Selection, resource_type: Option<&str>, output: LsOutput) -> Result<ExitCode> {
+    let project = load_project(global)?;
+    let ids = selected(&project, selection)?;
+    for id in ids {
+        let node = &project.nodes[&id];
+        if resource_type.is_some_and(|t| t != node.resource_type.as_str()) {
+            continue;
+        }
+        match output {
+            LsOutput::Name => println!("{}", node.name),
+            LsOutput::Path => println!("{}", node.path.display()),
+            LsOutput::Selector => println!("{}", node.fqn.join(".")),
+            LsOutput::Json => println!(
+                "{}",
+                serde_json::json!({
+                    "name": node.name,
+                    "unique_id": node.unique_id,
+                    "resource_type": node.resource_type,
+                    "path": node.path,
+                    "materialized": node.materialized(),
+                    "relation": node.relation.as_ref().map(|r| r.to_string()),
+                    "tags": node.config.tags(),
+                    "depends_on": node.depends_on,
+                })
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(global: &GlobalArgs, model: Option<&str>, inline: Option<&str>, limit: usize, format: Format) -> Result<ExitCode> {
+    let project = load_project(global)?;
+    let warehouse = open_warehouse(&project).await?;
+    let sql = match (model, inline) {
+        (Some(name), None) => {
+            let Some(node) = project.node_by_name(name) else {
+                let hint = orderlake_project::error::closest_name(name, project.relation_names())
+                    .map(|c| format!(" (did you mean '{c}'?)"))
+                    .unwrap_or_default();
+                bail!("no model, seed or snapshot named '{name}'{hint}");
+            };
+            if node.is_ephemeral() {
+                project.compile(&node.unique_id, false)?.sql
+            } else {
+                let relation = node.relation.as_ref().context("node has no relation")?;
+                if warehouse.kind_of(relation).is_none() {
+                    bail!("{} has not been built yet: run `orderlake build -s {}` first", relation, node.name);
+                }
+                format!("select * from {relation}")
+            }
+        }
+        (None, Some(query)) => query.to_string(),
+        _ => bail!("give a model name or --inline \"select ...\""),
+    };
+    let df = warehouse.sql(&sql).await?.limit(0, Some(limit))?;
+    let batches = df.collect().await?;
+    print!("{}", ensure_newline(format_batches(&batches, format)?));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves a path against the current directory without requiring it to exist.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    }
+}

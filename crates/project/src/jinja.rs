@@ -260,6 +260,8 @@ fn environment<'s>(
         env.set_syntax(config);
     }
     env.set_recursion_limit(200);
+    // SQL is neither HTML nor JSON: minijinja would escape templates named `*.yml` as JSON.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.add_template(MACRO_TEMPLATE, &scope.macros.text)
         .map_err(|e| template_error(scope, node.path, &e))?;
     let template_source = format!("{}{}", scope.macros.import_prefix(), source);

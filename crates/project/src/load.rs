@@ -797,13 +797,22 @@ fn generic_test_call(
         ctx.insert("__column_name".to_string(), Value::from(column.clone()));
         args.push("column_name=__column_name".to_string());
     }
-    let expr = regex::Regex::new(r"^\s*(ref|source)\s*\(.*\)\s*$").expect("static regex");
+    // `to: ref('customers')` and `values: "{{ var('methods') }}"` are Jinja expressions.
+    let call = regex::Regex::new(r"^\s*((ref|source)\s*\(.*\))\s*$").expect("static regex");
+    let templated = regex::Regex::new(r"^\s*\{\{(.*)\}\}\s*$").expect("static regex");
     for (key, value) in &spec.kwargs {
-        match value {
-            Json::String(s) if expr.is_match(s) => args.push(format!("{key}={}", s.trim())),
-            other => {
+        let expression = match value {
+            Json::String(s) => call
+                .captures(s)
+                .or_else(|| templated.captures(s))
+                .map(|c| c[1].trim().to_string()),
+            _ => None,
+        };
+        match expression {
+            Some(e) => args.push(format!("{key}={e}")),
+            None => {
                 let var = format!("__arg_{key}");
-                ctx.insert(var.clone(), Value::from(minijinja::value::Serde(other.clone())));
+                ctx.insert(var.clone(), Value::from(minijinja::value::Serde(value.clone())));
                 args.push(format!("{key}={var}"));
             }
         }

@@ -1,0 +1,46 @@
+//! Rendering query results for people (a table) and programs (CSV, JSON).
+
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+
+/// How `show` and `sql` print rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Formats batches as text in the chosen format.
+pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String> {
+    match format {
+        Format::Table => Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches)
+            .map_err(|e| EngineError::DataFusion(e.into()))?
+            .to_string()),
+        Format::Csv => {
+            let mut buf = Vec::new();
+            {
+                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut buf);
+                for batch in batches {
+                    writer.write(batch).map_err(|e| EngineError::DataFusion(e.into()))?;
+                }
+            }
+            String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))
+        }
+        Format::Json => {
+            let mut buf = Vec::new();
+            {
+                let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+                for batch in batches {
+                    writer.write(batch).map_err(|e| EngineError::DataFusion(e.into()))?;
+                }
+                writer.finish().map_err(|e| EngineError::DataFusion(e.into()))?;
+            }
+            let text = String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            Ok(if text.is_empty() { "[]".to_string() } else { text })
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! The warehouse: a folder of schemas, each a folder of relations.
+//!
+//! ```text
+//! <warehouse>/<schema>/<name>/_delta_log/...   a table (Delta Lake)
+//! <warehouse>/<schema>/<name>/view.sql         a view (its SELECT, re-planned on open)
+//! ```
+//!
+//! Views are kept as SQL so they survive the process and any tool can read what they are.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::TableProvider;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
+use datafusion::common::TableReference;
+use deltalake::DeltaTable;
+use deltalake::protocol::SaveMode;
+use deltalake::operations::write::SchemaMode;
+use orderlake_project::Relation;
+
+use crate::delta_types;
+use crate::error::{EngineError, Result};
+use crate::functions;
+
+/// The catalog name under which every warehouse schema is registered.
+pub const CATALOG: &str = "orderlake";
+
+const VIEW_FILE: &str = "view.sql";
+
+/// What a relation in the warehouse is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+/// One relation found in the warehouse folder.
+#[derive(Debug, Clone)]
+pub struct StoredRelation {
+    pub schema: String,
+    pub name: String,
+    pub kind: RelationKind,
+}
+
+/// How a write treats what is already in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace data and schema in one commit; readers see the old version until it lands.
+    Replace,
+    /// Add rows; the schema may gain columns.
+    Append,
+}
+
+/// A DataFusion session over a warehouse folder of Delta tables and views.
+pub struct Warehouse {
+    root: PathBuf,
+    ctx: SessionContext,
+    schema_lock: Mutex<()>,
+}
+
+impl Warehouse {
+    /// Opens (creating if needed) the warehouse at `root` and registers every table and view.
+    pub async fn open(root: &Path, default_schema: &str) -> Result<Self> {
+        std::fs::create_dir_all(root).map_err(|e| EngineError::io(root, e))?;
+        let root = root.canonicalize().map_err(|e| EngineError::io(root, e))?;
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, default_schema)
+            .with_create_default_catalog_and_schema(true)
+            .with_information_schema(true);
+        // Plain Utf8 everywhere: Delta has no view types, and clients expect `text`.
+        config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        // Delta's planner executes the write and merge plans delta-rs builds on our session.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        functions::register(&ctx);
+        let warehouse = Warehouse {
+            root,
+            ctx,
+            schema_lock: Mutex::new(()),
+        };
+        warehouse.ensure_schema(default_schema)?;
+        warehouse.register_all().await?;
+        Ok(warehouse)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plans a query against the warehouse.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql(sql).await?)
+    }
+
+    pub fn relation_dir(&self, relation: &Relation) -> PathBuf {
+        self.root.join(&relation.schema).join(&relation.identifier)
+    }
+
+    /// What is stored for `relation`, if anything.
+    pub fn kind_of(&self, relation: &Relation) -> Option<RelationKind> {
+        kind_of_dir(&self.relation_dir(relation))
+    }
+
+    /// Every relation in the warehouse folder, sorted by schema and name.
+    pub fn list(&self) -> Result<Vec<StoredRelation>> {
+        let mut out = Vec::new();
+        for schema_dir in sorted_dirs(&self.root)? {
+            let schema = file_name(&schema_dir);
+            if schema.starts_with('_') || schema.starts_with('.') {
+                continue;
+            }
+            for rel_dir in sorted_dirs(&schema_dir)? {
+                if let Some(kind) = kind_of_dir(&rel_dir) {
+                    out.push(StoredRelation {
+                        schema: schema.clone(),
+                        name: file_name(&rel_dir),
+                        kind,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn register_all(&self) -> Result<()> {
+        let relations = self.list()?;
+        let mut views = Vec::new();
+        for r in relations {
+            self.ensure_schema(&r.schema)?;
+            let relation = Relation::new(r.schema.clone(), r.name.clone());
+            match r.kind {
+                RelationKind::Table => {
+                    if let Err(e) = self.register_delta(&relation).await {
+                        tracing::warn!("cannot open table {relation}: {e}");
+                    }
+                }
+                RelationKind::View => views.push(relation),
+            }
+        }
+        // Views may read views: register until nothing more can be planned.
+        let mut pending = views;
+        loop {
+            let before = pending.len();
+            let mut failed = Vec::new();
+            let mut last_error = BTreeMap::new();
+            for relation in pending {
+                let path = self.relation_dir(&relation).join(VIEW_FILE);
+                let sql = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+                match self.register_view(&relation, &sql).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        last_error.insert(relation.to_string(), e.to_string());
+                        failed.push(relation);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                break;
+            }
+            if failed.len() == before {
+                for (name, err) in last_error {
+                    tracing::warn!("cannot open view {name}: {err}");
+                }
+                break;
+            }
+            pending = failed;
+        }
+        Ok(())
+    }
+
+    /// Creates the schema in the session catalog if it is not there yet.
+    pub fn ensure_schema(&self, schema: &str) -> Result<()> {
+        let _guard = self.schema_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let catalog = self
+            .ctx
+            .catalog(CATALOG)
+            .ok_or_else(|| EngineError::Invalid(format!("catalog {CATALOG} is missing")))?;
+        if catalog.schema(schema).is_none() {
+            catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()))?;
+        }
+        Ok(())
+    }
+
+    fn register_provider(&self, relation: &Relation, provider: Arc<dyn TableProvider>) -> Result<()> {
+        self.ensure_schema(&relation.schema)?;
+        let reference = TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+        self.ctx.deregister_table(reference.clone())?;
+        self.ctx.register_table(reference, provider)?;
+        Ok(())
+    }
+
+    /// Drops a relation from the session catalog (not from disk).
+    fn forget(&self, relation: &Relation) -> Result<()> {
+        let reference = TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+        if self.ctx.catalog(CATALOG).and_then(|c| c.schema(&relation.schema)).is_some() {
+            self.ctx.deregister_table(reference)?;
+        }
+        Ok(())
+    }
+
+    async fn open_delta(&self, relation: &Relation) -> Result<DeltaTable> {
+        let url = self.table_url(relation)?;
+        Ok(deltalake::open_table(url).await?)
+    }
+
+    fn table_url(&self, relation: &Relation) -> Result<url::Url> {
+        let dir = self.relation_dir(relation);
+        Ok(deltalake::ensure_table_uri(dir.to_string_lossy())?)
+    }
+
+    async fn register_delta(&self, relation: &Relation) -> Result<()> {
+        let table = self.open_delta(relation).await?;
+        table.update_datafusion_session(&self.ctx.state())?;
+        let provider = table.table_provider().await?;
+        self.register_provider(relation, provider)
+    }
+
+    async fn register_view(&self, relation: &Relation, sql: &str) -> Result<()> {
+        let df = self.ctx.sql(sql).await?;
+        self.register_provider(relation, df.into_view())
+    }
+
+    /// Builds a table from a query: the new version replaces the old in one Delta commit, so a
+    /// failing query leaves the previous version in place. Returns the rows written.
+    pub async fn create_table_as(&self, relation: &Relation, sql: &str) -> Result<u64> {
+        let df = self.ctx.sql(sql).await?;
+        self.write(relation, df, WriteMode::Replace).await
+    }
+
+    /// Writes a DataFrame to the Delta table of `relation`, streaming batches.
+    pub async fn write(&self, relation: &Relation, df: DataFrame, mode: WriteMode) -> Result<u64> {
+        let df = delta_types::for_delta(df)?;
+        let dir = self.relation_dir(relation);
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        let url = self.table_url(relation)?;
+        let table = if dir.join("_delta_log").is_dir() {
+            DeltaTable::try_from_url(url).await?
+        } else {
+            // A new table: loading it would only log that there is no log yet.
+            deltalake::DeltaTableBuilder::from_url(url)?.build()?
+        };
+        let (save_mode, schema_mode) = match mode {
+            WriteMode::Replace => (SaveMode::Overwrite, SchemaMode::Overwrite),
+            WriteMode::Append => (SaveMode::Append, SchemaMode::Merge),
+        };
+        let plan = df.logical_plan().clone();
+        let table = table
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_session_state(Arc::new(self.ctx.state()))
+            .with_save_mode(save_mode)
+            .with_schema_mode(schema_mode)
+            .await?;
+        let rows = rows_added(&table).await;
+        // It is a table now; a view that stood here before is gone.
+        let view_file = dir.join(VIEW_FILE);
+        if view_file.exists() {
+            std::fs::remove_file(&view_file).map_err(|e| EngineError::io(&view_file, e))?;
+        }
+        table.update_datafusion_session(&self.ctx.state())?;
+        let provider = table.table_provider().await?;
+        self.register_provider(relation, provider)?;
+        Ok(rows)
+    }
+
+    /// Creates or replaces a view. The SQL is planned first: an invalid view changes nothing.
+    pub async fn create_view(&self, relation: &Relation, sql: &str) -> Result<()> {
+        let df = self.ctx.sql(sql).await?;
+        let dir = self.relation_dir(relation);
+        if kind_of_dir(&dir) == Some(RelationKind::Table) {
+            std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        let path = dir.join(VIEW_FILE);
+        let tmp = dir.join(format!(".{VIEW_FILE}.tmp"));
+        std::fs::write(&tmp, sql).map_err(|e| EngineError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        self.register_provider(relation, df.into_view())
+    }
+
+    /// Drops a table or view from disk and from the session.
+    pub fn drop_relation(&self, relation: &Relation) -> Result<()> {
+        let dir = self.relation_dir(relation);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        }
+        self.forget(relation)
+    }
+
+    /// Loads a CSV seed into a Delta table. Types are inferred; `column_types` overrides them
+    /// (SQL type names, e.g. `varchar`, `decimal(10,2)`, `date`).
+    pub async fn load_seed(
+        &self,
+        relation: &Relation,
+        csv: &Path,
+        column_types: &BTreeMap<String, String>,
+        delimiter: u8,
+    ) -> Result<u64> {
+        let path = csv.canonicalize().map_err(|e| EngineError::io(csv, e))?;
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
+        let options = CsvReadOptions::new()
+            .has_header(true)
+            .delimiter(delimiter)
+            .schema_infer_max_records(1_000_000)
+            .file_extension(&extension);
+        let df = self
+            .ctx
+            .read_csv(path.to_string_lossy().into_owned(), options)
+            .await?;
+        let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        for name in column_types.keys() {
+            if !columns.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                return Err(EngineError::Invalid(format!(
+                    "{}: column_types names '{name}', which is not a column (columns: {})",
+                    csv.display(),
+                    columns.join(", ")
+                )));
+            }
+        }
+        let exprs: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let quoted = orderlake_project::jinja::quote_ident(c);
+                match column_types
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(c))
+                {
+                    Some((_, ty)) => format!("cast({quoted} as {ty}) as {quoted}"),
+                    None => quoted,
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let df = df.select_exprs(&refs)?;
+        self.write(relation, df, WriteMode::Replace).await
+    }
+
+    /// Registers files (CSV, Parquet, NDJSON; a path or glob) as a read-only relation.
+    pub async fn register_files(&self, relation: &Relation, location: &str, format: Option<&str>) -> Result<()> {
+        let format = format
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| {
+                let lower = location.to_ascii_lowercase();
+                if lower.ends_with(".parquet") {
+                    "parquet".into()
+                } else if lower.ends_with(".json") || lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+                    "json".into()
+                } else {
+                    "csv".into()
+                }
+            });
+        let extension = location
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.rsplit_once('.'))
+            .map(|(_, e)| format!(".{e}"))
+            .unwrap_or_default();
+        let df = match format.as_str() {
+            "parquet" => {
+                self.ctx
+                    .read_parquet(location.to_string(), ParquetReadOptions::default().file_extension(&extension))
+                    .await?
+            }
+            "json" | "ndjson" | "jsonl" => {
+                self.ctx
+                    .read_json(location.to_string(), JsonReadOptions::default().file_extension(&extension))
+                    .await?
+            }
+            "csv" => {
+                self.ctx
+                    .read_csv(
+                        location.to_string(),
+                        CsvReadOptions::new().has_header(true).file_extension(&extension),
+                    )
+                    .await?
+            }
+            other => {
+                return Err(EngineError::Invalid(format!(
+                    "{location}: unknown file format '{other}' (use csv, parquet or json)"
+                )));
+            }
+        };
+        self.register_provider(relation, df.into_view())
+    }
+
+    /// The current Delta version of a table, if it is one.
+    pub async fn table_version(&self, relation: &Relation) -> Option<u64> {
+        self.open_delta(relation).await.ok().and_then(|t| t.version())
+    }
+}
+
+async fn rows_added(table: &DeltaTable) -> u64 {
+    use futures::TryStreamExt;
+    let Ok(history) = table.history(Some(1)).try_collect::<Vec<_>>().await else {
+        return 0;
+    };
+    history
+        .first()
+        .and_then(|c| c.info.get("operationMetrics"))
+        .and_then(|m| m.get("num_added_rows"))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
+}
+
+fn kind_of_dir(dir: &Path) -> Option<RelationKind> {
+    if dir.join("_delta_log").is_dir() {
+        Some(RelationKind::Table)
+    } else if dir.join(VIEW_FILE).is_file() {
+        Some(RelationKind::View)
+    } else {
+        None
+    }
+}
+
+fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Warehouse>();
+    is::<Arc<dyn SchemaProvider>>();
+}
