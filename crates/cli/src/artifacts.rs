@@ -77,9 +77,10 @@ pub fn manifest(project: &Project) -> Value {
             )
         })
         .collect();
-    let map = |edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>| -> Value {
-        Value::Object(edges.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
-    };
+    let map =
+        |edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>| -> Value {
+            Value::Object(edges.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        };
     json!({
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
@@ -96,7 +97,10 @@ pub fn manifest(project: &Project) -> Value {
 }
 
 pub fn write_manifest(project: &Project) -> Result<()> {
-    write_json(&project.target_dir().join("manifest.json"), &manifest(project))
+    write_json(
+        &project.target_dir().join("manifest.json"),
+        &manifest(project),
+    )
 }
 
 pub fn write_run_results(project: &Project, results: &[NodeResult], elapsed: f64) -> Result<()> {

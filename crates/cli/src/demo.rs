@@ -12,18 +12,54 @@ use crate::{GlobalArgs, RunArgs};
 
 /// The example project, embedded so the binary runs the demo from any folder.
 const EXAMPLE: &[(&str, &str)] = &[
-    ("dbt_project.yml", include_str!("../../../examples/jaffle_shop/dbt_project.yml")),
-    ("macros/cents_to_dollars.sql", include_str!("../../../examples/jaffle_shop/macros/cents_to_dollars.sql")),
-    ("models/staging/stg_customers.sql", include_str!("../../../examples/jaffle_shop/models/staging/stg_customers.sql")),
-    ("models/staging/stg_orders.sql", include_str!("../../../examples/jaffle_shop/models/staging/stg_orders.sql")),
-    ("models/staging/stg_payments.sql", include_str!("../../../examples/jaffle_shop/models/staging/stg_payments.sql")),
-    ("models/staging/schema.yml", include_str!("../../../examples/jaffle_shop/models/staging/schema.yml")),
-    ("models/marts/orders.sql", include_str!("../../../examples/jaffle_shop/models/marts/orders.sql")),
-    ("models/marts/customers.sql", include_str!("../../../examples/jaffle_shop/models/marts/customers.sql")),
-    ("models/marts/schema.yml", include_str!("../../../examples/jaffle_shop/models/marts/schema.yml")),
-    ("seeds/raw_customers.csv", include_str!("../../../examples/jaffle_shop/seeds/raw_customers.csv")),
-    ("seeds/raw_orders.csv", include_str!("../../../examples/jaffle_shop/seeds/raw_orders.csv")),
-    ("seeds/raw_payments.csv", include_str!("../../../examples/jaffle_shop/seeds/raw_payments.csv")),
+    (
+        "dbt_project.yml",
+        include_str!("../../../examples/jaffle_shop/dbt_project.yml"),
+    ),
+    (
+        "macros/cents_to_dollars.sql",
+        include_str!("../../../examples/jaffle_shop/macros/cents_to_dollars.sql"),
+    ),
+    (
+        "models/staging/stg_customers.sql",
+        include_str!("../../../examples/jaffle_shop/models/staging/stg_customers.sql"),
+    ),
+    (
+        "models/staging/stg_orders.sql",
+        include_str!("../../../examples/jaffle_shop/models/staging/stg_orders.sql"),
+    ),
+    (
+        "models/staging/stg_payments.sql",
+        include_str!("../../../examples/jaffle_shop/models/staging/stg_payments.sql"),
+    ),
+    (
+        "models/staging/schema.yml",
+        include_str!("../../../examples/jaffle_shop/models/staging/schema.yml"),
+    ),
+    (
+        "models/marts/orders.sql",
+        include_str!("../../../examples/jaffle_shop/models/marts/orders.sql"),
+    ),
+    (
+        "models/marts/customers.sql",
+        include_str!("../../../examples/jaffle_shop/models/marts/customers.sql"),
+    ),
+    (
+        "models/marts/schema.yml",
+        include_str!("../../../examples/jaffle_shop/models/marts/schema.yml"),
+    ),
+    (
+        "seeds/raw_customers.csv",
+        include_str!("../../../examples/jaffle_shop/seeds/raw_customers.csv"),
+    ),
+    (
+        "seeds/raw_orders.csv",
+        include_str!("../../../examples/jaffle_shop/seeds/raw_orders.csv"),
+    ),
+    (
+        "seeds/raw_payments.csv",
+        include_str!("../../../examples/jaffle_shop/seeds/raw_payments.csv"),
+    ),
     (
         "tests/assert_order_amounts_match_payments.sql",
         include_str!("../../../examples/jaffle_shop/tests/assert_order_amounts_match_payments.sql"),
@@ -38,13 +74,21 @@ pub async fn run(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
         }
         std::fs::write(&path, content).with_context(|| path.display().to_string())?;
     }
-    println!("orderlake demo: building the example project in {}\n", out.display());
+    println!(
+        "orderlake demo: building the example project in {}\n",
+        out.display()
+    );
     let mut global = global.clone();
     global.project_dir = out.to_path_buf();
     let code = crate::execute(
         &global,
         &RunArgs::default(),
-        &[ResourceType::Seed, ResourceType::Model, ResourceType::Snapshot, ResourceType::Test],
+        &[
+            ResourceType::Seed,
+            ResourceType::Model,
+            ResourceType::Snapshot,
+            ResourceType::Test,
+        ],
     )
     .await?;
     if code != ExitCode::SUCCESS {
@@ -57,7 +101,10 @@ pub async fn run(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
                     round(sum(customer_lifetime_value) / sum(number_of_orders), 2) as aov \
                     from main.customers";
     let batches = warehouse.sql(headline).await?.collect().await?;
-    println!("\nHeadline numbers (main.customers):\n{}", format_batches(&batches, Format::Table)?);
+    println!(
+        "\nHeadline numbers (main.customers):\n{}",
+        format_batches(&batches, Format::Table)?
+    );
     println!(
         "\nQuery it: orderlake --project-dir {} sql \"select * from main.customers order by value_rank limit 5\"",
         out.display()

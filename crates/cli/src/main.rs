@@ -18,7 +18,11 @@ use orderlake_engine::{RunOptions, Status, Warehouse};
 use orderlake_project::{LoadOptions, Project, ResourceType};
 
 #[derive(Parser)]
-#[command(name = "orderlake", version, about = "The order-management lakehouse in one binary: dbt-style models on DataFusion and Delta Lake")]
+#[command(
+    name = "orderlake",
+    version,
+    about = "The order-management lakehouse in one binary: dbt-style models on DataFusion and Delta Lake"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -29,7 +33,12 @@ struct Cli {
 #[derive(Args, Clone)]
 struct GlobalArgs {
     /// The project folder (holding dbt_project.yml).
-    #[arg(long, global = true, default_value = ".", env = "ORDERLAKE_PROJECT_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = ".",
+        env = "ORDERLAKE_PROJECT_DIR"
+    )]
     project_dir: PathBuf,
     /// Variables as YAML, e.g. "{as_of_date: '2024-06-30'}"; they override dbt_project.yml.
     #[arg(long, global = true)]
@@ -151,7 +160,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -199,7 +211,12 @@ fn load_project(global: &GlobalArgs) -> Result<Project> {
 async fn open_warehouse(project: &Project) -> Result<Warehouse> {
     let warehouse = Warehouse::open(&project.target.warehouse, &project.target.schema)
         .await
-        .with_context(|| format!("opening the warehouse at {}", project.target.warehouse.display()))?;
+        .with_context(|| {
+            format!(
+                "opening the warehouse at {}",
+                project.target.warehouse.display()
+            )
+        })?;
     orderlake_engine::run::register_sources(project, &warehouse).await?;
     Ok(warehouse)
 }
@@ -209,11 +226,25 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init { dir, name } => {
             scaffold::init(&dir, name.as_deref())?;
-            println!("Created project in {}. Next: cd {} && orderlake build", dir.display(), dir.display());
+            println!(
+                "Created project in {}. Next: cd {} && orderlake build",
+                dir.display(),
+                dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Build(args) => {
-            execute(&global, &args, &[ResourceType::Seed, ResourceType::Model, ResourceType::Snapshot, ResourceType::Test]).await
+            execute(
+                &global,
+                &args,
+                &[
+                    ResourceType::Seed,
+                    ResourceType::Model,
+                    ResourceType::Snapshot,
+                    ResourceType::Test,
+                ],
+            )
+            .await
         }
         Command::Run(args) => execute(&global, &args, &[ResourceType::Model]).await,
         Command::Test(args) => execute(&global, &args, &[ResourceType::Test]).await,
@@ -229,12 +260,24 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             inline,
             limit,
             format,
-        } => show(&global, model.as_deref(), inline.as_deref(), limit, format.into()).await,
+        } => {
+            show(
+                &global,
+                model.as_deref(),
+                inline.as_deref(),
+                limit,
+                format.into(),
+            )
+            .await
+        }
         Command::Sql { query, format } => {
             let project = load_project(&global)?;
             let warehouse = open_warehouse(&project).await?;
             let batches = warehouse.sql(&query).await?.collect().await?;
-            print!("{}", ensure_newline(format_batches(&batches, format.into())?));
+            print!(
+                "{}",
+                ensure_newline(format_batches(&batches, format.into())?)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { out } => demo::run(&global, &out).await,
@@ -271,7 +314,14 @@ async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) ->
     };
     artifacts::write_manifest(&project)?;
     let reporter = Arc::new(report::Printer::new(&project, &selection, &options));
-    let results = orderlake_engine::run::run(project.clone(), warehouse, &selection, &options, reporter.clone()).await;
+    let results = orderlake_engine::run::run(
+        project.clone(),
+        warehouse,
+        &selection,
+        &options,
+        reporter.clone(),
+    )
+    .await;
     reporter.finish();
     let elapsed = started.elapsed().as_secs_f64();
     artifacts::write_run_results(&project, &results, elapsed)?;
@@ -279,7 +329,11 @@ async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) ->
     let failed = results
         .iter()
         .any(|r| matches!(r.status, Status::Error | Status::Fail | Status::Skipped));
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
@@ -308,7 +362,12 @@ fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ls(global: &GlobalArgs, selection: &Selection, resource_type: Option<&str>, output: LsOutput) -> Result<ExitCode> {
+fn ls(
+    global: &GlobalArgs,
+    selection: &Selection,
+    resource_type: Option<&str>,
+    output: LsOutput,
+) -> Result<ExitCode> {
     let project = load_project(global)?;
     let ids = selected(&project, selection)?;
     for id in ids {
@@ -338,7 +397,13 @@ fn ls(global: &GlobalArgs, selection: &Selection, resource_type: Option<&str>, o
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(global: &GlobalArgs, model: Option<&str>, inline: Option<&str>, limit: usize, format: Format) -> Result<ExitCode> {
+async fn show(
+    global: &GlobalArgs,
+    model: Option<&str>,
+    inline: Option<&str>,
+    limit: usize,
+    format: Format,
+) -> Result<ExitCode> {
     let project = load_project(global)?;
     let warehouse = open_warehouse(&project).await?;
     let sql = match (model, inline) {
@@ -354,7 +419,11 @@ async fn show(global: &GlobalArgs, model: Option<&str>, inline: Option<&str>, li
             } else {
                 let relation = node.relation.as_ref().context("node has no relation")?;
                 if warehouse.kind_of(relation).is_none() {
-                    bail!("{} has not been built yet: run `orderlake build -s {}` first", relation, node.name);
+                    bail!(
+                        "{} has not been built yet: run `orderlake build -s {}` first",
+                        relation,
+                        node.name
+                    );
                 }
                 format!("select * from {relation}")
             }
@@ -373,6 +442,8 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
     }
 }

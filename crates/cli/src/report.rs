@@ -21,10 +21,17 @@ impl Printer {
             .filter_map(|id| project.nodes.get(id))
             .filter(|n| options.kinds.contains(&n.resource_type) && !n.is_ephemeral())
             .collect();
-        let name_width = nodes.iter().map(|n| display_name(n).len()).max().unwrap_or(20).clamp(20, 60);
+        let name_width = nodes
+            .iter()
+            .map(|n| display_name(n).len())
+            .max()
+            .unwrap_or(20)
+            .clamp(20, 60);
         let bar = std::io::stdout().is_terminal().then(|| {
             let bar = ProgressBar::new(nodes.len() as u64);
-            if let Ok(style) = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed} {msg}") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed} {msg}")
+            {
                 bar.set_style(style);
             }
             bar

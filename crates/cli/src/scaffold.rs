@@ -6,7 +6,10 @@ use anyhow::{Context, Result, bail};
 
 pub fn init(dir: &Path, name: Option<&str>) -> Result<()> {
     if dir.join("dbt_project.yml").exists() {
-        bail!("{} already holds a project (dbt_project.yml exists)", dir.display());
+        bail!(
+            "{} already holds a project (dbt_project.yml exists)",
+            dir.display()
+        );
     }
     let name = match name {
         Some(n) => n.to_string(),
@@ -17,7 +20,13 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<()> {
     };
     let name: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     let files: [(&str, String); 6] = [
         (
@@ -46,6 +55,7 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<()> {
         std::fs::write(&path, content).with_context(|| path.display().to_string())?;
     }
     std::fs::create_dir_all(dir.join("tests")).with_context(|| dir.display().to_string())?;
-    std::fs::write(dir.join(".gitignore"), "target/\nwarehouse/\n").with_context(|| dir.display().to_string())?;
+    std::fs::write(dir.join(".gitignore"), "target/\nwarehouse/\n")
+        .with_context(|| dir.display().to_string())?;
     Ok(())
 }

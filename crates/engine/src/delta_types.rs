@@ -44,7 +44,8 @@ pub fn delta_type(dt: &DataType) -> Option<DataType> {
             }
         }
         Struct(fields) => {
-            let mapped: Vec<Option<DataType>> = fields.iter().map(|f| delta_type(f.data_type())).collect();
+            let mapped: Vec<Option<DataType>> =
+                fields.iter().map(|f| delta_type(f.data_type())).collect();
             if mapped.iter().all(Option::is_none) {
                 None
             } else {
@@ -57,7 +58,8 @@ pub fn delta_type(dt: &DataType) -> Option<DataType> {
                 )))
             }
         }
-        Map(f, sorted) => delta_type(f.data_type()).map(|inner| Map(Arc::new(field_with(f, Some(inner))), *sorted)),
+        Map(f, sorted) => delta_type(f.data_type())
+            .map(|inner| Map(Arc::new(field_with(f, Some(inner))), *sorted)),
         _ => None,
     }
 }
@@ -100,9 +102,18 @@ mod tests {
         assert_eq!(delta_type(&DataType::Int64), None);
         assert_eq!(
             delta_type(&DataType::Timestamp(TimeUnit::Nanosecond, None)),
-            Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
+            Some(DataType::Timestamp(
+                TimeUnit::Microsecond,
+                Some("UTC".into())
+            ))
         );
-        assert_eq!(delta_type(&DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))), None);
+        assert_eq!(
+            delta_type(&DataType::Timestamp(
+                TimeUnit::Microsecond,
+                Some("UTC".into())
+            )),
+            None
+        );
         assert_eq!(delta_type(&DataType::Null), Some(DataType::Utf8));
     }
 }

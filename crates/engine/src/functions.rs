@@ -8,22 +8,35 @@ use datafusion::execution::context::SessionContext;
 use datafusion::functions::expr_fn::{date_part, date_trunc};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast, lit,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
+    lit,
 };
 
 /// Registers every compatibility function on `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(DateDiff::new()));
-    for part in ["year", "quarter", "month", "day", "hour", "minute", "dayofweek", "dayofyear"] {
+    for part in [
+        "year",
+        "quarter",
+        "month",
+        "day",
+        "hour",
+        "minute",
+        "dayofweek",
+        "dayofyear",
+    ] {
         ctx.register_udf(ScalarUDF::new_from_impl(DatePartShorthand::new(part)));
     }
 }
 
 fn unit_of(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)), _) => {
-            Some(s.to_ascii_lowercase())
-        }
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Some(s.to_ascii_lowercase()),
         // Snowflake's `datediff(day, a, b)`: an unquoted unit parses as a column named `day`.
         Expr::Column(c) => Some(c.name.to_ascii_lowercase()),
         _ => None,
@@ -47,12 +60,16 @@ impl DateDiff {
     }
 }
 
-fn epoch(e: Expr) -> Expr {
-    date_part(lit("epoch"), e)
+fn part(name: &str, e: Expr) -> Expr {
+    // Simplification runs after type coercion: every operand must already be Int64.
+    cast(date_part(lit(name.to_string()), e), DataType::Int64)
 }
 
 fn as_timestamp(e: Expr) -> Expr {
-    cast(e, DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None))
+    cast(
+        e,
+        DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+    )
 }
 
 impl ScalarUDFImpl for DateDiff {
@@ -80,27 +97,30 @@ impl ScalarUDFImpl for DateDiff {
         };
         let unit = unit.trim_end_matches('s').to_string();
         let (start, end) = (as_timestamp(start), as_timestamp(end));
-        let months = |e: Expr| date_part(lit("year"), e.clone()) * lit(12) + date_part(lit("month"), e);
+        let months = |e: Expr| part("year", e.clone()) * lit(12i64) + part("month", e);
         let expr = match unit.as_str() {
-            "year" | "yy" | "yyyy" => date_part(lit("year"), end) - date_part(lit("year"), start),
+            "year" | "yy" | "yyyy" => part("year", end) - part("year", start),
             "quarter" | "qq" => {
-                (date_part(lit("year"), end.clone()) * lit(4) + date_part(lit("quarter"), end))
-                    - (date_part(lit("year"), start.clone()) * lit(4) + date_part(lit("quarter"), start))
+                (part("year", end.clone()) * lit(4i64) + part("quarter", end))
+                    - (part("year", start.clone()) * lit(4i64) + part("quarter", start))
             }
             "month" | "mm" | "mon" => months(end) - months(start),
-            "week" | "wk" | "day" | "dd" | "d" | "hour" | "hh" | "minute" | "mi" | "second" | "ss" => {
-                let (trunc, seconds) = match unit.as_str() {
+            "week" | "wk" | "day" | "dd" | "d" | "hour" | "hh" | "minute" | "mi" | "second"
+            | "ss" => {
+                let (trunc, seconds): (&str, i64) = match unit.as_str() {
                     "week" | "wk" => ("week", 604_800),
                     "day" | "dd" | "d" => ("day", 86_400),
                     "hour" | "hh" => ("hour", 3_600),
                     "minute" | "mi" => ("minute", 60),
                     _ => ("second", 1),
                 };
-                (epoch(date_trunc(lit(trunc), end)) - epoch(date_trunc(lit(trunc), start))) / lit(seconds)
+                (part("epoch", date_trunc(lit(trunc), end))
+                    - part("epoch", date_trunc(lit(trunc), start)))
+                    / lit(seconds)
             }
             other => return plan_err!("datediff: unknown unit '{other}'"),
         };
-        Ok(ExprSimplifyResult::Simplified(cast(expr, DataType::Int64)))
+        Ok(ExprSimplifyResult::Simplified(expr))
     }
 }
 

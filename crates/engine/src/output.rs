@@ -15,9 +15,11 @@ pub enum Format {
 /// Formats batches as text in the chosen format.
 pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String> {
     match format {
-        Format::Table => Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches)
-            .map_err(|e| EngineError::DataFusion(e.into()))?
-            .to_string()),
+        Format::Table => Ok(
+            datafusion::arrow::util::pretty::pretty_format_batches(batches)
+                .map_err(|e| EngineError::DataFusion(e.into()))?
+                .to_string(),
+        ),
         Format::Csv => {
             let mut buf = Vec::new();
             {
@@ -25,7 +27,9 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String>
                     .with_header(true)
                     .build(&mut buf);
                 for batch in batches {
-                    writer.write(batch).map_err(|e| EngineError::DataFusion(e.into()))?;
+                    writer
+                        .write(batch)
+                        .map_err(|e| EngineError::DataFusion(e.into()))?;
                 }
             }
             String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))
@@ -33,14 +37,25 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String>
         Format::Json => {
             let mut buf = Vec::new();
             {
-                let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+                // Nulls are written as `null`, not dropped: every row has every column.
+                let mut writer = datafusion::arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut buf);
                 for batch in batches {
-                    writer.write(batch).map_err(|e| EngineError::DataFusion(e.into()))?;
+                    writer
+                        .write(batch)
+                        .map_err(|e| EngineError::DataFusion(e.into()))?;
                 }
-                writer.finish().map_err(|e| EngineError::DataFusion(e.into()))?;
+                writer
+                    .finish()
+                    .map_err(|e| EngineError::DataFusion(e.into()))?;
             }
             let text = String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))?;
-            Ok(if text.is_empty() { "[]".to_string() } else { text })
+            Ok(if text.is_empty() {
+                "[]".to_string()
+            } else {
+                text
+            })
         }
     }
 }

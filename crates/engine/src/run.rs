@@ -76,11 +76,17 @@ pub trait Reporter: Send + Sync {
 /// Registers sources that point at files, so models can read them.
 pub async fn register_sources(project: &Project, warehouse: &Warehouse) -> Result<()> {
     for source in project.sources.values() {
-        let Some(external) = &source.external else { continue };
+        let Some(external) = &source.external else {
+            continue;
+        };
         let location = if std::path::Path::new(&external.location).is_absolute() {
             external.location.clone()
         } else {
-            project.root.join(&external.location).to_string_lossy().into_owned()
+            project
+                .root
+                .join(&external.location)
+                .to_string_lossy()
+                .into_owned()
         };
         warehouse
             .register_files(&source.relation, &location, external.file_format.as_deref())
@@ -109,9 +115,10 @@ pub async fn run(
     let runnable: BTreeSet<String> = selected
         .iter()
         .filter(|id| {
-            project.nodes.get(*id).is_some_and(|n| {
-                options.kinds.contains(&n.resource_type) && !n.is_ephemeral()
-            })
+            project
+                .nodes
+                .get(*id)
+                .is_some_and(|n| options.kinds.contains(&n.resource_type) && !n.is_ephemeral())
         })
         .cloned()
         .collect();
@@ -186,7 +193,10 @@ pub async fn run(
                     rows: None,
                     failures: None,
                     execution_time: 0.0,
-                    message: Some(format!("skipped: upstream {} did not succeed", project.nodes[&id].name)),
+                    message: Some(format!(
+                        "skipped: upstream {} did not succeed",
+                        project.nodes[&id].name
+                    )),
                     relation: node.relation.as_ref().map(Relation::to_string),
                 };
                 reporter.finished(results.len() + 1, total, node, &skipped);
@@ -212,7 +222,10 @@ pub async fn run(
 
 /// The parents of each runnable node among the runnable nodes, looking through ephemeral
 /// models, plus dbt build's rule that a model waits for the tests of the models it reads.
-fn execution_parents(project: &Project, runnable: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
+fn execution_parents(
+    project: &Project,
+    runnable: &BTreeSet<String>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut tests_of: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
     for node in project.nodes.values() {
         if node.resource_type == ResourceType::Test && runnable.contains(&node.unique_id) {
@@ -233,10 +246,10 @@ fn execution_parents(project: &Project, runnable: &BTreeSet<String>) -> BTreeMap
             }
             if runnable.contains(dep) {
                 parents.insert(dep.clone());
-            } else if let Some(parent) = project.nodes.get(dep) {
-                if parent.is_ephemeral() {
-                    stack.extend(parent.depends_on.iter());
-                }
+            } else if let Some(parent) = project.nodes.get(dep)
+                && parent.is_ephemeral()
+            {
+                stack.extend(parent.depends_on.iter());
             }
         }
         if node.resource_type != ResourceType::Test {
@@ -244,7 +257,11 @@ fn execution_parents(project: &Project, runnable: &BTreeSet<String>) -> BTreeMap
             for parent in &direct {
                 for test in tests_of.get(parent.as_str()).into_iter().flatten() {
                     // Only tests wholly about this node's parents, so no cycle can form.
-                    if test.depends_on.iter().all(|d| direct.contains(d) || !runnable.contains(d)) {
+                    if test
+                        .depends_on
+                        .iter()
+                        .all(|d| direct.contains(d) || !runnable.contains(d))
+                    {
                         parents.insert(test.unique_id.clone());
                     }
                 }
@@ -255,7 +272,12 @@ fn execution_parents(project: &Project, runnable: &BTreeSet<String>) -> BTreeMap
     out
 }
 
-async fn execute_node(project: &Project, warehouse: &Warehouse, node: &Node, options: &RunOptions) -> NodeResult {
+async fn execute_node(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    options: &RunOptions,
+) -> NodeResult {
     let mut result = NodeResult {
         unique_id: node.unique_id.clone(),
         status: Status::Success,
@@ -299,7 +321,11 @@ struct Outcome {
 }
 
 /// Compiles a node and writes its SQL under `target/compiled`, returning (sql, path).
-fn compile_to_file(project: &Project, node: &Node, is_incremental: bool) -> Result<(String, std::path::PathBuf)> {
+fn compile_to_file(
+    project: &Project,
+    node: &Node,
+    is_incremental: bool,
+) -> Result<(String, std::path::PathBuf)> {
     let compiled = project.compile(&node.unique_id, is_incremental)?;
     let rel_path = project.compiled_path(node);
     let path = project.root.join(&rel_path);
@@ -320,7 +346,12 @@ fn sql_error(node: &Node, path: &std::path::Path, err: EngineError) -> EngineErr
     ))
 }
 
-async fn run_model(project: &Project, warehouse: &Warehouse, node: &Node, options: &RunOptions) -> Result<Outcome> {
+async fn run_model(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    options: &RunOptions,
+) -> Result<Outcome> {
     let relation = node
         .relation
         .clone()
@@ -348,10 +379,19 @@ async fn run_model(project: &Project, warehouse: &Warehouse, node: &Node, option
         }
         "incremental" => {
             let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
-            let incremental = exists && !options.full_refresh && !node.config.bool("full_refresh").unwrap_or(false);
+            let incremental = exists
+                && !options.full_refresh
+                && !node.config.bool("full_refresh").unwrap_or(false);
             let (sql, path) = compile_to_file(project, node, incremental)?;
-            let df = warehouse.sql(&sql).await.map_err(|e| sql_error(node, &path, e))?;
-            let mode = if incremental { WriteMode::Append } else { WriteMode::Replace };
+            let df = warehouse
+                .sql(&sql)
+                .await
+                .map_err(|e| sql_error(node, &path, e))?;
+            let mode = if incremental {
+                WriteMode::Append
+            } else {
+                WriteMode::Replace
+            };
             let rows = warehouse
                 .write(&relation, df, mode)
                 .await
@@ -387,9 +427,20 @@ async fn run_seed(project: &Project, warehouse: &Warehouse, node: &Node) -> Resu
         .and_then(|d| d.as_bytes().first().copied())
         .unwrap_or(b',');
     let rows = warehouse
-        .load_seed(&relation, &project.root.join(&node.path), &column_types, delimiter)
+        .load_seed(
+            &relation,
+            &project.root.join(&node.path),
+            &column_types,
+            delimiter,
+        )
         .await
-        .map_err(|e| EngineError::Invalid(format!("seed '{}' ({}): {e}", node.name, node.path.display())))?;
+        .map_err(|e| {
+            EngineError::Invalid(format!(
+                "seed '{}' ({}): {e}",
+                node.name,
+                node.path.display()
+            ))
+        })?;
     Ok(Outcome {
         rows: Some(rows),
         ..Default::default()
@@ -406,7 +457,8 @@ async fn run_test(project: &Project, warehouse: &Warehouse, node: &Node) -> Resu
         .and_then(|v| v.as_u64())
         .map(|n| format!("\nlimit {n}"))
         .unwrap_or_default();
-    let query = format!("select {fail_calc} as failures from (\n{body}{limit}\n) dbt_internal_test");
+    let query =
+        format!("select {fail_calc} as failures from (\n{body}{limit}\n) dbt_internal_test");
     let batches = warehouse
         .sql(&query)
         .await
@@ -419,23 +471,31 @@ async fn run_test(project: &Project, warehouse: &Warehouse, node: &Node) -> Resu
         if batch.num_rows() == 0 {
             continue;
         }
-        let column = cast(batch.column(0), &DataType::Int64).map_err(|e| EngineError::DataFusion(e.into()))?;
-        if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
-            if !ints.is_null(0) {
-                failures += ints.value(0);
-            }
+        let column = cast(batch.column(0), &DataType::Int64)
+            .map_err(|e| EngineError::DataFusion(e.into()))?;
+        if let Some(ints) = column.as_any().downcast_ref::<Int64Array>()
+            && !ints.is_null(0)
+        {
+            failures += ints.value(0);
         }
     }
     if node.config.bool("store_failures").unwrap_or(false)
         || node.config.str("store_failures_as") == Some("table")
     {
-        let audit = Relation::new(format!("{}_dbt_test__audit", project.target.schema), node.name.clone());
+        let audit = Relation::new(
+            format!("{}_dbt_test__audit", project.target.schema),
+            node.name.clone(),
+        );
         warehouse
             .create_table_as(&audit, body)
             .await
             .map_err(|e| sql_error(node, &path, e))?;
     }
-    let severity = node.config.str("severity").unwrap_or("error").to_ascii_lowercase();
+    let severity = node
+        .config
+        .str("severity")
+        .unwrap_or("error")
+        .to_ascii_lowercase();
     let error_if = node.config.str("error_if").unwrap_or("!=0");
     let warn_if = node.config.str("warn_if").unwrap_or("!=0");
     let status = if severity == "error" && condition_holds(error_if, failures)? {
@@ -450,8 +510,16 @@ async fn run_test(project: &Project, warehouse: &Warehouse, node: &Node) -> Resu
         _ => Some(format!(
             "got {failures} result{}, configured to {} if {}",
             if failures == 1 { "" } else { "s" },
-            if status == Status::Fail { "fail" } else { "warn" },
-            if status == Status::Fail { error_if } else { warn_if }
+            if status == Status::Fail {
+                "fail"
+            } else {
+                "warn"
+            },
+            if status == Status::Fail {
+                error_if
+            } else {
+                warn_if
+            }
         )),
     };
     Ok(Outcome {
@@ -468,11 +536,17 @@ pub fn condition_holds(condition: &str, failures: i64) -> Result<bool> {
     let (op, rest) = ["!=", "<>", ">=", "<=", "==", "=", ">", "<"]
         .iter()
         .find_map(|op| c.strip_prefix(op).map(|r| (*op, r)))
-        .ok_or_else(|| EngineError::Invalid(format!("invalid test condition '{condition}': expected e.g. '>10' or '!=0'")))?;
-    let n: i64 = rest
-        .trim()
-        .parse()
-        .map_err(|_| EngineError::Invalid(format!("invalid test condition '{condition}': '{}' is not a number", rest.trim())))?;
+        .ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "invalid test condition '{condition}': expected e.g. '>10' or '!=0'"
+            ))
+        })?;
+    let n: i64 = rest.trim().parse().map_err(|_| {
+        EngineError::Invalid(format!(
+            "invalid test condition '{condition}': '{}' is not a number",
+            rest.trim()
+        ))
+    })?;
     Ok(match op {
         "!=" | "<>" => failures != n,
         ">=" => failures >= n,

@@ -11,16 +11,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::common::TableReference;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
-use deltalake::delta_datafusion::planner::DeltaPlanner;
 use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions};
-use datafusion::common::TableReference;
 use deltalake::DeltaTable;
-use deltalake::protocol::SaveMode;
+use deltalake::delta_datafusion::planner::DeltaPlanner;
 use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
 use orderlake_project::Relation;
 
 use crate::delta_types;
@@ -74,7 +75,11 @@ impl Warehouse {
             .with_information_schema(true);
         // Plain Utf8 everywhere: Delta has no view types, and clients expect `text`.
         config.options_mut().sql_parser.map_string_types_to_utf8view = false;
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         // Delta's planner executes the write and merge plans delta-rs builds on our session.
         let state = SessionStateBuilder::new()
             .with_default_features()
@@ -195,9 +200,14 @@ impl Warehouse {
         Ok(())
     }
 
-    fn register_provider(&self, relation: &Relation, provider: Arc<dyn TableProvider>) -> Result<()> {
+    fn register_provider(
+        &self,
+        relation: &Relation,
+        provider: Arc<dyn TableProvider>,
+    ) -> Result<()> {
         self.ensure_schema(&relation.schema)?;
-        let reference = TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+        let reference =
+            TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
         self.ctx.deregister_table(reference.clone())?;
         self.ctx.register_table(reference, provider)?;
         Ok(())
@@ -205,8 +215,14 @@ impl Warehouse {
 
     /// Drops a relation from the session catalog (not from disk).
     fn forget(&self, relation: &Relation) -> Result<()> {
-        let reference = TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
-        if self.ctx.catalog(CATALOG).and_then(|c| c.schema(&relation.schema)).is_some() {
+        let reference =
+            TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+        if self
+            .ctx
+            .catalog(CATALOG)
+            .and_then(|c| c.schema(&relation.schema))
+            .is_some()
+        {
             self.ctx.deregister_table(reference)?;
         }
         Ok(())
@@ -316,16 +332,21 @@ impl Warehouse {
             .and_then(|e| e.to_str())
             .map(|e| format!(".{e}"))
             .unwrap_or_default();
-        let options = CsvReadOptions::new()
-            .has_header(true)
-            .delimiter(delimiter)
-            .schema_infer_max_records(1_000_000)
-            .file_extension(&extension);
-        let df = self
-            .ctx
-            .read_csv(path.to_string_lossy().into_owned(), options)
-            .await?;
-        let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let options = || {
+            CsvReadOptions::new()
+                .has_header(true)
+                .delimiter(delimiter)
+                .schema_infer_max_records(1_000_000)
+                .file_extension(&extension)
+        };
+        let location = path.to_string_lossy().into_owned();
+        let inferred = self.ctx.read_csv(location.clone(), options()).await?;
+        let columns: Vec<String> = inferred
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         for name in column_types.keys() {
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(name)) {
                 return Err(EngineError::Invalid(format!(
@@ -335,15 +356,33 @@ impl Warehouse {
                 )));
             }
         }
+        let override_for = |column: &str| {
+            column_types
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(column))
+                .map(|(_, ty)| ty.clone())
+        };
+        // Overridden columns are read as text and cast from it, so `001` stays `001` as varchar.
+        let fields: Vec<Field> = inferred
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match override_for(f.name()) {
+                Some(_) => Field::new(f.name(), DataType::Utf8, true),
+                None => f.as_ref().clone().with_nullable(true),
+            })
+            .collect();
+        let schema = Schema::new(fields);
+        let df = self
+            .ctx
+            .read_csv(location, options().schema(&schema))
+            .await?;
         let exprs: Vec<String> = columns
             .iter()
             .map(|c| {
                 let quoted = orderlake_project::jinja::quote_ident(c);
-                match column_types
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(c))
-                {
-                    Some((_, ty)) => format!("cast({quoted} as {ty}) as {quoted}"),
+                match override_for(c) {
+                    Some(ty) => format!("cast({quoted} as {ty}) as {quoted}"),
                     None => quoted,
                 }
             })
@@ -354,19 +393,25 @@ impl Warehouse {
     }
 
     /// Registers files (CSV, Parquet, NDJSON; a path or glob) as a read-only relation.
-    pub async fn register_files(&self, relation: &Relation, location: &str, format: Option<&str>) -> Result<()> {
-        let format = format
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(|| {
-                let lower = location.to_ascii_lowercase();
-                if lower.ends_with(".parquet") {
-                    "parquet".into()
-                } else if lower.ends_with(".json") || lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
-                    "json".into()
-                } else {
-                    "csv".into()
-                }
-            });
+    pub async fn register_files(
+        &self,
+        relation: &Relation,
+        location: &str,
+        format: Option<&str>,
+    ) -> Result<()> {
+        let format = format.map(str::to_ascii_lowercase).unwrap_or_else(|| {
+            let lower = location.to_ascii_lowercase();
+            if lower.ends_with(".parquet") {
+                "parquet".into()
+            } else if lower.ends_with(".json")
+                || lower.ends_with(".ndjson")
+                || lower.ends_with(".jsonl")
+            {
+                "json".into()
+            } else {
+                "csv".into()
+            }
+        });
         let extension = location
             .rsplit('/')
             .next()
@@ -376,19 +421,27 @@ impl Warehouse {
         let df = match format.as_str() {
             "parquet" => {
                 self.ctx
-                    .read_parquet(location.to_string(), ParquetReadOptions::default().file_extension(&extension))
+                    .read_parquet(
+                        location.to_string(),
+                        ParquetReadOptions::default().file_extension(&extension),
+                    )
                     .await?
             }
             "json" | "ndjson" | "jsonl" => {
                 self.ctx
-                    .read_json(location.to_string(), JsonReadOptions::default().file_extension(&extension))
+                    .read_json(
+                        location.to_string(),
+                        JsonReadOptions::default().file_extension(&extension),
+                    )
                     .await?
             }
             "csv" => {
                 self.ctx
                     .read_csv(
                         location.to_string(),
-                        CsvReadOptions::new().has_header(true).file_extension(&extension),
+                        CsvReadOptions::new()
+                            .has_header(true)
+                            .file_extension(&extension),
                     )
                     .await?
             }
@@ -403,7 +456,10 @@ impl Warehouse {
 
     /// The current Delta version of a table, if it is one.
     pub async fn table_version(&self, relation: &Relation) -> Option<u64> {
-        self.open_delta(relation).await.ok().and_then(|t| t.version())
+        self.open_delta(relation)
+            .await
+            .ok()
+            .and_then(|t| t.version())
     }
 }
 

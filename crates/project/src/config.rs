@@ -20,9 +20,17 @@ pub struct ProjectFile {
     pub version: Option<serde_yaml::Value>,
     #[serde(default)]
     pub profile: Option<String>,
-    #[serde(default = "default_model_paths", rename = "model-paths", alias = "source-paths")]
+    #[serde(
+        default = "default_model_paths",
+        rename = "model-paths",
+        alias = "source-paths"
+    )]
     pub model_paths: Vec<String>,
-    #[serde(default = "default_seed_paths", rename = "seed-paths", alias = "data-paths")]
+    #[serde(
+        default = "default_seed_paths",
+        rename = "seed-paths",
+        alias = "data-paths"
+    )]
     pub seed_paths: Vec<String>,
     #[serde(default = "default_test_paths", rename = "test-paths")]
     pub test_paths: Vec<String>,
@@ -207,7 +215,10 @@ impl Config {
     /// Applies `other` on top of `self`: later values win, tags accumulate.
     pub fn merge(&mut self, other: &serde_json::Map<String, Json>) {
         for (key, value) in other {
-            let key = key.trim_start_matches('+').replace("pre_hook", "pre-hook").replace("post_hook", "post-hook");
+            let key = key
+                .trim_start_matches('+')
+                .replace("pre_hook", "pre-hook")
+                .replace("post_hook", "post-hook");
             if key == "tags" {
                 let mut tags = self.tags();
                 for t in as_string_list(value) {
@@ -347,7 +358,12 @@ fn level_configs(map: &serde_yaml::Mapping) -> serde_json::Map<String, Json> {
             let key = k.as_str()?;
             if let Some(stripped) = key.strip_prefix('+') {
                 Some((stripped.to_string(), yaml_to_json(v)))
-            } else if CONFIG_KEYS.contains(&key) && !v.is_mapping() || matches!(key, "meta" | "column_types" | "docs" | "persist_docs" | "grants" | "contract") {
+            } else if CONFIG_KEYS.contains(&key) && !v.is_mapping()
+                || matches!(
+                    key,
+                    "meta" | "column_types" | "docs" | "persist_docs" | "grants" | "contract"
+                )
+            {
                 Some((key.to_string(), yaml_to_json(v)))
             } else {
                 None
@@ -375,7 +391,9 @@ jaffle:
 "#,
         )
         .unwrap();
-        let fqn: Vec<String> = ["jaffle", "staging", "stg_orders"].map(String::from).to_vec();
+        let fqn: Vec<String> = ["jaffle", "staging", "stg_orders"]
+            .map(String::from)
+            .to_vec();
         let cfg = Config(config_from_tree(&tree, &fqn));
         assert_eq!(cfg.materialized(), "view");
         assert_eq!(cfg.tags(), vec!["all", "staging"]);

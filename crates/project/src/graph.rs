@@ -14,7 +14,10 @@ pub struct Dag {
 
 impl Dag {
     /// Builds the graph and refuses a cycle, naming its nodes in order.
-    pub fn build(nodes: &BTreeMap<String, Node>, sources: &BTreeMap<String, Source>) -> Result<Self> {
+    pub fn build(
+        nodes: &BTreeMap<String, Node>,
+        sources: &BTreeMap<String, Source>,
+    ) -> Result<Self> {
         let mut dag = Dag::default();
         for id in nodes.keys().chain(sources.keys()) {
             dag.parents.entry(id.clone()).or_default();
@@ -84,7 +87,8 @@ impl Dag {
                     2 => continue,
                     1 => {
                         let pos = path.iter().position(|p| *p == id).unwrap_or(0);
-                        let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
+                        let mut cycle: Vec<String> =
+                            path[pos..].iter().map(|s| s.to_string()).collect();
                         cycle.push(id.to_string());
                         return Some(cycle);
                     }
@@ -98,7 +102,8 @@ impl Dag {
                         0 => stack.push((child.as_str(), false)),
                         1 => {
                             let pos = path.iter().position(|p| *p == child.as_str()).unwrap_or(0);
-                            let mut cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
+                            let mut cycle: Vec<String> =
+                                path[pos..].iter().map(|s| s.to_string()).collect();
                             cycle.push(child.clone());
                             return Some(cycle);
                         }
@@ -165,10 +170,12 @@ pub fn select(
             if node.resource_type == ResourceType::Test
                 && !excluded_tests.contains(&node.unique_id)
                 && node.depends_on.iter().any(|d| selected.contains(d))
-                && node
-                    .depends_on
-                    .iter()
-                    .all(|d| selected.contains(d) || sources.contains_key(d) || !nodes.contains_key(d) || nodes[d].resource_type != ResourceType::Test)
+                && node.depends_on.iter().all(|d| {
+                    selected.contains(d)
+                        || sources.contains_key(d)
+                        || !nodes.contains_key(d)
+                        || nodes[d].resource_type != ResourceType::Test
+                })
             {
                 selected.insert(node.unique_id.clone());
             }
@@ -303,7 +310,10 @@ fn match_method(
             let value = value.trim_end_matches('/');
             for node in nodes.values() {
                 let p = node.path.to_string_lossy();
-                if p == value || node.path.starts_with(value) || node.path.file_name().is_some_and(|f| f == value) {
+                if p == value
+                    || node.path.starts_with(value)
+                    || node.path.file_name().is_some_and(|f| f == value)
+                {
                     out.insert(node.unique_id.clone());
                 }
             }
@@ -341,8 +351,13 @@ fn match_method(
             for node in nodes.values() {
                 let matches = match node.config.get(key) {
                     Some(serde_json::Value::String(s)) => s == value,
-                    Some(serde_json::Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(value)),
-                    Some(other) => other.to_string() == value,
+                    Some(serde_json::Value::Array(items)) => {
+                        items.iter().any(|i| i.as_str() == Some(value))
+                    }
+                    Some(other) => {
+                        let text = other.to_string();
+                        text == value
+                    }
                     None => key == "materialized" && node.materialized() == value,
                 };
                 if matches {

@@ -42,7 +42,8 @@ impl MacroLibrary {
         for (path, source) in files {
             lib.push(path, &rewrite_blocks(source));
         }
-        let re = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("static regex");
+        let re =
+            regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("static regex");
         let mut names: Vec<String> = re
             .captures_iter(&lib.text)
             .map(|c| c[1].to_string())
@@ -67,7 +68,9 @@ impl MacroLibrary {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
+        self.names
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
     }
 
     /// Maps a line of the concatenated template back to (file, line).
@@ -98,7 +101,8 @@ impl MacroLibrary {
 /// dbt's block tags that are not Jinja: `{% test x(...) %}` defines the macro `test_x`;
 /// `{% docs %}` blocks are documentation and render to nothing.
 fn rewrite_blocks(source: &str) -> String {
-    let test_open = regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex");
+    let test_open =
+        regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex");
     let test_close = regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").expect("static regex");
     let out = test_open.replace_all(source, "{%$1 macro test_$2(");
     test_close
@@ -134,7 +138,12 @@ impl fmt::Display for Relation {
         if self.ephemeral {
             write!(f, "{}", self.cte_name())
         } else {
-            write!(f, "{}.{}", quote_ident(&self.schema), quote_ident(&self.identifier))
+            write!(
+                f,
+                "{}.{}",
+                quote_ident(&self.schema),
+                quote_ident(&self.identifier)
+            )
         }
     }
 }
@@ -194,9 +203,9 @@ pub struct Recorded {
 
 #[derive(Debug, Clone)]
 enum Failure {
-    MissingRef(String, Option<String>),
-    MissingSource(String, String, Option<String>),
-    MissingVar(String),
+    Ref(String, Option<String>),
+    Source(String, String, Option<String>),
+    Var(String),
 }
 
 /// The node a render is for.
@@ -243,7 +252,9 @@ pub fn render_snippet(
 }
 
 fn lock(recorded: &Mutex<Recorded>) -> std::sync::MutexGuard<'_, Recorded> {
-    recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    recorded
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn environment<'s>(
@@ -287,7 +298,7 @@ fn environment<'s>(
             };
             let Some(unique_id) = scope.names.get(&name) else {
                 let closest = closest_name(&name, scope.names.keys().map(String::as_str));
-                lock(&recorded).failure = Some(Failure::MissingRef(name.clone(), closest));
+                lock(&recorded).failure = Some(Failure::Ref(name.clone(), closest));
                 return Err(Error::new(
                     ErrorKind::InvalidOperation,
                     format!("ref('{name}') does not name a model, seed or snapshot"),
@@ -326,7 +337,7 @@ fn environment<'s>(
                             all.iter().map(String::as_str),
                         );
                         lock(&recorded).failure =
-                            Some(Failure::MissingSource(source_name.clone(), table.clone(), closest));
+                            Some(Failure::Source(source_name.clone(), table.clone(), closest));
                         Err(Error::new(
                             ErrorKind::InvalidOperation,
                             format!("source('{source_name}', '{table}') is not defined"),
@@ -357,7 +368,7 @@ fn environment<'s>(
                 match default {
                     Some(d) => Ok(d),
                     None => {
-                        lock(&recorded).failure = Some(Failure::MissingVar(name.clone()));
+                        lock(&recorded).failure = Some(Failure::Var(name.clone()));
                         Err(Error::new(
                             ErrorKind::InvalidOperation,
                             format!("var('{name}') is not set"),
@@ -385,17 +396,21 @@ fn environment<'s>(
 
     let is_incremental = node.is_incremental;
     env.add_function("is_incremental", move || is_incremental);
-    env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
-        let info: Option<bool> = kwargs.get("info")?;
-        if info.unwrap_or(false) {
-            tracing::info!("{msg}");
-        } else {
-            tracing::debug!("{msg}");
-        }
-        Ok(String::new())
-    });
+    env.add_function(
+        "log",
+        |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
+            let info: Option<bool> = kwargs.get("info")?;
+            if info.unwrap_or(false) {
+                tracing::info!("{msg}");
+            } else {
+                tracing::debug!("{msg}");
+            }
+            Ok(String::new())
+        },
+    );
     env.add_function("tojson", |v: Value| -> Result<String, Error> {
-        serde_json::to_string(&v).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+        serde_json::to_string(&v)
+            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
     });
     env.add_function("fromjson", |s: String| -> Result<Value, Error> {
         let json: Json = serde_json::from_str(&s)
@@ -415,7 +430,12 @@ fn environment<'s>(
                 .parse::<i64>()
                 .map(Value::from)
                 .or_else(|_| s.trim().parse::<f64>().map(Value::from))
-                .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("'{s}' is not a number"))),
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("'{s}' is not a number"),
+                    )
+                }),
             None => Ok(v),
         }
     });
@@ -448,7 +468,10 @@ fn environment<'s>(
     model.insert("name", Value::from(node.name.to_string()));
     model.insert("unique_id", Value::from(node.unique_id.to_string()));
     model.insert("resource_type", Value::from(node.resource_type.to_string()));
-    model.insert("path", Value::from(node.path.to_string_lossy().into_owned()));
+    model.insert(
+        "path",
+        Value::from(node.path.to_string_lossy().into_owned()),
+    );
     model.insert(
         "config",
         Value::from(minijinja::value::Serde(Json::Object(node.config.clone()))),
@@ -515,7 +538,10 @@ impl Object for ConfigCall {
                 self.lookup(&key)
                     .map(|j| Value::from(minijinja::value::Serde(j)))
                     .ok_or_else(|| {
-                        Error::new(ErrorKind::InvalidOperation, format!("config '{key}' is required"))
+                        Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("config '{key}' is required"),
+                        )
                     })
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -594,13 +620,16 @@ fn error_location(scope: &Scope, path: &Path, err: &Error) -> (PathBuf, usize) {
 }
 
 fn error_message(err: &Error) -> String {
-    let mut message = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
+    let mut message = err
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.kind().to_string());
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
-        if let Some(e) = inner.downcast_ref::<Error>() {
-            if let Some(d) = e.detail() {
-                message = format!("{message}: {d}");
-            }
+        if let Some(e) = inner.downcast_ref::<Error>()
+            && let Some(d) = e.detail()
+        {
+            message = format!("{message}: {d}");
         }
         source = inner.source();
     }
@@ -619,20 +648,20 @@ fn render_error(scope: &Scope, path: &Path, err: &Error, recorded: &Recorded) ->
     }
     let (path, line) = error_location(scope, path, innermost);
     match recorded.failure.clone() {
-        Some(Failure::MissingRef(name, closest)) => ProjectError::MissingRef {
+        Some(Failure::Ref(name, closest)) => ProjectError::MissingRef {
             path,
             line,
             name,
             closest,
         },
-        Some(Failure::MissingSource(source_name, table, closest)) => ProjectError::MissingSource {
+        Some(Failure::Source(source_name, table, closest)) => ProjectError::MissingSource {
             path,
             line,
             source_name,
             table,
             closest,
         },
-        Some(Failure::MissingVar(name)) => ProjectError::MissingVar { path, line, name },
+        Some(Failure::Var(name)) => ProjectError::MissingVar { path, line, name },
         None => ProjectError::Template {
             path,
             line,
@@ -658,7 +687,9 @@ mod tests {
         scope
             .relations
             .insert("model.p.orders".into(), Relation::new("main", "orders"));
-        scope.vars.insert("methods".into(), serde_json::json!(["card", "cash"]));
+        scope
+            .vars
+            .insert("methods".into(), serde_json::json!(["card", "cash"]));
         Arc::new(scope)
     }
 
@@ -683,7 +714,14 @@ mod tests {
         let cfg = serde_json::Map::new();
         let path = PathBuf::from("models/m.sql");
         let src = "{{ config(materialized='table', tags=['a']) }}select {% for m in var('methods') %}{{ m }}{% if not loop.last %}, {% endif %}{% endfor %}, {{ twice('amount') }} from {{ ref('orders') }} -- {{ this }}";
-        let (sql, rec) = render(&scope, Phase::Compile, &target(&path, &cfg), src, BTreeMap::new()).unwrap();
+        let (sql, rec) = render(
+            &scope,
+            Phase::Compile,
+            &target(&path, &cfg),
+            src,
+            BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(
             sql,
             "select card, cash, (amount / 100) * 2 from \"main\".\"orders\" -- \"main\".\"m\""
@@ -706,7 +744,10 @@ mod tests {
         )
         .unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, ProjectError::MissingRef { line: 2, .. }), "{msg}");
+        assert!(
+            matches!(err, ProjectError::MissingRef { line: 2, .. }),
+            "{msg}"
+        );
         assert!(msg.contains("models/m.sql:2"), "{msg}");
         assert!(msg.contains("did you mean 'orders'"), "{msg}");
     }
@@ -718,7 +759,10 @@ mod tests {
                 "macros/schema.sql",
                 "{% macro generate_schema_name(custom_schema_name, node) %}{{ custom_schema_name | trim }}{% endmacro %}",
             ),
-            ("macros/bad.sql", "\n\n{% macro boom() %}{{ exceptions.raise_compiler_error('no') }}{% endmacro %}"),
+            (
+                "macros/bad.sql",
+                "\n\n{% macro boom() %}{{ exceptions.raise_compiler_error('no') }}{% endmacro %}",
+            ),
         ]);
         let cfg = serde_json::Map::new();
         let path = PathBuf::from("models/m.sql");
@@ -730,9 +774,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "gold");
-        let err = render_snippet(&scope, &target(&path, &cfg), "{{ boom() }}", BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let err = render_snippet(
+            &scope,
+            &target(&path, &cfg),
+            "{{ boom() }}",
+            BTreeMap::new(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("macros/bad.sql:3"), "{err}");
     }
 

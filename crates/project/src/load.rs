@@ -79,7 +79,10 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         macros,
         target: Some(target.clone()),
         run_started_at: chrono::Utc::now(),
-        invocation_id: format!("{:x}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+        invocation_id: format!(
+            "{:x}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
     });
 
     let Loader {
@@ -104,7 +107,13 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
             is_incremental: false,
             config: &node.config.0,
         };
-        let (_, recorded) = jinja::render(&scope, Phase::Parse, &render_target, &node.raw_code, BTreeMap::new())?;
+        let (_, recorded) = jinja::render(
+            &scope,
+            Phase::Parse,
+            &render_target,
+            &node.raw_code,
+            BTreeMap::new(),
+        )?;
         node.config.merge(&recorded.config);
         node.refs = recorded.refs;
         node.source_refs = recorded.sources;
@@ -117,7 +126,9 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         .map(|n| (n.name.clone(), n.path.clone()))
         .collect();
     nodes.retain(|_, n| n.config.enabled());
-    Arc::make_mut(&mut scope).names.retain(|name, _| !disabled.contains_key(name));
+    Arc::make_mut(&mut scope)
+        .names
+        .retain(|name, _| !disabled.contains_key(name));
 
     // Relations: where each model, seed and snapshot lives.
     let mut relations = BTreeMap::new();
@@ -135,7 +146,9 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
     // Generic tests from properties files.
     let mut used_names = BTreeSet::new();
     for pending in pending_tests {
-        if let Some(node) = build_generic_test(&scope, &file, &nodes, &sources, pending, &mut used_names)? {
+        if let Some(node) =
+            build_generic_test(&scope, &file, &nodes, &sources, pending, &mut used_names)?
+        {
             nodes.insert(node.unique_id.clone(), node);
         }
     }
@@ -151,7 +164,9 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
                 Some(id) => deps.push(id.clone()),
                 None => {
                     let reason = match disabled.get(name) {
-                        Some(path) => format!("ref('{name}') names a disabled node ({})", path.display()),
+                        Some(path) => {
+                            format!("ref('{name}') names a disabled node ({})", path.display())
+                        }
                         None => format!("ref('{name}') does not name a model, seed or snapshot"),
                     };
                     return Err(ProjectError::invalid(&node.path, reason));
@@ -200,8 +215,8 @@ fn collect_vars(file: &ProjectFile, cli: Option<&str>) -> Result<BTreeMap<String
         }
     }
     if let Some(text) = cli {
-        let parsed: serde_yaml::Value = serde_yaml::from_str(text)
-            .map_err(|e| ProjectError::yaml("--vars", &e))?;
+        let parsed: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| ProjectError::yaml("--vars", &e))?;
         match yaml_to_json(&parsed) {
             Json::Object(map) => vars.extend(map),
             Json::Null => {}
@@ -225,7 +240,10 @@ fn files_with(root: &Path, dir: &str, extensions: &[&str]) -> Result<Vec<PathBuf
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
         let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| base.clone());
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| base.clone());
             ProjectError::io(path, std::io::Error::other(e.to_string()))
         })?;
         if !entry.file_type().is_file() {
@@ -318,10 +336,10 @@ impl Loader {
             .unwrap_or_default()
             .to_string();
         let mut fqn = vec![self.file.name.clone()];
-        if let Ok(rel) = path.strip_prefix(base) {
-            if let Some(parent) = rel.parent() {
-                fqn.extend(parent.iter().map(|c| c.to_string_lossy().into_owned()));
-            }
+        if let Ok(rel) = path.strip_prefix(base)
+            && let Some(parent) = rel.parent()
+        {
+            fqn.extend(parent.iter().map(|c| c.to_string_lossy().into_owned()));
         }
         fqn.push(name.clone());
         let unique_id = format!("{}.{}.{}", resource_type.as_str(), self.file.name, name);
@@ -343,7 +361,8 @@ impl Loader {
                 second: path,
             });
         } else {
-            self.names.insert(name.clone(), (unique_id.clone(), path.clone()));
+            self.names
+                .insert(name.clone(), (unique_id.clone(), path.clone()));
         }
         let raw_code = match resource_type {
             ResourceType::Seed => String::new(),
@@ -384,7 +403,12 @@ impl Loader {
                     continue;
                 }
                 let props = PropertiesFile::load(&self.root.join(&path)).map_err(|e| match e {
-                    ProjectError::Yaml { line, column, message, .. } => ProjectError::Yaml {
+                    ProjectError::Yaml {
+                        line,
+                        column,
+                        message,
+                        ..
+                    } => ProjectError::Yaml {
                         path: path.clone(),
                         line,
                         column,
@@ -475,7 +499,10 @@ impl Loader {
                     })
                 });
             let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
-            let identifier = table.identifier.clone().unwrap_or_else(|| table.name.clone());
+            let identifier = table
+                .identifier
+                .clone()
+                .unwrap_or_else(|| table.name.clone());
             self.sources.insert(
                 unique_id.clone(),
                 Source {
@@ -550,19 +577,37 @@ fn render_target(node: &Node, this: Option<Relation>, is_incremental: bool) -> R
 }
 
 fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
-    let custom_schema = node.config.schema().map(Value::from).unwrap_or(Value::from(()));
-    let custom_alias = node.config.alias().map(Value::from).unwrap_or(Value::from(()));
+    let custom_schema = node
+        .config
+        .schema()
+        .map(Value::from)
+        .unwrap_or(Value::from(()));
+    let custom_alias = node
+        .config
+        .alias()
+        .map(Value::from)
+        .unwrap_or(Value::from(()));
     let mut ctx = BTreeMap::new();
     ctx.insert("__custom_schema".to_string(), custom_schema);
     ctx.insert("__custom_alias".to_string(), custom_alias);
     ctx.insert("__node".to_string(), node_value(node));
     let target = render_target(node, None, false);
-    let schema = jinja::render_snippet(scope, &target, "{{ generate_schema_name(__custom_schema, __node) }}", ctx.clone())?
-        .trim()
-        .to_string();
-    let alias = jinja::render_snippet(scope, &target, "{{ generate_alias_name(__custom_alias, __node) }}", ctx)?
-        .trim()
-        .to_string();
+    let schema = jinja::render_snippet(
+        scope,
+        &target,
+        "{{ generate_schema_name(__custom_schema, __node) }}",
+        ctx.clone(),
+    )?
+    .trim()
+    .to_string();
+    let alias = jinja::render_snippet(
+        scope,
+        &target,
+        "{{ generate_alias_name(__custom_alias, __node) }}",
+        ctx,
+    )?
+    .trim()
+    .to_string();
     if schema.is_empty() || alias.is_empty() {
         return Err(ProjectError::invalid(
             &node.path,
@@ -615,7 +660,10 @@ fn build_generic_test(
                 _ => {
                     return Err(ProjectError::invalid(
                         &path,
-                        format!("test '{name}' on '{}': expected a mapping of arguments", pending.attached_name),
+                        format!(
+                            "test '{name}' on '{}': expected a mapping of arguments",
+                            pending.attached_name
+                        ),
                     ));
                 }
             };
@@ -633,7 +681,11 @@ fn build_generic_test(
         }
     };
     // `dbt_utils.expression_is_true` → the macro `test_expression_is_true`.
-    let short_name = test_name.rsplit('.').next().unwrap_or(&test_name).to_string();
+    let short_name = test_name
+        .rsplit('.')
+        .next()
+        .unwrap_or(&test_name)
+        .to_string();
     let macro_name = format!("test_{short_name}");
     if !scope.macros.has(&macro_name) {
         return Err(ProjectError::invalid(
@@ -677,7 +729,14 @@ fn build_generic_test(
         .map(str::to_string)
         .or(pending.column.clone());
 
-    let mut name = custom_name.unwrap_or_else(|| default_test_name(&short_name, &pending.attached_name, column.as_deref(), &kwargs));
+    let mut name = custom_name.unwrap_or_else(|| {
+        default_test_name(
+            &short_name,
+            &pending.attached_name,
+            column.as_deref(),
+            &kwargs,
+        )
+    });
     if !used_names.insert(name.clone()) {
         let mut i = 2;
         while !used_names.insert(format!("{name}_{i}")) {
@@ -688,7 +747,12 @@ fn build_generic_test(
 
     let props_dir: Vec<String> = path
         .parent()
-        .map(|p| p.iter().skip(1).map(|c| c.to_string_lossy().into_owned()).collect())
+        .map(|p| {
+            p.iter()
+                .skip(1)
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let mut fqn = vec![file.name.clone()];
     fqn.extend(props_dir);
@@ -721,7 +785,13 @@ fn build_generic_test(
     };
     let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
     node.raw_code = call.clone();
-    let (_, recorded) = jinja::render(scope, Phase::Parse, &render_target(&node, None, false), &call, ctx)?;
+    let (_, recorded) = jinja::render(
+        scope,
+        Phase::Parse,
+        &render_target(&node, None, false),
+        &call,
+        ctx,
+    )?;
     node.refs = recorded.refs;
     node.source_refs = recorded.sources;
     if !node.config.enabled() {
@@ -731,7 +801,12 @@ fn build_generic_test(
 }
 
 /// dbt's naming: `<test>_<model>_<column>[__<arg values>]`, shortened with a hash when long.
-fn default_test_name(test: &str, model: &str, column: Option<&str>, kwargs: &serde_json::Map<String, Json>) -> String {
+fn default_test_name(
+    test: &str,
+    model: &str,
+    column: Option<&str>,
+    kwargs: &serde_json::Map<String, Json>,
+) -> String {
     let mut parts = vec![test.to_string(), model.to_string()];
     if let Some(c) = column {
         parts.push(c.to_string());
@@ -741,7 +816,11 @@ fn default_test_name(test: &str, model: &str, column: Option<&str>, kwargs: &ser
         let flat = match value {
             Json::Array(items) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join("__"),
             Json::String(s) => s.clone(),
@@ -752,7 +831,13 @@ fn default_test_name(test: &str, model: &str, column: Option<&str>, kwargs: &ser
     }
     let mut clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     while clean.ends_with('_') {
         clean.pop();
@@ -766,7 +851,9 @@ fn default_test_name(test: &str, model: &str, column: Option<&str>, kwargs: &ser
 
 /// A hash that stays the same across Rust versions (test names must be stable).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// The template that calls a generic test's macro, and its context.
@@ -783,12 +870,18 @@ fn generic_test_call(
         .relations
         .get(&spec.attached_to)
         .cloned()
-        .or_else(|| nodes.get(&spec.attached_to).and_then(|n| n.relation.clone()))
+        .or_else(|| {
+            nodes
+                .get(&spec.attached_to)
+                .and_then(|n| n.relation.clone())
+        })
         .or_else(|| sources.get(&spec.attached_to).map(|s| s.relation.clone()))
         .unwrap_or_else(|| Relation::new("__pending__", "__pending__"));
     let mut ctx = BTreeMap::new();
     let model_value = match node.config.str("where") {
-        Some(cond) => Value::from(format!("(select * from {relation} where {cond}) dbt_subquery")),
+        Some(cond) => Value::from(format!(
+            "(select * from {relation} where {cond}) dbt_subquery"
+        )),
         None => Value::from_object(relation),
     };
     ctx.insert("__model".to_string(), model_value);
@@ -812,15 +905,25 @@ fn generic_test_call(
             Some(e) => args.push(format!("{key}={e}")),
             None => {
                 let var = format!("__arg_{key}");
-                ctx.insert(var.clone(), Value::from(minijinja::value::Serde(value.clone())));
+                ctx.insert(
+                    var.clone(),
+                    Value::from(minijinja::value::Serde(value.clone())),
+                );
                 args.push(format!("{key}={var}"));
             }
         }
     }
-    Ok((format!("{{{{ test_{}({}) }}}}", spec.test_name, args.join(", ")), ctx))
+    Ok((
+        format!("{{{{ test_{}({}) }}}}", spec.test_name, args.join(", ")),
+        ctx,
+    ))
 }
 
-pub(crate) fn compile(project: &Project, unique_id: &str, is_incremental: bool) -> Result<Compiled> {
+pub(crate) fn compile(
+    project: &Project,
+    unique_id: &str,
+    is_incremental: bool,
+) -> Result<Compiled> {
     let sql = compile_body(project, unique_id, is_incremental)?;
     // Inline ephemeral ancestors as CTEs, deepest first.
     let mut ordered = Vec::new();
@@ -836,21 +939,32 @@ pub(crate) fn compile(project: &Project, unique_id: &str, is_incremental: bool) 
             .as_ref()
             .map(Relation::cte_name)
             .unwrap_or_default();
-        ctes.push(format!("{name} as (\n{}\n)", strip_trailing_semicolon(&body)));
+        ctes.push(format!(
+            "{name} as (\n{}\n)",
+            strip_trailing_semicolon(&body)
+        ));
     }
     Ok(Compiled {
         sql: inject_ctes(&sql, &ctes),
     })
 }
 
-fn collect_ephemeral(project: &Project, id: &str, out: &mut Vec<String>, seen: &mut BTreeSet<String>) {
-    let Some(node) = project.nodes.get(id) else { return };
+fn collect_ephemeral(
+    project: &Project,
+    id: &str,
+    out: &mut Vec<String>,
+    seen: &mut BTreeSet<String>,
+) {
+    let Some(node) = project.nodes.get(id) else {
+        return;
+    };
     for dep in &node.depends_on {
-        if let Some(parent) = project.nodes.get(dep) {
-            if parent.is_ephemeral() && seen.insert(dep.clone()) {
-                collect_ephemeral(project, dep, out, seen);
-                out.push(dep.clone());
-            }
+        if let Some(parent) = project.nodes.get(dep)
+            && parent.is_ephemeral()
+            && seen.insert(dep.clone())
+        {
+            collect_ephemeral(project, dep, out, seen);
+            out.push(dep.clone());
         }
     }
 }
@@ -863,8 +977,15 @@ fn compile_body(project: &Project, unique_id: &str, is_incremental: bool) -> Res
         ));
     };
     if node.test.is_some() {
-        let (call, ctx) = generic_test_call(&project.scope, &project.nodes, &project.sources, node)?;
-        let (sql, _) = jinja::render(&project.scope, Phase::Compile, &render_target(node, None, false), &call, ctx)?;
+        let (call, ctx) =
+            generic_test_call(&project.scope, &project.nodes, &project.sources, node)?;
+        let (sql, _) = jinja::render(
+            &project.scope,
+            Phase::Compile,
+            &render_target(node, None, false),
+            &call,
+            ctx,
+        )?;
         return Ok(sql.trim().to_string());
     }
     let (sql, _) = jinja::render(
@@ -891,7 +1012,11 @@ fn inject_ctes(sql: &str, ctes: &[String]) -> String {
         && rest[..4].eq_ignore_ascii_case("with")
         && rest[4..].starts_with(|c: char| c.is_whitespace());
     if starts_with_with {
-        format!("{}with {joined},\n{}", &body[..start], rest[4..].trim_start())
+        format!(
+            "{}with {joined},\n{}",
+            &body[..start],
+            rest[4..].trim_start()
+        )
     } else {
         format!("{}with {joined}\n{rest}", &body[..start])
     }
@@ -906,9 +1031,15 @@ fn skip_comments(sql: &str) -> usize {
             i += 1;
         }
         if sql[i..].starts_with("--") {
-            i = sql[i..].find('\n').map(|n| i + n + 1).unwrap_or(bytes.len());
+            i = sql[i..]
+                .find('\n')
+                .map(|n| i + n + 1)
+                .unwrap_or(bytes.len());
         } else if sql[i..].starts_with("/*") {
-            i = sql[i..].find("*/").map(|n| i + n + 2).unwrap_or(bytes.len());
+            i = sql[i..]
+                .find("*/")
+                .map(|n| i + n + 2)
+                .unwrap_or(bytes.len());
         } else {
             return i;
         }
@@ -921,10 +1052,22 @@ mod tests {
 
     #[test]
     fn ctes_merge_into_existing_with() {
-        let out = inject_ctes("-- hi\nWITH a as (select 1) select * from a;", &["__dbt__cte__e as (\nselect 2\n)".into()]);
-        assert_eq!(out, "-- hi\nwith __dbt__cte__e as (\nselect 2\n),\na as (select 1) select * from a");
-        let out = inject_ctes("select * from __dbt__cte__e", &["__dbt__cte__e as (\nselect 2\n)".into()]);
-        assert_eq!(out, "with __dbt__cte__e as (\nselect 2\n)\nselect * from __dbt__cte__e");
+        let out = inject_ctes(
+            "-- hi\nWITH a as (select 1) select * from a;",
+            &["__dbt__cte__e as (\nselect 2\n)".into()],
+        );
+        assert_eq!(
+            out,
+            "-- hi\nwith __dbt__cte__e as (\nselect 2\n),\na as (select 1) select * from a"
+        );
+        let out = inject_ctes(
+            "select * from __dbt__cte__e",
+            &["__dbt__cte__e as (\nselect 2\n)".into()],
+        );
+        assert_eq!(
+            out,
+            "with __dbt__cte__e as (\nselect 2\n)\nselect * from __dbt__cte__e"
+        );
     }
 
     #[test]
@@ -935,7 +1078,10 @@ mod tests {
             default_test_name("accepted_values", "orders", Some("status"), &kw),
             "accepted_values_orders_status__placed__shipped"
         );
-        kw.insert("values".into(), serde_json::json!(["a_very_long_value_name", "another_very_long_value", "third"]));
+        kw.insert(
+            "values".into(),
+            serde_json::json!(["a_very_long_value_name", "another_very_long_value", "third"]),
+        );
         let long = default_test_name("accepted_values", "orders", Some("status"), &kw);
         assert!(long.len() <= 63, "{long}");
     }
