@@ -428,7 +428,7 @@ async fn show(
                 format!("select * from {relation}")
             }
         }
-        (None, Some(query)) => query.to_string(),
+        (None, Some(query)) => project.compile_inline(query)?,
         _ => bail!("give a model name or --inline \"select ...\""),
     };
     let df = warehouse.sql(&sql).await?.limit(0, Some(limit))?;

@@ -172,6 +172,11 @@ impl Project {
         load::compile(self, unique_id, is_incremental)
     }
 
+    /// Renders a free-standing query (e.g. `show --inline`) with the project's refs and macros.
+    pub fn compile_inline(&self, sql: &str) -> Result<String> {
+        load::compile_inline(self, sql)
+    }
+
     /// Where the compiled SQL of a node is written, relative to the project root.
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
         let mut path = PathBuf::from(&self.file.target_path)

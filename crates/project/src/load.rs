@@ -998,6 +998,28 @@ fn compile_body(project: &Project, unique_id: &str, is_incremental: bool) -> Res
     Ok(sql.trim().to_string())
 }
 
+pub(crate) fn compile_inline(project: &Project, sql: &str) -> Result<String> {
+    let config = serde_json::Map::new();
+    let path = PathBuf::from("<inline>");
+    let target = RenderTarget {
+        path: &path,
+        name: "inline",
+        unique_id: "sql_operation.inline",
+        resource_type: "sql_operation",
+        this: None,
+        is_incremental: false,
+        config: &config,
+    };
+    let (sql, _) = jinja::render(
+        &project.scope,
+        Phase::Compile,
+        &target,
+        sql,
+        BTreeMap::new(),
+    )?;
+    Ok(sql.trim().to_string())
+}
+
 pub(crate) fn strip_trailing_semicolon(sql: &str) -> &str {
     sql.trim_end().trim_end_matches(';').trim_end()
 }
