@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use orderlake_engine::output::{Format, format_batches};
-use orderlake_project::ResourceType;
 
 use crate::{GlobalArgs, RunArgs};
 
@@ -80,17 +79,7 @@ pub async fn run(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
     );
     let mut global = global.clone();
     global.project_dir = out.to_path_buf();
-    let code = crate::execute(
-        &global,
-        &RunArgs::default(),
-        &[
-            ResourceType::Seed,
-            ResourceType::Model,
-            ResourceType::Snapshot,
-            ResourceType::Test,
-        ],
-    )
-    .await?;
+    let code = crate::execute(&global, "demo", &RunArgs::default(), &crate::ALL_KINDS).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

@@ -74,6 +74,12 @@ struct RunArgs {
     /// Rebuild incremental models from scratch.
     #[arg(long)]
     full_refresh: bool,
+    /// Microbatch backfill: the first event time to rebuild (date or timestamp, UTC).
+    #[arg(long)]
+    event_time_start: Option<String>,
+    /// Microbatch backfill: where to stop (exclusive).
+    #[arg(long)]
+    event_time_end: Option<String>,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -102,6 +108,15 @@ enum LsOutput {
 }
 
 #[derive(Subcommand)]
+enum SourceCommand {
+    /// How old each source's newest row is, against its warn_after / error_after.
+    Freshness {
+        #[command(flatten)]
+        selection: Selection,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Create a new project folder with an example model, seed and test.
     Init {
@@ -119,6 +134,24 @@ enum Command {
     Test(RunArgs),
     /// Load seeds only.
     Seed(RunArgs),
+    /// Take snapshots (SCD type 2) only.
+    Snapshot(RunArgs),
+    /// Source commands: `source freshness`.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// Recent runs from the event log (`_orderlake.events`).
+    Runs {
+        /// How many runs.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Show the nodes of one run.
+        #[arg(long)]
+        run_id: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
     /// Render every selected node to target/compiled without running it.
     Compile(Selection),
     /// List nodes.
@@ -233,22 +266,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build(args) => {
-            execute(
-                &global,
-                &args,
-                &[
-                    ResourceType::Seed,
-                    ResourceType::Model,
-                    ResourceType::Snapshot,
-                    ResourceType::Test,
-                ],
-            )
-            .await
+        Command::Build(args) => execute(&global, "build", &args, &ALL_KINDS).await,
+        Command::Run(args) => execute(&global, "run", &args, &[ResourceType::Model]).await,
+        Command::Test(args) => execute(&global, "test", &args, &[ResourceType::Test]).await,
+        Command::Seed(args) => execute(&global, "seed", &args, &[ResourceType::Seed]).await,
+        Command::Snapshot(args) => {
+            execute(&global, "snapshot", &args, &[ResourceType::Snapshot]).await
         }
-        Command::Run(args) => execute(&global, &args, &[ResourceType::Model]).await,
-        Command::Test(args) => execute(&global, &args, &[ResourceType::Test]).await,
-        Command::Seed(args) => execute(&global, &args, &[ResourceType::Seed]).await,
+        Command::Source {
+            command: SourceCommand::Freshness { selection },
+        } => freshness(&global, &selection).await,
+        Command::Runs {
+            limit,
+            run_id,
+            format,
+        } => runs(&global, limit, run_id.as_deref(), format.into()).await,
         Command::Compile(selection) => compile(&global, &selection),
         Command::Ls {
             selection,
@@ -301,9 +333,22 @@ fn selected(project: &Project, selection: &Selection) -> Result<BTreeSet<String>
     )?)
 }
 
+pub(crate) const ALL_KINDS: [ResourceType; 4] = [
+    ResourceType::Seed,
+    ResourceType::Model,
+    ResourceType::Snapshot,
+    ResourceType::Test,
+];
+
 /// Loads, selects, runs and reports; the exit code is non-zero when anything errored or failed.
-async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) -> Result<ExitCode> {
+async fn execute(
+    global: &GlobalArgs,
+    command: &str,
+    args: &RunArgs,
+    kinds: &[ResourceType],
+) -> Result<ExitCode> {
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
     let project = Arc::new(load_project(global)?);
     let selection = selected(&project, &args.selection)?;
     let warehouse = Arc::new(open_warehouse(&project).await?);
@@ -311,12 +356,15 @@ async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) ->
         threads: project.target.threads,
         full_refresh: args.full_refresh,
         kinds: kinds.iter().copied().collect(),
+        run_id: uuid::Uuid::new_v4().to_string(),
+        event_time_start: args.event_time_start.clone(),
+        event_time_end: args.event_time_end.clone(),
     };
     artifacts::write_manifest(&project)?;
     let reporter = Arc::new(report::Printer::new(&project, &selection, &options));
     let results = orderlake_engine::run::run(
         project.clone(),
-        warehouse,
+        warehouse.clone(),
         &selection,
         &options,
         reporter.clone(),
@@ -325,6 +373,18 @@ async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) ->
     reporter.finish();
     let elapsed = started.elapsed().as_secs_f64();
     artifacts::write_run_results(&project, &results, elapsed)?;
+    if let Err(e) = orderlake_engine::events::append(
+        &warehouse,
+        &project,
+        &options.run_id,
+        command,
+        started_at,
+        &results,
+    )
+    .await
+    {
+        eprintln!("warning: could not append to the event log: {e}");
+    }
     report::summary(&project, &results, elapsed);
     let failed = results
         .iter()
@@ -334,6 +394,105 @@ async fn execute(global: &GlobalArgs, args: &RunArgs, kinds: &[ResourceType]) ->
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn freshness(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
+    let project = load_project(global)?;
+    let warehouse = open_warehouse(&project).await?;
+    let wanted: Option<BTreeSet<String>> = if selection.select.is_empty() {
+        None
+    } else {
+        let mut ids = BTreeSet::new();
+        for s in selection.select.iter().flat_map(|s| s.split_whitespace()) {
+            let name = s.strip_prefix("source:").unwrap_or(s);
+            for src in project.sources.values() {
+                if src.source_name == name || format!("{}.{}", src.source_name, src.name) == name {
+                    ids.insert(src.unique_id.clone());
+                }
+            }
+        }
+        Some(ids)
+    };
+    let now = chrono::Utc::now();
+    let mut results = Vec::new();
+    for source in orderlake_engine::freshness::checked_sources(&project) {
+        if wanted
+            .as_ref()
+            .is_some_and(|w| !w.contains(&source.unique_id))
+        {
+            continue;
+        }
+        let r = orderlake_engine::freshness::check(&warehouse, source, now).await;
+        let status = serde_json::to_value(r.status)?
+            .as_str()
+            .unwrap_or_default()
+            .to_uppercase();
+        let age = r
+            .age_seconds
+            .map(|s| format!("{:.1}h old", s as f64 / 3600.0))
+            .unwrap_or_default();
+        println!(
+            "{status:<6} source {:<40} {age:>12} {}",
+            r.source,
+            r.message.clone().unwrap_or_default()
+        );
+        results.push(r);
+    }
+    if results.is_empty() {
+        println!("No source declares loaded_at_field and freshness.");
+    }
+    let path = project.target_dir().join("sources.json");
+    std::fs::create_dir_all(project.target_dir())?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&serde_json::json!({"results": results}))?,
+    )?;
+    let failed = results.iter().any(|r| {
+        matches!(
+            r.status,
+            orderlake_engine::freshness::FreshnessStatus::Error
+                | orderlake_engine::freshness::FreshnessStatus::RuntimeError
+        )
+    });
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn runs(
+    global: &GlobalArgs,
+    limit: usize,
+    run_id: Option<&str>,
+    format: Format,
+) -> Result<ExitCode> {
+    let project = load_project(global)?;
+    let warehouse = open_warehouse(&project).await?;
+    let events = orderlake_engine::events::relation();
+    if warehouse.kind_of(&events).is_none() {
+        println!("No runs yet: the event log {events} is empty.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sql = match run_id {
+        Some(id) => format!(
+            "select node, resource_type, status, rows_written, test_failures, rows_dropped, rows_warned, round(seconds, 2) as seconds, message \
+             from {events} where run_id = '{}' order by node",
+            id.replace('\'', "''")
+        ),
+        None => format!(
+            "select run_id, command, min(run_started_at) as started_at, count(*) as nodes, \
+             sum(case when status in ('success', 'pass') then 1 else 0 end) as ok, \
+             sum(case when status = 'warn' then 1 else 0 end) as warn, \
+             sum(case when status in ('error', 'fail') then 1 else 0 end) as failed, \
+             sum(case when status = 'skipped' then 1 else 0 end) as skipped, \
+             sum(rows_written) as rows_written, round(sum(seconds), 2) as node_seconds \
+             from {events} group by run_id, command order by started_at desc limit {limit}"
+        ),
+    };
+    let batches = warehouse.sql(&sql).await?.collect().await?;
+    print!("{}", ensure_newline(format_batches(&batches, format)?));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {

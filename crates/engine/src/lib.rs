@@ -6,9 +6,14 @@
 
 pub mod delta_types;
 pub mod error;
+pub mod events;
+pub mod expectations;
+pub mod freshness;
 pub mod functions;
+pub mod incremental;
 pub mod output;
 pub mod run;
+pub mod snapshot;
 pub mod warehouse;
 
 pub use error::{EngineError, Result};

@@ -59,3 +59,18 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String>
         }
     }
 }
+
+/// The first column of the first row as text, if there is one and it is not null.
+pub fn first_string(batches: &[RecordBatch]) -> Option<String> {
+    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
+    let column = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )
+    .ok()?;
+    let strings = column
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()?;
+    use datafusion::arrow::array::Array;
+    (!strings.is_null(0)).then(|| strings.value(0).to_string())
+}

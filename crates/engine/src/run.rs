@@ -13,6 +13,8 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::error::{EngineError, Result};
+use crate::expectations::{Checker, ExpectationResult};
+use crate::incremental::{self, Strategy, Window};
 use crate::warehouse::{RelationKind, Warehouse, WriteMode};
 
 /// What a command asks of the runner.
@@ -22,6 +24,11 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Which kinds of node to execute (`build`: all; `run`: models; `seed`; `test`).
     pub kinds: BTreeSet<ResourceType>,
+    /// Identifies this run in the event log and in quarantine tables.
+    pub run_id: String,
+    /// `--event-time-start` / `--event-time-end`: the window of a microbatch backfill.
+    pub event_time_start: Option<String>,
+    pub event_time_end: Option<String>,
 }
 
 /// The outcome of one node.
@@ -65,6 +72,8 @@ pub struct NodeResult {
     pub execution_time: f64,
     pub message: Option<String>,
     pub relation: Option<String>,
+    /// Expectation counts (models with expectations).
+    pub expectations: Vec<ExpectationResult>,
 }
 
 /// Receives progress as nodes start and finish (the CLI prints lines and a progress bar).
@@ -172,6 +181,7 @@ pub async fn run(
                 execution_time: 0.0,
                 message: Some(format!("internal error: {e}")),
                 relation: None,
+                expectations: Vec::new(),
             },
         };
         let id = result.unique_id.clone();
@@ -198,6 +208,7 @@ pub async fn run(
                         project.nodes[&id].name
                     )),
                     relation: node.relation.as_ref().map(Relation::to_string),
+                    expectations: Vec::new(),
                 };
                 reporter.finished(results.len() + 1, total, node, &skipped);
                 results.push(skipped);
@@ -286,15 +297,20 @@ async fn execute_node(
         execution_time: 0.0,
         message: None,
         relation: node.relation.as_ref().map(Relation::to_string),
+        expectations: Vec::new(),
     };
     let outcome = match node.resource_type {
         ResourceType::Model => run_model(project, warehouse, node, options).await,
         ResourceType::Seed => run_seed(project, warehouse, node).await,
         ResourceType::Test => run_test(project, warehouse, node).await,
-        ResourceType::Snapshot => Err(EngineError::Invalid(format!(
-            "{}: snapshots are not supported yet",
-            node.path.display()
-        ))),
+        ResourceType::Snapshot => {
+            crate::snapshot::run(project, warehouse, node, chrono::Utc::now())
+                .await
+                .map(|rows| Outcome {
+                    rows: Some(rows),
+                    ..Default::default()
+                })
+        }
         ResourceType::Source => Ok(Outcome::default()),
     };
     match outcome {
@@ -303,6 +319,7 @@ async fn execute_node(
             result.rows = o.rows;
             result.failures = o.failures;
             result.message = o.message;
+            result.expectations = o.expectations;
         }
         Err(e) => {
             result.status = Status::Error;
@@ -318,6 +335,34 @@ struct Outcome {
     rows: Option<u64>,
     failures: Option<u64>,
     message: Option<String>,
+    expectations: Vec<ExpectationResult>,
+}
+
+impl Outcome {
+    fn written(rows: u64, expectations: Vec<ExpectationResult>) -> Self {
+        let warned: Vec<String> = expectations
+            .iter()
+            .filter(|e| e.violations > 0)
+            .map(|e| {
+                format!(
+                    "{} rows broke '{}' ({:?})",
+                    e.violations, e.name, e.on_violation
+                )
+                .to_lowercase()
+            })
+            .collect();
+        Outcome {
+            status: Some(if warned.is_empty() {
+                Status::Success
+            } else {
+                Status::Warn
+            }),
+            rows: Some(rows),
+            message: (!warned.is_empty()).then(|| format!("expectations: {}", warned.join("; "))),
+            expectations,
+            ..Default::default()
+        }
+    }
 }
 
 /// Compiles a node and writes its SQL under `target/compiled`, returning (sql, path).
@@ -356,10 +401,22 @@ async fn run_model(
         .relation
         .clone()
         .ok_or_else(|| EngineError::Invalid(format!("{} has no relation", node.name)))?;
+    let checker = Checker {
+        warehouse,
+        node,
+        relation: &relation,
+        run_id: &options.run_id,
+    };
     let materialized = node.materialized().to_string();
     match materialized.as_str() {
         "view" => {
             let (sql, path) = compile_to_file(project, node, false)?;
+            if !node.expectations.is_empty() {
+                tracing::warn!(
+                    "{}: expectations apply to tables and incremental models, not views",
+                    node.name
+                );
+            }
             warehouse
                 .create_view(&relation, &sql)
                 .await
@@ -368,38 +425,52 @@ async fn run_model(
         }
         "table" => {
             let (sql, path) = compile_to_file(project, node, false)?;
-            let rows = warehouse
-                .create_table_as(&relation, &sql)
+            let (df, checks) = checker
+                .apply(&sql)
                 .await
                 .map_err(|e| sql_error(node, &path, e))?;
-            Ok(Outcome {
-                rows: Some(rows),
-                ..Default::default()
-            })
+            let rows = warehouse
+                .write(&relation, df, WriteMode::Replace)
+                .await
+                .map_err(|e| sql_error(node, &path, e))?;
+            Ok(Outcome::written(rows, checks))
         }
         "incremental" => {
+            let full_refresh =
+                options.full_refresh || node.config.bool("full_refresh").unwrap_or(false);
             let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
-            let incremental = exists
-                && !options.full_refresh
-                && !node.config.bool("full_refresh").unwrap_or(false);
+            if Strategy::of(node)? == Strategy::Microbatch {
+                let window = Window {
+                    start: options.event_time_start.clone(),
+                    end: options.event_time_end.clone(),
+                };
+                let path = project.compiled_path(node);
+                let (rows, checks) = incremental::run_microbatch(
+                    project,
+                    warehouse,
+                    node,
+                    &relation,
+                    full_refresh,
+                    &window,
+                    &checker,
+                )
+                .await
+                .map_err(|e| sql_error(node, &path, e))?;
+                return Ok(Outcome::written(rows, checks));
+            }
+            let incremental = exists && !full_refresh;
             let (sql, path) = compile_to_file(project, node, incremental)?;
-            let df = warehouse
-                .sql(&sql)
+            let (df, checks) = checker
+                .apply(&sql)
                 .await
                 .map_err(|e| sql_error(node, &path, e))?;
-            let mode = if incremental {
-                WriteMode::Append
+            let rows = if incremental {
+                incremental::write_increment(warehouse, node, &relation, df).await
             } else {
-                WriteMode::Replace
-            };
-            let rows = warehouse
-                .write(&relation, df, mode)
-                .await
-                .map_err(|e| sql_error(node, &path, e))?;
-            Ok(Outcome {
-                rows: Some(rows),
-                ..Default::default()
-            })
+                warehouse.write(&relation, df, WriteMode::Replace).await
+            }
+            .map_err(|e| sql_error(node, &path, e))?;
+            Ok(Outcome::written(rows, checks))
         }
         other => Err(EngineError::Invalid(format!(
             "{}: unknown materialization '{other}' (use view, table, incremental or ephemeral)",

@@ -57,6 +57,15 @@ pub enum WriteMode {
     Append,
 }
 
+/// Rows and files a MERGE touched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MergeOutcome {
+    pub inserted: u64,
+    pub updated: u64,
+    pub files_scanned: u64,
+    pub files_skipped: u64,
+}
+
 /// A DataFusion session over a warehouse folder of Delta tables and views.
 pub struct Warehouse {
     root: PathBuf,
@@ -125,7 +134,10 @@ impl Warehouse {
         let mut out = Vec::new();
         for schema_dir in sorted_dirs(&self.root)? {
             let schema = file_name(&schema_dir);
-            if schema.starts_with('_') || schema.starts_with('.') {
+            // `_orderlake` holds the event log; other `_`/`.` folders are not schemas.
+            if (schema.starts_with('_') && schema != crate::events::EVENTS_SCHEMA)
+                || schema.starts_with('.')
+            {
                 continue;
             }
             for rel_dir in sorted_dirs(&schema_dir)? {
@@ -287,10 +299,108 @@ impl Warehouse {
         if view_file.exists() {
             std::fs::remove_file(&view_file).map_err(|e| EngineError::io(&view_file, e))?;
         }
+        self.register_table(relation, &table).await?;
+        Ok(rows)
+    }
+
+    /// Upserts `source` into the table on `unique_key`: matching rows are updated, others
+    /// inserted, in one Delta commit. delta-rs skips target files whose key range cannot match
+    /// the source (its early filter), so a large target is not read whole.
+    pub async fn merge(
+        &self,
+        relation: &Relation,
+        source: DataFrame,
+        unique_key: &[String],
+    ) -> Result<MergeOutcome> {
+        let source = delta_types::for_delta(source)?;
+        let columns: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for key in unique_key {
+            if !columns.iter().any(|c| c == key) {
+                return Err(EngineError::Invalid(format!(
+                    "unique_key '{key}' is not a column of the model (columns: {})",
+                    columns.join(", ")
+                )));
+            }
+        }
+        let predicate = unique_key
+            .iter()
+            .map(|k| {
+                let q = orderlake_project::jinja::quote_ident(k);
+                format!("target.{q} = source.{q}")
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let table = self.open_delta(relation).await?;
+        let (table, metrics) = table
+            .merge(source, predicate)
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .with_merge_schema(true)
+            .with_session_state(Arc::new(self.ctx.state()))
+            .when_matched_update(|mut update| {
+                for c in &columns {
+                    let q = orderlake_project::jinja::quote_ident(c);
+                    update = update.update(c.as_str(), format!("source.{q}"));
+                }
+                update
+            })?
+            .when_not_matched_insert(|mut insert| {
+                for c in &columns {
+                    let q = orderlake_project::jinja::quote_ident(c);
+                    insert = insert.set(c.as_str(), format!("source.{q}"));
+                }
+                insert
+            })?
+            .await?;
+        self.register_table(relation, &table).await?;
+        Ok(MergeOutcome {
+            inserted: metrics.num_target_rows_inserted as u64,
+            updated: metrics.num_target_rows_updated as u64,
+            files_scanned: metrics.num_target_files_scanned as u64,
+            files_skipped: metrics.num_target_files_skipped_during_scan as u64,
+        })
+    }
+
+    /// Overwrites only the rows matching `predicate` (SQL) with `df`, in one commit.
+    pub async fn replace_where(
+        &self,
+        relation: &Relation,
+        df: DataFrame,
+        predicate: &str,
+    ) -> Result<u64> {
+        let df = delta_types::for_delta(df)?;
+        let table = self.open_delta(relation).await?;
+        let table = table
+            .write(Vec::new())
+            .with_input_plan(df.logical_plan().clone())
+            .with_session_state(Arc::new(self.ctx.state()))
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(predicate.to_string())
+            .await?;
+        let rows = rows_added(&table).await;
+        self.register_table(relation, &table).await?;
+        Ok(rows)
+    }
+
+    /// The Arrow schema of a stored table.
+    pub async fn table_schema(
+        &self,
+        relation: &Relation,
+    ) -> Result<datafusion::arrow::datatypes::SchemaRef> {
+        let reference =
+            TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+        Ok(self.ctx.table_provider(reference).await?.schema())
+    }
+
+    async fn register_table(&self, relation: &Relation, table: &DeltaTable) -> Result<()> {
         table.update_datafusion_session(&self.ctx.state())?;
         let provider = table.table_provider().await?;
-        self.register_provider(relation, provider)?;
-        Ok(rows)
+        self.register_provider(relation, provider)
     }
 
     /// Creates or replaces a view. The SQL is planned first: an invalid view changes nothing.

@@ -183,6 +183,8 @@ pub struct Scope {
     pub target: Option<Target>,
     pub run_started_at: DateTime<Utc>,
     pub invocation_id: String,
+    /// Unique id to the `event_time` column of nodes that have one (for microbatch filtering).
+    pub event_times: BTreeMap<String, String>,
 }
 
 /// Parse renders discover refs and configs; compile renders produce the SQL to run.
@@ -218,6 +220,8 @@ pub struct RenderTarget<'a> {
     pub is_incremental: bool,
     /// Configuration known before the render (dbt_project.yml, properties), for `config.get`.
     pub config: &'a serde_json::Map<String, Json>,
+    /// The batch being built, for microbatch models.
+    pub batch: Option<&'a crate::Batch>,
 }
 
 /// Renders `source` (the node's raw code) with extra context values.
@@ -283,6 +287,7 @@ fn environment<'s>(
     {
         let recorded = recorded.clone();
         let scope = scope.clone();
+        let batch = node.batch.cloned();
         env.add_function("ref", move |args: &[Value]| -> Result<Value, Error> {
             let (positional, kwargs): (&[Value], Kwargs) = from_args(args)?;
             let _ = kwargs.get::<Option<Value>>("v");
@@ -310,6 +315,14 @@ fn environment<'s>(
                 .get(unique_id)
                 .cloned()
                 .unwrap_or_else(|| Relation::new("__pending__", name));
+            // In a microbatch, upstream models with an event time are read one batch at a time.
+            if let (Some(batch), Some(column)) = (&batch, scope.event_times.get(unique_id)) {
+                let column = quote_ident(column);
+                return Ok(Value::from(format!(
+                    "(select * from {relation} where {column} >= timestamp '{}' and {column} < timestamp '{}')",
+                    batch.start, batch.end
+                )));
+            }
             Ok(Value::from_object(relation))
         });
     }
@@ -476,6 +489,12 @@ fn environment<'s>(
         "config",
         Value::from(minijinja::value::Serde(Json::Object(node.config.clone()))),
     );
+    if let Some(batch) = node.batch {
+        let mut b = BTreeMap::new();
+        b.insert("event_time_start", Value::from(batch.start.clone()));
+        b.insert("event_time_end", Value::from(batch.end.clone()));
+        model.insert("batch", Value::from(b));
+    }
     env.add_global("model", Value::from(model));
     Ok(env)
 }
@@ -702,6 +721,7 @@ mod tests {
             this: Some(Relation::new("main", "m")),
             is_incremental: false,
             config,
+            batch: None,
         }
     }
 

@@ -26,7 +26,7 @@ pub use error::{ProjectError, Result};
 pub use graph::Dag;
 pub use jinja::Relation;
 pub use load::LoadOptions;
-pub use props::ColumnProps;
+pub use props::{ColumnProps, Expectation, OnViolation};
 
 /// What kind of node a graph vertex is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -85,6 +85,8 @@ pub struct Node {
     /// Where a model, seed or snapshot lives in the warehouse.
     pub relation: Option<Relation>,
     pub test: Option<TestSpec>,
+    /// Row conditions checked when the model is built.
+    pub expectations: Vec<Expectation>,
 }
 
 impl Node {
@@ -137,6 +139,13 @@ pub struct Project {
     pub(crate) scope: std::sync::Arc<jinja::Scope>,
 }
 
+/// A time window of a microbatch model, as SQL timestamp literals' text (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub start: String,
+    pub end: String,
+}
+
 /// A node's SQL after the compile render, ephemeral CTEs inlined.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -169,7 +178,18 @@ impl Project {
 
     /// Renders a node's SQL for execution. `is_incremental` is what `is_incremental()` returns.
     pub fn compile(&self, unique_id: &str, is_incremental: bool) -> Result<Compiled> {
-        load::compile(self, unique_id, is_incremental)
+        load::compile(self, unique_id, is_incremental, None)
+    }
+
+    /// Renders one batch of a microbatch model: `ref`s to models with an `event_time` read only
+    /// rows in `[batch.start, batch.end)`.
+    pub fn compile_batch(
+        &self,
+        unique_id: &str,
+        is_incremental: bool,
+        batch: &Batch,
+    ) -> Result<Compiled> {
+        load::compile(self, unique_id, is_incremental, Some(batch))
     }
 
     /// Renders a free-standing query (e.g. `show --inline`) with the project's refs and macros.

@@ -83,6 +83,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
             "{:x}",
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ),
+        event_times: BTreeMap::new(),
     });
 
     let Loader {
@@ -106,6 +107,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
             this: Some(Relation::new("__pending__", node.name.clone())),
             is_incremental: false,
             config: &node.config.0,
+            batch: None,
         };
         let (_, recorded) = jinja::render(
             &scope,
@@ -139,6 +141,14 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         relations.insert(node.unique_id.clone(), resolve_relation(&scope, node)?);
     }
     Arc::make_mut(&mut scope).relations = relations;
+    Arc::make_mut(&mut scope).event_times = nodes
+        .values()
+        .filter_map(|n| {
+            n.config
+                .str("event_time")
+                .map(|e| (n.unique_id.clone(), e.to_string()))
+        })
+        .collect();
     for node in nodes.values_mut() {
         node.relation = scope.relations.get(&node.unique_id).cloned();
     }
@@ -311,6 +321,11 @@ impl Loader {
                 self.add_node(ResourceType::Seed, dir, path, &file.seeds)?;
             }
         }
+        for dir in &file.snapshot_paths {
+            for path in files_with(&self.root, dir, &["sql"])? {
+                self.add_snapshots(dir, path, &file.snapshots)?;
+            }
+        }
         for dir in &file.test_paths {
             let generic = Path::new(dir).join("generic");
             for path in files_with(&self.root, dir, &["sql"])? {
@@ -319,6 +334,37 @@ impl Loader {
                 }
                 self.add_node(ResourceType::Test, dir, path, &file.tests)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A snapshot file holds `{% snapshot name %} ... {% endsnapshot %}` blocks, one node each.
+    fn add_snapshots(&mut self, base: &str, path: PathBuf, tree: &serde_yaml::Value) -> Result<()> {
+        let text = read(&self.root, &path)?;
+        let block = regex::Regex::new(r"(?s)\{%-?\s*snapshot\s+([A-Za-z_][A-Za-z0-9_]*)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}")
+            .expect("static regex");
+        let mut found = false;
+        for caps in block.captures_iter(&text) {
+            found = true;
+            let name = caps[1].to_string();
+            let body = caps.get(2).expect("group 2");
+            // Pad with the lines before the block so errors point at the file's own lines.
+            let padding = "\n".repeat(text[..body.start()].matches('\n').count());
+            let raw = format!("{padding}{}", body.as_str());
+            self.add_node_with(
+                ResourceType::Snapshot,
+                base,
+                path.clone(),
+                name,
+                Some(raw),
+                tree,
+            )?;
+        }
+        if !found {
+            return Err(ProjectError::invalid(
+                &path,
+                "no {% snapshot name %} ... {% endsnapshot %} block in this snapshot file",
+            ));
         }
         Ok(())
     }
@@ -335,6 +381,18 @@ impl Loader {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
+        self.add_node_with(resource_type, base, path, name, None, tree)
+    }
+
+    fn add_node_with(
+        &mut self,
+        resource_type: ResourceType,
+        base: &str,
+        path: PathBuf,
+        name: String,
+        raw: Option<String>,
+        tree: &serde_yaml::Value,
+    ) -> Result<()> {
         let mut fqn = vec![self.file.name.clone()];
         if let Ok(rel) = path.strip_prefix(base)
             && let Some(parent) = rel.parent()
@@ -364,9 +422,10 @@ impl Loader {
             self.names
                 .insert(name.clone(), (unique_id.clone(), path.clone()));
         }
-        let raw_code = match resource_type {
-            ResourceType::Seed => String::new(),
-            _ => read(&self.root, &path)?,
+        let raw_code = match (resource_type, raw) {
+            (_, Some(raw)) => raw,
+            (ResourceType::Seed, None) => String::new(),
+            (_, None) => read(&self.root, &path)?,
         };
         let config = Config(config_from_tree(tree, &fqn));
         self.nodes.insert(
@@ -387,6 +446,7 @@ impl Loader {
                 depends_on: Vec::new(),
                 relation: None,
                 test: None,
+                expectations: Vec::new(),
             },
         );
         Ok(())
@@ -451,6 +511,15 @@ impl Loader {
         node.columns = props.columns.clone();
         if let Json::Object(map) = yaml_to_json(&serde_yaml::Value::Mapping(props.config.clone())) {
             node.config.merge(&map);
+        }
+        node.expectations = props.expectations.clone();
+        if let Some(list) = node.config.get("expectations") {
+            match serde_json::from_value::<Vec<crate::props::Expectation>>(list.clone()) {
+                Ok(more) => node.expectations.extend(more),
+                Err(e) => {
+                    tracing::warn!("{}: expectations of '{}': {e}", path.display(), props.name)
+                }
+            }
         }
         for test in props.all_tests() {
             self.pending_tests.push(PendingTest {
@@ -564,7 +633,12 @@ fn node_value(node: &Node) -> Value {
     })))
 }
 
-fn render_target(node: &Node, this: Option<Relation>, is_incremental: bool) -> RenderTarget<'_> {
+fn render_target<'a>(
+    node: &'a Node,
+    this: Option<Relation>,
+    is_incremental: bool,
+    batch: Option<&'a crate::Batch>,
+) -> RenderTarget<'a> {
     RenderTarget {
         path: &node.path,
         name: &node.name,
@@ -573,10 +647,20 @@ fn render_target(node: &Node, this: Option<Relation>, is_incremental: bool) -> R
         this,
         is_incremental,
         config: &node.config.0,
+        batch,
     }
 }
 
 fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
+    // Snapshots' `target_schema` is taken as is (dbt's legacy snapshot config).
+    if node.resource_type == ResourceType::Snapshot
+        && let Some(schema) = node.config.str("target_schema")
+    {
+        return Ok(Relation::new(
+            schema,
+            node.config.alias().unwrap_or(&node.name),
+        ));
+    }
     let custom_schema = node
         .config
         .schema()
@@ -591,7 +675,7 @@ fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
     ctx.insert("__custom_schema".to_string(), custom_schema);
     ctx.insert("__custom_alias".to_string(), custom_alias);
     ctx.insert("__node".to_string(), node_value(node));
-    let target = render_target(node, None, false);
+    let target = render_target(node, None, false, None);
     let schema = jinja::render_snippet(
         scope,
         &target,
@@ -782,13 +866,14 @@ fn build_generic_test(
         depends_on: Vec::new(),
         relation: None,
         test: Some(spec),
+        expectations: Vec::new(),
     };
     let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
     node.raw_code = call.clone();
     let (_, recorded) = jinja::render(
         scope,
         Phase::Parse,
-        &render_target(&node, None, false),
+        &render_target(&node, None, false, None),
         &call,
         ctx,
     )?;
@@ -923,8 +1008,9 @@ pub(crate) fn compile(
     project: &Project,
     unique_id: &str,
     is_incremental: bool,
+    batch: Option<&crate::Batch>,
 ) -> Result<Compiled> {
-    let sql = compile_body(project, unique_id, is_incremental)?;
+    let sql = compile_body(project, unique_id, is_incremental, batch)?;
     // Inline ephemeral ancestors as CTEs, deepest first.
     let mut ordered = Vec::new();
     collect_ephemeral(project, unique_id, &mut ordered, &mut BTreeSet::new());
@@ -933,7 +1019,7 @@ pub(crate) fn compile(
     }
     let mut ctes = Vec::new();
     for id in &ordered {
-        let body = compile_body(project, id, false)?;
+        let body = compile_body(project, id, false, batch)?;
         let name = project.nodes[id]
             .relation
             .as_ref()
@@ -969,7 +1055,12 @@ fn collect_ephemeral(
     }
 }
 
-fn compile_body(project: &Project, unique_id: &str, is_incremental: bool) -> Result<String> {
+fn compile_body(
+    project: &Project,
+    unique_id: &str,
+    is_incremental: bool,
+    batch: Option<&crate::Batch>,
+) -> Result<String> {
     let Some(node) = project.nodes.get(unique_id) else {
         return Err(ProjectError::invalid(
             &project.root,
@@ -982,7 +1073,7 @@ fn compile_body(project: &Project, unique_id: &str, is_incremental: bool) -> Res
         let (sql, _) = jinja::render(
             &project.scope,
             Phase::Compile,
-            &render_target(node, None, false),
+            &render_target(node, None, false, None),
             &call,
             ctx,
         )?;
@@ -991,7 +1082,7 @@ fn compile_body(project: &Project, unique_id: &str, is_incremental: bool) -> Res
     let (sql, _) = jinja::render(
         &project.scope,
         Phase::Compile,
-        &render_target(node, node.relation.clone(), is_incremental),
+        &render_target(node, node.relation.clone(), is_incremental, batch),
         &node.raw_code,
         BTreeMap::new(),
     )?;
@@ -1009,6 +1100,7 @@ pub(crate) fn compile_inline(project: &Project, sql: &str) -> Result<String> {
         this: None,
         is_incremental: false,
         config: &config,
+        batch: None,
     };
     let (sql, _) = jinja::render(
         &project.scope,

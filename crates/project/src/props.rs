@@ -42,6 +42,33 @@ pub struct NodeProps {
     pub tests: Vec<serde_yaml::Value>,
     #[serde(default)]
     pub data_tests: Vec<serde_yaml::Value>,
+    /// Named row conditions with what to do with rows that break them.
+    #[serde(default)]
+    pub expectations: Vec<Expectation>,
+}
+
+/// An expectation, as in Databricks' declarative pipelines: a SQL condition every row should
+/// meet, and what to do with a row that does not.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct Expectation {
+    pub name: String,
+    /// A SQL boolean expression over the model's columns. NULL counts as a violation.
+    #[serde(alias = "expect", alias = "condition")]
+    pub expression: String,
+    #[serde(default)]
+    pub on_violation: OnViolation,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnViolation {
+    /// Keep the row; count it in the event log.
+    #[default]
+    Warn,
+    /// Move the row to the model's quarantine table.
+    Drop,
+    /// Stop the model (and its downstream).
+    Fail,
 }
 
 impl NodeProps {

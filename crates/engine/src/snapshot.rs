@@ -1,0 +1,286 @@
+//! Snapshots: slowly changing dimensions of type 2, in dbt's shape.
+//!
+//! Each run computes the whole new history from the old one and the current source (closing
+//! changed and deleted versions, adding new ones) and replaces the table in one Delta commit:
+//! a crash leaves the previous history, and re-running is safe.
+//!
+//! Meta columns: `dbt_scd_id`, `dbt_updated_at`, `dbt_valid_from`, `dbt_valid_to` (null for the
+//! current version), and `dbt_is_deleted` with `hard_deletes: new_record`.
+
+use chrono::{DateTime, Utc};
+use orderlake_project::jinja::quote_ident;
+use orderlake_project::{Node, Project, Relation};
+
+use crate::error::{EngineError, Result};
+use crate::warehouse::{RelationKind, Warehouse, WriteMode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HardDeletes {
+    Ignore,
+    Invalidate,
+    NewRecord,
+}
+
+const META: &[&str] = &[
+    "dbt_scd_id",
+    "dbt_updated_at",
+    "dbt_valid_from",
+    "dbt_valid_to",
+    "dbt_is_deleted",
+];
+
+struct Spec {
+    keys: Vec<String>,
+    /// The expression giving a row's version time (`updated_at`, or the run time for `check`).
+    version_time: Option<String>,
+    check_cols: Vec<String>,
+    hard_deletes: HardDeletes,
+}
+
+fn spec(node: &Node, source_columns: &[String]) -> Result<Spec> {
+    let err = |m: String| {
+        EngineError::Invalid(format!(
+            "{}: snapshot {}: {m}",
+            node.path.display(),
+            node.name
+        ))
+    };
+    let keys = crate::incremental::unique_key(node);
+    if keys.is_empty() {
+        return Err(err("needs config unique_key".into()));
+    }
+    for k in &keys {
+        if !source_columns.contains(k) {
+            return Err(err(format!(
+                "unique_key '{k}' is not a column of the query"
+            )));
+        }
+    }
+    let hard_deletes = match node.config.str("hard_deletes") {
+        Some("ignore") => HardDeletes::Ignore,
+        Some("invalidate") => HardDeletes::Invalidate,
+        Some("new_record") => HardDeletes::NewRecord,
+        Some(other) => {
+            return Err(err(format!(
+                "hard_deletes '{other}' is not one of ignore, invalidate, new_record"
+            )));
+        }
+        None if node.config.bool("invalidate_hard_deletes").unwrap_or(false) => {
+            HardDeletes::Invalidate
+        }
+        None => HardDeletes::Ignore,
+    };
+    match node.config.str("strategy").unwrap_or("timestamp") {
+        "timestamp" => {
+            let Some(updated_at) = node.config.str("updated_at") else {
+                return Err(err("strategy 'timestamp' needs config updated_at".into()));
+            };
+            Ok(Spec {
+                keys,
+                version_time: Some(format!("cast(s.{} as timestamp)", quote_ident(updated_at))),
+                check_cols: Vec::new(),
+                hard_deletes,
+            })
+        }
+        "check" => {
+            let check_cols = match node.config.get("check_cols") {
+                Some(serde_json::Value::String(s)) if s == "all" => source_columns
+                    .iter()
+                    .filter(|c| !keys.contains(c))
+                    .cloned()
+                    .collect(),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => {
+                    return Err(err(
+                        "strategy 'check' needs check_cols: a list of columns, or 'all'".into(),
+                    ));
+                }
+            };
+            Ok(Spec {
+                keys,
+                version_time: None,
+                check_cols,
+                hard_deletes,
+            })
+        }
+        other => Err(err(format!(
+            "strategy '{other}' is not one of timestamp, check"
+        ))),
+    }
+}
+
+/// Builds or advances a snapshot; returns the number of rows in the new history.
+pub async fn run(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let relation: Relation = node
+        .relation
+        .clone()
+        .ok_or_else(|| EngineError::Invalid(format!("{} has no relation", node.name)))?;
+    let compiled = project.compile(&node.unique_id, false)?;
+    let source_sql = compiled.sql.trim().trim_end_matches(';').to_string();
+    let probe = warehouse.sql(&source_sql).await?;
+    let columns: Vec<String> = probe
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let spec = spec(node, &columns)?;
+    let now_lit = format!(
+        "cast('{}' as timestamp)",
+        now.format("%Y-%m-%d %H:%M:%S%.6f")
+    );
+    let version = spec.version_time.clone().unwrap_or_else(|| now_lit.clone());
+    let key_text = |alias: &str| -> String {
+        let parts: Vec<String> = spec
+            .keys
+            .iter()
+            .map(|k| format!("coalesce(cast({alias}.{} as varchar), '')", quote_ident(k)))
+            .collect();
+        format!("concat_ws('|', {})", parts.join(", "))
+    };
+    let on_keys = |a: &str, b: &str| -> String {
+        spec.keys
+            .iter()
+            .map(|k| format!("{a}.{q} = {b}.{q}", q = quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let source_cols = columns
+        .iter()
+        .filter(|c| !META.contains(&c.as_str()))
+        .map(|c| format!("s.{}", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let deleted_flag = |v: &str| -> String {
+        if spec.hard_deletes == HardDeletes::NewRecord {
+            format!(", '{v}' as dbt_is_deleted")
+        } else {
+            String::new()
+        }
+    };
+    let new_version = |time: &str| -> String {
+        format!(
+            "{source_cols}, md5(concat_ws('|', {key}, cast({time} as varchar))) as dbt_scd_id, {time} as dbt_updated_at, {time} as dbt_valid_from, cast(null as timestamp) as dbt_valid_to{flag}",
+            key = key_text("s"),
+            flag = deleted_flag("False"),
+        )
+    };
+
+    let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
+    let sql = if !exists {
+        format!("select {} from (\n{source_sql}\n) s", new_version(&version))
+    } else {
+        let existing = warehouse.table_schema(&relation).await?;
+        let has_flag = existing.field_with_name("dbt_is_deleted").is_ok();
+        let is_deleted = |alias: &str| {
+            if has_flag {
+                format!("coalesce({alias}.dbt_is_deleted, 'False') = 'True'")
+            } else {
+                "false".to_string()
+            }
+        };
+        let changed_condition = match &spec.version_time {
+            Some(t) => format!("{t} > c.dbt_updated_at"),
+            None => spec
+                .check_cols
+                .iter()
+                .map(|col| format!("s.{q} is distinct from c.{q}", q = quote_ident(col)))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        };
+        let changed_condition = if changed_condition.is_empty() {
+            "false".to_string()
+        } else {
+            changed_condition
+        };
+        let key_cols_s = spec
+            .keys
+            .iter()
+            .map(|k| format!("s.{}", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_cols_c = spec
+            .keys
+            .iter()
+            .map(|k| format!("c.{}", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key_names = spec
+            .keys
+            .iter()
+            .map(|k| quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let deletes = spec.hard_deletes != HardDeletes::Ignore;
+        format!(
+            r#"with source as (
+{source_sql}
+),
+cur as (
+    select * from {relation} where dbt_valid_to is null
+),
+-- current versions that changed, or that were deletion records and are back
+changed as (
+    select s.*, {version_s} as __new_from
+    from source s join cur c on {on_sc}
+    where ({changed_condition}) or {cur_deleted}
+),
+-- keys with no current version: new, or back after an invalidated delete
+fresh as (
+    select s.* from source s left anti join cur c on {on_sc}
+),
+-- current versions whose key left the source (live ones only)
+gone as (
+    select {key_cols_c} from cur c left anti join source s on {on_sc}
+    where {deletes} and not {cur_deleted}
+),
+closes as (
+    select {key_cols_s}, __new_from as __close_at from changed s
+    union all
+    select {key_names_bare}, {now} as __close_at from gone
+)
+select h.* replace (case when h.dbt_valid_to is null and x.__close_at is not null then x.__close_at else h.dbt_valid_to end as dbt_valid_to)
+from {relation} h left join closes x on {on_hx} and h.dbt_valid_to is null
+union all by name
+select {new_changed} from changed s
+union all by name
+select {new_fresh} from fresh s
+{new_records}"#,
+            version_s = version,
+            on_sc = on_keys("s", "c"),
+            cur_deleted = is_deleted("c"),
+            now = now_lit,
+            on_hx = on_keys("h", "x"),
+            key_names_bare = key_names,
+            new_changed = new_version("s.__new_from"),
+            new_fresh = new_version(&version),
+            new_records = if spec.hard_deletes == HardDeletes::NewRecord {
+                format!(
+                    "union all by name\nselect {cols}, md5(concat_ws('|', {key}, cast({now} as varchar), 'deleted')) as dbt_scd_id, {now} as dbt_updated_at, {now} as dbt_valid_from, cast(null as timestamp) as dbt_valid_to, 'True' as dbt_is_deleted\nfrom {relation} s join gone g on {on_sg} where s.dbt_valid_to is null",
+                    cols = source_cols,
+                    key = key_text("s"),
+                    now = now_lit,
+                    on_sg = on_keys("s", "g"),
+                )
+            } else {
+                String::new()
+            },
+        )
+    };
+    let df = warehouse.sql(&sql).await.map_err(|e| {
+        EngineError::Invalid(format!(
+            "snapshot {} ({}): {e}",
+            node.name,
+            node.path.display()
+        ))
+    })?;
+    warehouse.write(&relation, df, WriteMode::Replace).await
+}
