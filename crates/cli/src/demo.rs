@@ -1,80 +1,172 @@
-//! `orderlake demo`: the main job. Until the OMS lakehouse lands it builds the bundled example
-//! project (a jaffle-shop-style dbt project) end to end and prints headline numbers.
+//! `orderlake demo`: the main job. Writes the bundled OMS project, generates a realistic order
+//! dataset into its landing folder, ingests it into bronze, builds silver and gold, runs every
+//! test and prints headline numbers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
+use include_dir::{Dir, include_dir};
 use orderlake_engine::output::{Format, format_batches};
 
 use crate::{GlobalArgs, RunArgs};
 
-/// The example project, embedded so the binary runs the demo from any folder.
-const EXAMPLE: &[(&str, &str)] = &[
-    (
-        "dbt_project.yml",
-        include_str!("../../../examples/jaffle_shop/dbt_project.yml"),
-    ),
-    (
-        "macros/cents_to_dollars.sql",
-        include_str!("../../../examples/jaffle_shop/macros/cents_to_dollars.sql"),
-    ),
-    (
-        "models/staging/stg_customers.sql",
-        include_str!("../../../examples/jaffle_shop/models/staging/stg_customers.sql"),
-    ),
-    (
-        "models/staging/stg_orders.sql",
-        include_str!("../../../examples/jaffle_shop/models/staging/stg_orders.sql"),
-    ),
-    (
-        "models/staging/stg_payments.sql",
-        include_str!("../../../examples/jaffle_shop/models/staging/stg_payments.sql"),
-    ),
-    (
-        "models/staging/schema.yml",
-        include_str!("../../../examples/jaffle_shop/models/staging/schema.yml"),
-    ),
-    (
-        "models/marts/orders.sql",
-        include_str!("../../../examples/jaffle_shop/models/marts/orders.sql"),
-    ),
-    (
-        "models/marts/customers.sql",
-        include_str!("../../../examples/jaffle_shop/models/marts/customers.sql"),
-    ),
-    (
-        "models/marts/schema.yml",
-        include_str!("../../../examples/jaffle_shop/models/marts/schema.yml"),
-    ),
-    (
-        "seeds/raw_customers.csv",
-        include_str!("../../../examples/jaffle_shop/seeds/raw_customers.csv"),
-    ),
-    (
-        "seeds/raw_orders.csv",
-        include_str!("../../../examples/jaffle_shop/seeds/raw_orders.csv"),
-    ),
-    (
-        "seeds/raw_payments.csv",
-        include_str!("../../../examples/jaffle_shop/seeds/raw_payments.csv"),
-    ),
-    (
-        "tests/assert_order_amounts_match_payments.sql",
-        include_str!("../../../examples/jaffle_shop/tests/assert_order_amounts_match_payments.sql"),
-    ),
+/// The OMS lakehouse project, embedded folder by folder (never its `warehouse/` or `target/`)
+/// so the binary runs the demo from anywhere.
+static OMS_FOLDERS: [(&str, Dir<'static>); 4] = [
+    ("models", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/models")),
+    ("macros", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/macros")),
+    ("snapshots", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/snapshots")),
+    ("tests", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/tests")),
 ];
+const OMS_PROJECT_FILE: &str = include_str!("../../../projects/oms/dbt_project.yml");
+/// The jaffle-shop-style example: a plain dbt project.
+static JAFFLE_FOLDERS: [(&str, Dir<'static>); 4] = [
+    ("models", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/models")),
+    ("macros", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/macros")),
+    ("seeds", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/seeds")),
+    ("tests", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/tests")),
+];
+const JAFFLE_PROJECT_FILE: &str = include_str!("../../../examples/jaffle_shop/dbt_project.yml");
 
-pub async fn run(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
-    for (rel, content) in EXAMPLE {
-        let path = out.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        }
-        std::fs::write(&path, content).with_context(|| path.display().to_string())?;
+#[derive(Args, Clone)]
+pub struct DemoArgs {
+    /// Where to put the demo project, its landing folder and its warehouse.
+    #[arg(long, default_value = "orderlake-demo")]
+    pub out: PathBuf,
+    /// Size in millions of order lines (the default, about 12 thousand lines, takes seconds).
+    #[arg(long, conflicts_with = "orders")]
+    pub scale: Option<f64>,
+    /// Exactly this many orders.
+    #[arg(long)]
+    pub orders: Option<u64>,
+    /// Share of messy rows in the generated data (duplicates, late updates, malformed rows).
+    #[arg(long, default_value_t = 0.02)]
+    pub messy: f64,
+    /// Random seed of the generated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Build the jaffle-shop example (a plain dbt project) instead of the OMS lakehouse.
+    #[arg(long)]
+    pub jaffle_shop: bool,
+}
+
+/// Writes an embedded project into `out`, replacing files of the same name.
+fn write_project(folders: &[(&str, Dir<'static>)], project_file: &str, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let path = out.join("dbt_project.yml");
+    std::fs::write(&path, project_file).with_context(|| path.display().to_string())?;
+    for (name, dir) in folders {
+        write_dir(dir, &out.join(name))?;
     }
+    Ok(())
+}
+
+fn write_dir(dir: &Dir<'_>, out: &Path) -> Result<()> {
+    for entry in dir.entries() {
+        match entry {
+            include_dir::DirEntry::Dir(d) => write_dir(d, out)?,
+            include_dir::DirEntry::File(f) => {
+                let path = out.join(f.path());
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| parent.display().to_string())?;
+                }
+                std::fs::write(&path, f.contents()).with_context(|| path.display().to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
+    if args.jaffle_shop {
+        return jaffle_shop(global, &args.out).await;
+    }
+    let started = std::time::Instant::now();
+    let out = crate::absolute(&args.out);
+    write_project(&OMS_FOLDERS, OMS_PROJECT_FILE, &out)?;
+    println!("orderlake demo: the OMS lakehouse in {}\n", out.display());
+
+    // 1. Source files in the landing folder (kept when a run with the same size already wrote them).
+    let landing = out.join("landing");
+    let generate = crate::lake::GenerateArgs {
+        out: landing.clone(),
+        scale: args.scale,
+        orders: args.orders.or(if args.scale.is_none() { Some(5_000) } else { None }),
+        days: 180,
+        seed: args.seed,
+        messy: args.messy,
+        start: "2024-01-01".into(),
+    };
+    let config = generate.config()?;
+    let summary = match orderlake_generate::read_summary(&landing) {
+        Some(s) if s.orders == config.orders => {
+            println!("Landing files already generated ({} orders).", s.orders);
+            s
+        }
+        _ => {
+            if landing.exists() {
+                std::fs::remove_dir_all(&landing).with_context(|| landing.display().to_string())?;
+            }
+            crate::lake::run_generate(&config)?
+        }
+    };
+
+    // 2. Landing → bronze, exactly once.
+    let mut global = global.clone();
+    global.project_dir = out.clone();
+    let as_of = format!("as_of_date: '{}'", summary.as_of_date);
+    global.vars = Some(match &global.vars {
+        Some(v) => {
+            let trimmed = v.trim().trim_start_matches('{').trim_end_matches('}');
+            format!("{{{as_of}, {trimmed}}}")
+        }
+        None => format!("{{{as_of}}}"),
+    });
+    let project = crate::load_project(&global)?;
+    let warehouse = crate::open_warehouse(&project).await?;
+    println!();
+    crate::lake::run_ingest(&warehouse, &landing, "bronze").await?;
+    drop(warehouse);
+
+    // 3. Bronze → silver → gold, with every test.
+    println!();
+    let code = crate::execute(&global, "demo", &RunArgs::default(), &crate::ALL_KINDS).await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let project = crate::load_project(&global)?;
+    let warehouse = crate::open_warehouse(&project).await?;
+    let headline = "select count(distinct order_id) as orders, \
+                    sum(case when line_type = 'sale' then quantity else 0 end) as units_sold, \
+                    cast(sum(net_revenue) as decimal(18,2)) as net_revenue, \
+                    cast(sum(gross_profit) as decimal(18,2)) as gross_profit, \
+                    round(100.0 * cast(sum(gross_profit) as double) / cast(sum(net_revenue) as double), 1) as margin_pct \
+                    from silver.fct_sales";
+    let batches = warehouse.sql(headline).await?.collect().await?;
     println!(
-        "orderlake demo: building the example project in {}\n",
+        "\nHeadline (as of {}):\n{}",
+        summary.as_of_date,
+        format_batches(&batches, Format::Table)?
+    );
+    let segments = "select segment, count(*) as customers, cast(sum(monetary) as decimal(18,2)) as clv \
+                    from gold.customer_segmentation group by segment order by clv desc";
+    let batches = warehouse.sql(segments).await?.collect().await?;
+    println!("{}", format_batches(&batches, Format::Table)?);
+    println!(
+        "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from gold.customer_metrics order by clv desc limit 5\"",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
+    write_project(&JAFFLE_FOLDERS, JAFFLE_PROJECT_FILE, out)?;
+    println!(
+        "orderlake demo: building the jaffle shop example in {}\n",
         out.display()
     );
     let mut global = global.clone();
@@ -86,17 +178,9 @@ pub async fn run(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
     let project = crate::load_project(&global)?;
     let warehouse = crate::open_warehouse(&project).await?;
     let headline = "select count(*) as customers, sum(number_of_orders) as orders, \
-                    round(sum(customer_lifetime_value), 2) as revenue, \
-                    round(sum(customer_lifetime_value) / sum(number_of_orders), 2) as aov \
+                    round(sum(customer_lifetime_value), 2) as revenue \
                     from main.customers";
     let batches = warehouse.sql(headline).await?.collect().await?;
-    println!(
-        "\nHeadline numbers (main.customers):\n{}",
-        format_batches(&batches, Format::Table)?
-    );
-    println!(
-        "\nQuery it: orderlake --project-dir {} sql \"select * from main.customers order by value_rank limit 5\"",
-        out.display()
-    );
+    println!("\n{}", format_batches(&batches, Format::Table)?);
     Ok(ExitCode::SUCCESS)
 }

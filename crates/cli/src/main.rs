@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod demo;
+mod lake;
 mod report;
 mod scaffold;
 
@@ -182,12 +183,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
-    /// The main job: build the bundled example project end to end and print headline numbers.
-    Demo {
-        /// Where to put the demo project and its warehouse.
-        #[arg(long, default_value = "orderlake-demo")]
-        out: PathBuf,
+    /// Write realistic order-business source files (CSV, NDJSON, Parquet) into a landing folder.
+    Generate(lake::GenerateArgs),
+    /// Load new landing files into bronze Delta tables, exactly once.
+    Ingest {
+        /// The landing folder.
+        #[arg(long)]
+        landing: PathBuf,
+        /// The schema of the bronze tables.
+        #[arg(long, default_value = "bronze")]
+        schema: String,
     },
+    /// The main job: generate order data, ingest it, build bronze → silver → gold, test, report.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -312,7 +320,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { out } => demo::run(&global, &out).await,
+        Command::Generate(args) => lake::generate(&args).map(|_| ExitCode::SUCCESS),
+        Command::Ingest { landing, schema } => lake::ingest(&global, &landing, &schema).await,
+        Command::Demo(args) => demo::run(&global, &args).await,
     }
 }
 

@@ -387,6 +387,17 @@ impl Warehouse {
         Ok(rows)
     }
 
+    /// Deletes the rows matching `predicate` (SQL) in one commit.
+    pub async fn delete_where(&self, relation: &Relation, predicate: &str) -> Result<()> {
+        let table = self.open_delta(relation).await?;
+        let (table, _) = table
+            .delete()
+            .with_predicate(predicate.to_string())
+            .with_session_state(Arc::new(self.ctx.state()))
+            .await?;
+        self.register_table(relation, &table).await
+    }
+
     /// The Arrow schema of a stored table.
     pub async fn table_schema(
         &self,

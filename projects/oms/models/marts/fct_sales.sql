@@ -1,0 +1,48 @@
+-- One row per sale line (lines of billed, shipped or delivered orders) and one per return.
+-- Definitions: docs/metrics.md, "Line-level facts". Cancelled and unbilled orders carry no sales.
+{% set vat_rate = "cast(" ~ var('vat_rate', 0.075) ~ " as decimal(10, 6))" %}
+with sold_orders as (
+    select * from {{ ref('orders') }} where status in ('billed', 'shipped', 'delivered')
+),
+sale_lines as (
+    select
+        'sale' as line_type,
+        l.order_id, l.line_no, cast(null as bigint) as return_id,
+        o.customer_id, o.location_id, o.channel, o.source_system, l.product_id,
+        o.ordered_at, o.ordered_at as event_at,
+        l.quantity, l.unit_price, l.unit_cost,
+        {{ money('l.quantity * l.unit_price') }} as gross_amount,
+        {{ money('l.discount_amount') }} as discount_amount,
+        cast(null as varchar) as return_reason
+    from {{ ref('order_lines') }} l
+    join sold_orders o on o.order_id = l.order_id
+),
+return_lines as (
+    select
+        'return' as line_type,
+        r.order_id, r.line_no, r.return_id,
+        o.customer_id, o.location_id, o.channel, o.source_system, l.product_id,
+        o.ordered_at, r.returned_at as event_at,
+        -r.quantity as quantity, l.unit_price, l.unit_cost,
+        {{ money('-(r.quantity * l.unit_price)') }} as gross_amount,
+        {{ money('-(l.discount_amount * r.quantity / l.quantity)') }} as discount_amount,
+        r.reason as return_reason
+    from {{ ref('returns') }} r
+    join {{ ref('order_lines') }} l on l.order_id = r.order_id and l.line_no = r.line_no
+    join sold_orders o on o.order_id = r.order_id
+),
+lines as (
+    select * from sale_lines
+    union all
+    select * from return_lines
+)
+select
+    line_type, order_id, line_no, return_id, customer_id, location_id, channel, source_system,
+    product_id, ordered_at, event_at, cast(event_at as date) as event_date,
+    quantity, unit_price, unit_cost, gross_amount, discount_amount,
+    {{ money('gross_amount - discount_amount') }} as net_revenue,
+    {{ money('quantity * unit_cost') }} as cost_amount,
+    {{ money('gross_amount - discount_amount - quantity * unit_cost') }} as gross_profit,
+    {{ money('(gross_amount - discount_amount) * ' ~ vat_rate) }} as vat_amount,
+    return_reason
+from lines
