@@ -144,7 +144,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
                     cast(sum(net_revenue) as decimal(18,2)) as net_revenue, \
                     cast(sum(gross_profit) as decimal(18,2)) as gross_profit, \
                     round(100.0 * cast(sum(gross_profit) as double) / cast(sum(net_revenue) as double), 1) as margin_pct \
-                    from silver.fct_sales";
+                    from gold.fct_sales";
     let batches = warehouse.sql(headline).await?.collect().await?;
     println!(
         "\nHeadline (as of {}):\n{}",

@@ -222,8 +222,8 @@ fn main() -> ExitCode {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
-        1 => "info,datafusion=warn,deltalake=warn",
+        0 => "warn,deltalake=error,deltalake_core=error",
+        1 => "info,datafusion=warn,deltalake=error,deltalake_core=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORDERLAKE_LOG")

@@ -192,7 +192,7 @@ pub async fn run(
             None => spec
                 .check_cols
                 .iter()
-                .map(|col| format!("s.{q} is distinct from c.{q}", q = quote_ident(col)))
+                .map(|col| format!("(s.{q} is distinct from c.{q})", q = quote_ident(col)))
                 .collect::<Vec<_>>()
                 .join(" or "),
         };

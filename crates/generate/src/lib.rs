@@ -553,7 +553,7 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             continue;
         }
         // Billing: stock leaves the warehouse (restocked first when it runs low), invoice debited.
-        let month = month_of(billed_at);
+        let month = month_of(ordered_at);
         let mut units = 0;
         for (_, product, qty, _, _, _) in &line_items {
             let stock = on_hand.entry((product.id, warehouse)).or_insert(0);

@@ -126,3 +126,14 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
 }
+
+/// A copy of the bundled OMS lakehouse project in a fresh temp folder.
+pub fn oms_project() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../projects/oms");
+    let root = dir.path().join("oms");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    copy_dir(&src, &root);
+    let _ = std::fs::remove_dir_all(root.join("landing"));
+    (dir, root)
+}

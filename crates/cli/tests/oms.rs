@@ -1,0 +1,481 @@
+//! The OMS lakehouse end to end: generate → ingest → build, with gold values checked against an
+//! independent computation in Rust straight from the generated source files, and every messy
+//! input row accounted for.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use common::{ok, oms_project, rows};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+const AS_OF: &str = "2024-06-29";
+
+fn vars() -> String {
+    format!("{{as_of_date: '{AS_OF}'}}")
+}
+
+/// Generates, ingests and builds the OMS project; returns (tempdir guard, project root, landing).
+fn built(orders: &str, messy: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let (dir, root) = oms_project();
+    let landing = dir.path().join("landing");
+    let landing_s = landing.to_str().expect("utf-8 path");
+    ok(&root, &["generate", "--out", landing_s, "--orders", orders, "--messy", messy, "--seed", "7"]);
+    ok(&root, &["ingest", "--landing", landing_s]);
+    let vars = vars();
+    ok(&root, &["build", "--vars", &vars]);
+    (dir, root, landing)
+}
+
+fn cents(v: &Value) -> i64 {
+    let x = v
+        .as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a number: {v}"));
+    (x * 100.0).round() as i64
+}
+
+fn parse_cents(s: &str) -> i64 {
+    let neg = s.starts_with('-');
+    let s = s.trim_start_matches('-');
+    let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let frac = format!("{frac:0<2}");
+    let v = whole.parse::<i64>().expect("whole") * 100 + frac[..2].parse::<i64>().expect("frac");
+    if neg { -v } else { v }
+}
+
+/// a / b rounded half away from zero.
+fn div_round(a: i128, b: i128) -> i64 {
+    let q = (2 * a.abs() + b.abs()) / (2 * b.abs());
+    (if (a < 0) != (b < 0) { -q } else { q }) as i64
+}
+
+fn ts(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn ndjson(dir: &Path, prefix: &str) -> Vec<serde_json::Map<String, Value>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("landing")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.ends_with(".ndjson") && (n == format!("{prefix}.ndjson") || n.starts_with(&format!("{prefix}_0")))
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        for line in std::fs::read_to_string(f).expect("read").lines() {
+            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("csv");
+    let headers = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .filter_map(|r| r.ok())
+        .filter(|r| r.len() == headers.len())
+        .map(|r| headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+fn text(m: &serde_json::Map<String, Value>, k: &str) -> String {
+    match &m[k] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn int(m: &serde_json::Map<String, Value>, k: &str) -> i64 {
+    m[k].as_i64().unwrap_or_else(|| text(m, k).parse().unwrap_or_else(|_| panic!("{k}: {:?}", m[k])))
+}
+
+struct Line {
+    order_id: i64,
+    line_no: i64,
+    product_id: i64,
+    quantity: i64,
+    price: i64,
+    discount: i64,
+}
+
+fn parquet_files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("landing")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(prefix) && n.ends_with(".parquet")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn order_lines(dir: &Path) -> Vec<Line> {
+    let mut out = Vec::new();
+    for f in parquet_files(dir, "order_lines_") {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+        for batch in reader {
+            let b = batch.unwrap();
+            let oid = b.column(0).as_primitive::<Int64Type>();
+            let line = b.column(1).as_primitive::<Int32Type>();
+            let pid = b.column(2).as_primitive::<Int64Type>();
+            let qty = b.column(3).as_primitive::<Int64Type>();
+            let price = b.column(4).as_primitive::<Decimal128Type>();
+            let disc = b.column(5).as_primitive::<Decimal128Type>();
+            for i in 0..b.num_rows() {
+                out.push(Line {
+                    order_id: oid.value(i),
+                    line_no: i64::from(line.value(i)),
+                    product_id: pid.value(i),
+                    quantity: qty.value(i),
+                    price: price.value(i) as i64,
+                    discount: disc.value(i) as i64,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// (product, warehouse) → on hand, from the movement files.
+fn on_hand(dir: &Path) -> BTreeMap<(i64, i64), i64> {
+    let mut out = BTreeMap::new();
+    for f in parquet_files(dir, "inventory_movements_") {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+        for batch in reader {
+            let b = batch.unwrap();
+            let pid = b.column(1).as_primitive::<Int64Type>();
+            let wid = b.column(2).as_primitive::<Int64Type>();
+            let qty = b.column(4).as_primitive::<Int64Type>();
+            let _at = b.column(5).as_primitive::<TimestampMicrosecondType>();
+            for i in 0..b.num_rows() {
+                *out.entry((pid.value(i), wid.value(i))).or_insert(0) += qty.value(i);
+            }
+        }
+    }
+    out
+}
+
+/// NTILE(n) over rows already sorted: the first (len % n) buckets get one row more.
+fn ntile(len: usize, n: usize) -> Vec<i64> {
+    let (base, extra) = (len / n, len % n);
+    let mut out = Vec::with_capacity(len);
+    for bucket in 0..n {
+        let size = base + usize::from(bucket < extra);
+        out.extend(std::iter::repeat_n(bucket as i64 + 1, size));
+    }
+    out
+}
+
+#[derive(Default, Clone)]
+struct Customer {
+    orders: BTreeSet<i64>,
+    sales: i64,
+    refunds: i64,
+    units_sold: i64,
+    units_returned: i64,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+}
+
+#[test]
+fn gold_matches_an_independent_computation() {
+    let (_dir, root, landing) = built("1500", "0");
+    let as_of = NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap();
+
+    // The source files, read directly.
+    let mut orders: BTreeMap<i64, serde_json::Map<String, Value>> = BTreeMap::new();
+    for o in ndjson(&landing, "orders") {
+        let id = int(&o, "order_id");
+        let newer = orders.get(&id).is_none_or(|cur| text(&o, "updated_at") >= text(cur, "updated_at"));
+        if newer {
+            orders.insert(id, o);
+        }
+    }
+    let lines = order_lines(&landing);
+    let line_of: HashMap<(i64, i64), &Line> = lines.iter().map(|l| ((l.order_id, l.line_no), l)).collect();
+    let sold = |o: &serde_json::Map<String, Value>| matches!(text(o, "status").as_str(), "billed" | "shipped" | "delivered");
+
+    // Line-level facts: (customer, event month, units, net cents) for sales and returns.
+    let mut customers: BTreeMap<i64, Customer> = BTreeMap::new();
+    let mut monthly: BTreeMap<(i64, String), (i64, i64)> = BTreeMap::new();
+    for (id, o) in &orders {
+        if text(o, "status") == "cancelled" {
+            continue;
+        }
+        let c = customers.entry(int(o, "customer_id")).or_default();
+        c.orders.insert(*id);
+        let day = ts(&text(o, "ordered_at")).date();
+        c.first = Some(c.first.map_or(day, |f| f.min(day)));
+        c.last = Some(c.last.map_or(day, |l| l.max(day)));
+    }
+    for l in &lines {
+        let o = &orders[&l.order_id];
+        if !sold(o) {
+            continue;
+        }
+        let net = l.quantity * l.price - l.discount;
+        let customer = int(o, "customer_id");
+        let c = customers.get_mut(&customer).unwrap();
+        c.sales += net;
+        c.units_sold += l.quantity;
+        let month = text(o, "ordered_at")[..7].to_string();
+        let m = monthly.entry((customer, month)).or_default();
+        m.0 += l.quantity;
+        m.1 += net;
+    }
+    for r in ndjson(&landing, "returns") {
+        let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
+        let o = &orders[&l.order_id];
+        let qty = int(&r, "quantity");
+        let discount = div_round(i128::from(l.discount) * i128::from(qty), i128::from(l.quantity));
+        let refund = qty * l.price - discount;
+        let customer = int(o, "customer_id");
+        let c = customers.get_mut(&customer).unwrap();
+        c.refunds += refund;
+        c.units_returned += qty;
+        let m = monthly.entry((customer, text(&r, "returned_at")[..7].to_string())).or_default();
+        m.0 -= qty;
+        m.1 -= refund;
+    }
+
+    // customer_metrics: CLV, AOV, return rate, row by row.
+    let gold = rows(&root, "select customer_id, order_count, clv, aov, return_rate, units_sold, units_returned from gold.customer_metrics order by customer_id");
+    assert_eq!(gold.len(), customers.len(), "one row per customer with a non-cancelled order");
+    for (g, (id, c)) in gold.iter().zip(&customers) {
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!(g["order_count"].as_i64(), Some(c.orders.len() as i64), "order_count of {id}");
+        assert_eq!(cents(&g["clv"]), c.sales - c.refunds, "clv of {id}");
+        assert_eq!(cents(&g["aov"]), div_round(i128::from(c.sales), c.orders.len() as i128), "aov of {id}");
+        assert_eq!(g["units_sold"].as_i64(), Some(c.units_sold), "units_sold of {id}");
+        let rate = if c.units_sold == 0 { 0.0 } else { c.units_returned as f64 / c.units_sold as f64 };
+        assert!((g["return_rate"].as_f64().unwrap() - rate).abs() < 1e-12, "return_rate of {id}");
+    }
+    assert!(customers.values().any(|c| c.refunds > 0), "the dataset has returns");
+
+    // RFM scores and segments.
+    let mut base: Vec<(i64, i64, i64, i64)> = customers
+        .iter()
+        .map(|(id, c)| (*id, (as_of - c.last.unwrap()).num_days(), c.orders.len() as i64, c.sales - c.refunds))
+        .collect();
+    let mut scores: BTreeMap<i64, [i64; 3]> = BTreeMap::new();
+    base.sort_by_key(|b| (std::cmp::Reverse(b.1), b.0));
+    for (b, s) in base.iter().zip(ntile(base.len(), 5)) {
+        scores.entry(b.0).or_default()[0] = s;
+    }
+    base.sort_by_key(|b| (b.2, b.0));
+    for (b, s) in base.iter().zip(ntile(base.len(), 5)) {
+        scores.entry(b.0).or_default()[1] = s;
+    }
+    base.sort_by_key(|b| (b.3, b.0));
+    for (b, s) in base.iter().zip(ntile(base.len(), 5)) {
+        scores.entry(b.0).or_default()[2] = s;
+    }
+    let gold = rows(&root, "select customer_id, r_score, f_score, m_score, rfm_code, segment from gold.customer_segmentation order by customer_id");
+    assert_eq!(gold.len(), scores.len());
+    let mut segments = BTreeSet::new();
+    for (g, (id, [r, f, m])) in gold.iter().zip(&scores) {
+        let segment = if *r >= 4 && *f >= 4 {
+            "Champions"
+        } else if *r >= 3 && *f >= 3 {
+            "Loyal"
+        } else if *r >= 4 && *f <= 2 {
+            "New"
+        } else if *r <= 2 && *f >= 3 {
+            "At Risk"
+        } else if *r == 1 && *f <= 2 {
+            "Lost"
+        } else {
+            "Needs Attention"
+        };
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!((g["r_score"].as_i64(), g["f_score"].as_i64(), g["m_score"].as_i64()), (Some(*r), Some(*f), Some(*m)), "scores of {id}");
+        assert_eq!(g["rfm_code"].as_str(), Some(format!("{r}{f}{m}").as_str()));
+        assert_eq!(g["segment"].as_str(), Some(segment), "segment of {id}");
+        segments.insert(segment);
+    }
+    assert!(segments.len() >= 4, "several segments: {segments:?}");
+
+    // Credit aging: FIFO settlement of the ledger, bucketed by age.
+    let mut debits: BTreeMap<i64, Vec<(NaiveDate, i64, i64)>> = BTreeMap::new();
+    let mut credits: BTreeMap<i64, i64> = BTreeMap::new();
+    for e in ndjson(&landing, "ledger") {
+        let customer = int(&e, "customer_id");
+        let amount = parse_cents(&text(&e, "amount"));
+        let date = NaiveDate::parse_from_str(&text(&e, "value_date"), "%Y-%m-%d").unwrap();
+        if text(&e, "entry_type") == "invoice" {
+            debits.entry(customer).or_default().push((date, int(&e, "entry_id"), amount));
+        } else {
+            *credits.entry(customer).or_default() += amount;
+            debits.entry(customer).or_default();
+        }
+    }
+    let gold = rows(&root, "select customer_id, balance, days_0_30, days_31_60, days_61_90, days_91_180, days_over_180 from gold.credit_aging order by customer_id");
+    assert_eq!(gold.len(), debits.len());
+    let mut prepaid_or_open = (0, 0);
+    for (g, (id, ds)) in gold.iter().zip(debits.iter_mut()) {
+        ds.sort();
+        let mut credit = credits.get(id).copied().unwrap_or(0);
+        let balance = ds.iter().map(|d| d.2).sum::<i64>() - credit;
+        let mut buckets = [0i64; 5];
+        for (date, _, amount) in ds.iter() {
+            let settled = credit.min(*amount).max(0);
+            credit -= settled;
+            let open = amount - settled;
+            let age = (as_of - *date).num_days();
+            let b = match age {
+                ..=30 => 0,
+                31..=60 => 1,
+                61..=90 => 2,
+                91..=180 => 3,
+                _ => 4,
+            };
+            buckets[b] += open;
+        }
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!(cents(&g["balance"]), balance, "balance of {id}");
+        let got = ["days_0_30", "days_31_60", "days_61_90", "days_91_180", "days_over_180"].map(|k| cents(&g[k]));
+        assert_eq!(got, buckets, "aging buckets of {id}");
+        if balance > 0 {
+            prepaid_or_open.1 += 1;
+        } else {
+            prepaid_or_open.0 += 1;
+        }
+    }
+    assert!(prepaid_or_open.1 > 0, "some customers owe money");
+
+    // Monthly rebates: 5% of net sales where net units reach 1000.
+    let gold = rows(&root, "select customer_id, cast(month as varchar) as month, net_units, net_sales, rebate_amount from gold.monthly_rebates order by customer_id, month");
+    assert_eq!(gold.len(), monthly.len());
+    let mut rebated = 0;
+    for (g, ((customer, month), (units, sales))) in gold.iter().zip(&monthly) {
+        assert_eq!(g["customer_id"].as_i64(), Some(*customer));
+        assert_eq!(&g["month"].as_str().unwrap()[..7], month);
+        assert_eq!(g["net_units"].as_i64(), Some(*units), "net units of {customer} in {month}");
+        assert_eq!(cents(&g["net_sales"]), *sales, "net sales of {customer} in {month}");
+        let rebate = if *units >= 1000 { div_round(i128::from(*sales) * 5, 100) } else { 0 };
+        assert_eq!(cents(&g["rebate_amount"]), rebate, "rebate of {customer} in {month}");
+        rebated += usize::from(rebate > 0);
+    }
+    assert!(rebated > 0, "some customers earn a rebate");
+
+    // Inventory on hand per product and warehouse.
+    let expected = on_hand(&landing);
+    let gold = rows(&root, "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id");
+    assert_eq!(gold.len(), expected.len());
+    for (g, ((p, w), qty)) in gold.iter().zip(&expected) {
+        assert_eq!((g["product_id"].as_i64(), g["warehouse_id"].as_i64()), (Some(*p), Some(*w)));
+        assert_eq!(g["on_hand"].as_i64(), Some(*qty), "on hand of product {p} in warehouse {w}");
+        assert!(*qty >= 0);
+    }
+
+    // Product return rates against the lines.
+    let mut per_product: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for l in &lines {
+        if sold(&orders[&l.order_id]) {
+            per_product.entry(l.product_id).or_default().0 += l.quantity;
+        }
+    }
+    for r in ndjson(&landing, "returns") {
+        let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
+        per_product.entry(l.product_id).or_default().1 += int(&r, "quantity");
+    }
+    let gold = rows(&root, "select product_id, units_sold, units_returned, return_rate from gold.product_performance order by product_id");
+    assert_eq!(gold.len(), per_product.len());
+    for (g, (p, (s, r))) in gold.iter().zip(&per_product) {
+        assert_eq!(g["product_id"].as_i64(), Some(*p));
+        assert_eq!((g["units_sold"].as_i64(), g["units_returned"].as_i64()), (Some(*s), Some(*r)));
+        assert!((g["return_rate"].as_f64().unwrap() - *r as f64 / *s as f64).abs() < 1e-12);
+    }
+    let _ = csv_rows(&landing.join("customers.csv"));
+}
+
+#[test]
+fn messy_input_is_deduplicated_and_every_row_is_accounted_for() {
+    let (_dir, root, landing) = built("2000", "0.05");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(landing.join("_generated.json")).unwrap()).unwrap();
+    let malformed = |k: &str| summary["malformed"][k].as_i64().unwrap_or(0);
+    assert!(summary["duplicates"].as_i64().unwrap() > 0 && summary["late_updates"].as_i64().unwrap() > 0);
+    let count = |q: &str| rows(&root, q)[0].values().next().unwrap().as_i64().unwrap();
+
+    // Files → bronze + quarantine, per entity: nothing lost at ingestion.
+    for (entity, files) in [("orders", "orders_"), ("order_lines", "order_lines_"), ("customers", "customers"), ("payments", "payments")] {
+        let input: i64 = summary["files"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name.starts_with(files))
+            .map(|(_, n)| n.as_i64().unwrap())
+            .sum();
+        let bronze = count(&format!("select count(*) from bronze.{entity}"));
+        let quarantined = count(&format!("select count(*) from bronze._quarantine where entity = '{entity}'"));
+        assert_eq!(bronze + quarantined, input, "{entity}: bronze {bronze} + quarantine {quarantined} = input");
+    }
+    assert_eq!(count("select count(*) from bronze._quarantine where entity = 'orders'"), malformed("orders: truncated JSON"));
+    assert_eq!(count("select count(*) from bronze._quarantine where entity = 'customers'"), malformed("customers: broken CSV quoting"));
+
+    // Bronze → silver: each key once; the rest superseded (older or duplicate) or quarantined.
+    let orders_keys = count("select count(distinct order_id) from bronze.orders");
+    let silver_orders = count("select count(*) from silver.orders");
+    let quarantined_orders = count("select count(distinct order_id) from silver.orders__quarantine");
+    assert_eq!(silver_orders + quarantined_orders, orders_keys);
+    assert_eq!(count("select count(*) from silver.orders__quarantine where _expectations like '%valid_ordered_at%'"), malformed("orders: bad date"));
+    assert_eq!(silver_orders, summary["orders"].as_i64().unwrap(), "every real order once");
+    assert_eq!(count("select count(*) - count(distinct order_id) from silver.orders"), 0);
+
+    let line_keys = count("select count(*) from (select distinct order_id, line_no from bronze.order_lines) k");
+    let silver_lines = count("select count(*) from silver.order_lines");
+    let quarantined_lines = count("select count(*) from silver.order_lines__quarantine");
+    assert_eq!(silver_lines + quarantined_lines, line_keys);
+    assert_eq!(silver_lines, summary["order_lines"].as_i64().unwrap(), "every real line once");
+    assert_eq!(
+        count("select count(*) from silver.order_lines__quarantine where _expectations like '%positive_quantity%'"),
+        malformed("order_lines: negative quantity")
+    );
+    assert_eq!(
+        count("select count(*) from silver.order_lines__quarantine where _expectations like '%known_product%'"),
+        malformed("order_lines: unknown product")
+    );
+
+    // Late updates: the current version is the newest, whatever the arrival order.
+    let mut latest: BTreeMap<i64, (String, String)> = BTreeMap::new();
+    for o in ndjson(&landing, "orders") {
+        if NaiveDateTime::parse_from_str(&text(&o, "ordered_at"), "%Y-%m-%d %H:%M:%S").is_err() {
+            continue;
+        }
+        let id = int(&o, "order_id");
+        let (updated, status) = (text(&o, "updated_at"), text(&o, "status"));
+        if latest.get(&id).is_none_or(|(u, _)| updated >= *u) {
+            latest.insert(id, (updated, status));
+        }
+    }
+    let silver = rows(&root, "select order_id, status from silver.orders order by order_id");
+    assert_eq!(silver.len(), latest.len());
+    for (s, (id, (_, status))) in silver.iter().zip(&latest) {
+        assert_eq!(s["order_id"].as_i64(), Some(*id));
+        assert_eq!(s["status"].as_str(), Some(status.as_str()), "status of order {id}");
+    }
+
+    // Exactly once: a second ingest loads nothing, and a rebuild gives the same gold totals.
+    let before = count("select cast(sum(net_revenue) * 100 as bigint) from gold.fct_sales");
+    let run = ok(&root, &["ingest", "--landing", landing.to_str().unwrap()]);
+    assert!(run.stdout.contains("Ingested 0 new file(s)"), "{}", run.stdout);
+    let vars = vars();
+    ok(&root, &["build", "--vars", &vars]);
+    assert_eq!(count("select cast(sum(net_revenue) * 100 as bigint) from gold.fct_sales"), before);
+    assert_eq!(count("select count(*) from silver.orders"), silver_orders);
+}
