@@ -15,18 +15,42 @@ use crate::{GlobalArgs, RunArgs};
 /// The OMS lakehouse project, embedded folder by folder (never its `warehouse/` or `target/`)
 /// so the binary runs the demo from anywhere.
 static OMS_FOLDERS: [(&str, Dir<'static>); 4] = [
-    ("models", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/models")),
-    ("macros", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/macros")),
-    ("snapshots", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/snapshots")),
-    ("tests", include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/tests")),
+    (
+        "models",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/models"),
+    ),
+    (
+        "macros",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/macros"),
+    ),
+    (
+        "snapshots",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/snapshots"),
+    ),
+    (
+        "tests",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/oms/tests"),
+    ),
 ];
 const OMS_PROJECT_FILE: &str = include_str!("../../../projects/oms/dbt_project.yml");
 /// The jaffle-shop-style example: a plain dbt project.
 static JAFFLE_FOLDERS: [(&str, Dir<'static>); 4] = [
-    ("models", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/models")),
-    ("macros", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/macros")),
-    ("seeds", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/seeds")),
-    ("tests", include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/tests")),
+    (
+        "models",
+        include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/models"),
+    ),
+    (
+        "macros",
+        include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/macros"),
+    ),
+    (
+        "seeds",
+        include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/seeds"),
+    ),
+    (
+        "tests",
+        include_dir!("$CARGO_MANIFEST_DIR/../../examples/jaffle_shop/tests"),
+    ),
 ];
 const JAFFLE_PROJECT_FILE: &str = include_str!("../../../examples/jaffle_shop/dbt_project.yml");
 
@@ -94,7 +118,11 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     let generate = crate::lake::GenerateArgs {
         out: landing.clone(),
         scale: args.scale,
-        orders: args.orders.or(if args.scale.is_none() { Some(5_000) } else { None }),
+        orders: args.orders.or(if args.scale.is_none() {
+            Some(5_000)
+        } else {
+            None
+        }),
         days: 180,
         seed: args.seed,
         messy: args.messy,

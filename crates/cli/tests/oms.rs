@@ -9,8 +9,10 @@ use std::path::Path;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use common::{ok, oms_project, rows};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{
+    Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -25,7 +27,12 @@ fn built(orders: &str, messy: &str) -> (tempfile::TempDir, std::path::PathBuf, s
     let (dir, root) = oms_project();
     let landing = dir.path().join("landing");
     let landing_s = landing.to_str().expect("utf-8 path");
-    ok(&root, &["generate", "--out", landing_s, "--orders", orders, "--messy", messy, "--seed", "7"]);
+    ok(
+        &root,
+        &[
+            "generate", "--out", landing_s, "--orders", orders, "--messy", messy, "--seed", "7",
+        ],
+    );
     ok(&root, &["ingest", "--landing", landing_s]);
     let vars = vars();
     ok(&root, &["build", "--vars", &vars]);
@@ -65,7 +72,8 @@ fn ndjson(dir: &Path, prefix: &str) -> Vec<serde_json::Map<String, Value>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.ends_with(".ndjson") && (n == format!("{prefix}.ndjson") || n.starts_with(&format!("{prefix}_0")))
+            n.ends_with(".ndjson")
+                && (n == format!("{prefix}.ndjson") || n.starts_with(&format!("{prefix}_0")))
         })
         .collect();
     files.sort();
@@ -80,17 +88,6 @@ fn ndjson(dir: &Path, prefix: &str) -> Vec<serde_json::Map<String, Value>> {
     out
 }
 
-fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).expect("csv");
-    let headers = reader.headers().expect("header").clone();
-    reader
-        .records()
-        .filter_map(|r| r.ok())
-        .filter(|r| r.len() == headers.len())
-        .map(|r| headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
-        .collect()
-}
-
 fn text(m: &serde_json::Map<String, Value>, k: &str) -> String {
     match &m[k] {
         Value::String(s) => s.clone(),
@@ -99,7 +96,11 @@ fn text(m: &serde_json::Map<String, Value>, k: &str) -> String {
 }
 
 fn int(m: &serde_json::Map<String, Value>, k: &str) -> i64 {
-    m[k].as_i64().unwrap_or_else(|| text(m, k).parse().unwrap_or_else(|_| panic!("{k}: {:?}", m[k])))
+    m[k].as_i64().unwrap_or_else(|| {
+        text(m, k)
+            .parse()
+            .unwrap_or_else(|_| panic!("{k}: {:?}", m[k]))
+    })
 }
 
 struct Line {
@@ -127,7 +128,10 @@ fn parquet_files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
 fn order_lines(dir: &Path) -> Vec<Line> {
     let mut out = Vec::new();
     for f in parquet_files(dir, "order_lines_") {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         for batch in reader {
             let b = batch.unwrap();
             let oid = b.column(0).as_primitive::<Int64Type>();
@@ -155,7 +159,10 @@ fn order_lines(dir: &Path) -> Vec<Line> {
 fn on_hand(dir: &Path) -> BTreeMap<(i64, i64), i64> {
     let mut out = BTreeMap::new();
     for f in parquet_files(dir, "inventory_movements_") {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         for batch in reader {
             let b = batch.unwrap();
             let pid = b.column(1).as_primitive::<Int64Type>();
@@ -201,14 +208,22 @@ fn gold_matches_an_independent_computation() {
     let mut orders: BTreeMap<i64, serde_json::Map<String, Value>> = BTreeMap::new();
     for o in ndjson(&landing, "orders") {
         let id = int(&o, "order_id");
-        let newer = orders.get(&id).is_none_or(|cur| text(&o, "updated_at") >= text(cur, "updated_at"));
+        let newer = orders
+            .get(&id)
+            .is_none_or(|cur| text(&o, "updated_at") >= text(cur, "updated_at"));
         if newer {
             orders.insert(id, o);
         }
     }
     let lines = order_lines(&landing);
-    let line_of: HashMap<(i64, i64), &Line> = lines.iter().map(|l| ((l.order_id, l.line_no), l)).collect();
-    let sold = |o: &serde_json::Map<String, Value>| matches!(text(o, "status").as_str(), "billed" | "shipped" | "delivered");
+    let line_of: HashMap<(i64, i64), &Line> =
+        lines.iter().map(|l| ((l.order_id, l.line_no), l)).collect();
+    let sold = |o: &serde_json::Map<String, Value>| {
+        matches!(
+            text(o, "status").as_str(),
+            "billed" | "shipped" | "delivered"
+        )
+    };
 
     // Line-level facts: (customer, event month, units, net cents) for sales and returns.
     let mut customers: BTreeMap<i64, Customer> = BTreeMap::new();
@@ -242,35 +257,76 @@ fn gold_matches_an_independent_computation() {
         let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
         let o = &orders[&l.order_id];
         let qty = int(&r, "quantity");
-        let discount = div_round(i128::from(l.discount) * i128::from(qty), i128::from(l.quantity));
+        let discount = div_round(
+            i128::from(l.discount) * i128::from(qty),
+            i128::from(l.quantity),
+        );
         let refund = qty * l.price - discount;
         let customer = int(o, "customer_id");
         let c = customers.get_mut(&customer).unwrap();
         c.refunds += refund;
         c.units_returned += qty;
-        let m = monthly.entry((customer, text(&r, "returned_at")[..7].to_string())).or_default();
+        let m = monthly
+            .entry((customer, text(&r, "returned_at")[..7].to_string()))
+            .or_default();
         m.0 -= qty;
         m.1 -= refund;
     }
 
     // customer_metrics: CLV, AOV, return rate, row by row.
-    let gold = rows(&root, "select customer_id, order_count, clv, aov, return_rate, units_sold, units_returned from gold.customer_metrics order by customer_id");
-    assert_eq!(gold.len(), customers.len(), "one row per customer with a non-cancelled order");
+    let gold = rows(
+        &root,
+        "select customer_id, order_count, clv, aov, return_rate, units_sold, units_returned from gold.customer_metrics order by customer_id",
+    );
+    assert_eq!(
+        gold.len(),
+        customers.len(),
+        "one row per customer with a non-cancelled order"
+    );
     for (g, (id, c)) in gold.iter().zip(&customers) {
         assert_eq!(g["customer_id"].as_i64(), Some(*id));
-        assert_eq!(g["order_count"].as_i64(), Some(c.orders.len() as i64), "order_count of {id}");
+        assert_eq!(
+            g["order_count"].as_i64(),
+            Some(c.orders.len() as i64),
+            "order_count of {id}"
+        );
         assert_eq!(cents(&g["clv"]), c.sales - c.refunds, "clv of {id}");
-        assert_eq!(cents(&g["aov"]), div_round(i128::from(c.sales), c.orders.len() as i128), "aov of {id}");
-        assert_eq!(g["units_sold"].as_i64(), Some(c.units_sold), "units_sold of {id}");
-        let rate = if c.units_sold == 0 { 0.0 } else { c.units_returned as f64 / c.units_sold as f64 };
-        assert!((g["return_rate"].as_f64().unwrap() - rate).abs() < 1e-12, "return_rate of {id}");
+        assert_eq!(
+            cents(&g["aov"]),
+            div_round(i128::from(c.sales), c.orders.len() as i128),
+            "aov of {id}"
+        );
+        assert_eq!(
+            g["units_sold"].as_i64(),
+            Some(c.units_sold),
+            "units_sold of {id}"
+        );
+        let rate = if c.units_sold == 0 {
+            0.0
+        } else {
+            c.units_returned as f64 / c.units_sold as f64
+        };
+        assert!(
+            (g["return_rate"].as_f64().unwrap() - rate).abs() < 1e-12,
+            "return_rate of {id}"
+        );
     }
-    assert!(customers.values().any(|c| c.refunds > 0), "the dataset has returns");
+    assert!(
+        customers.values().any(|c| c.refunds > 0),
+        "the dataset has returns"
+    );
 
     // RFM scores and segments.
     let mut base: Vec<(i64, i64, i64, i64)> = customers
         .iter()
-        .map(|(id, c)| (*id, (as_of - c.last.unwrap()).num_days(), c.orders.len() as i64, c.sales - c.refunds))
+        .map(|(id, c)| {
+            (
+                *id,
+                (as_of - c.last.unwrap()).num_days(),
+                c.orders.len() as i64,
+                c.sales - c.refunds,
+            )
+        })
         .collect();
     let mut scores: BTreeMap<i64, [i64; 3]> = BTreeMap::new();
     base.sort_by_key(|b| (std::cmp::Reverse(b.1), b.0));
@@ -285,7 +341,10 @@ fn gold_matches_an_independent_computation() {
     for (b, s) in base.iter().zip(ntile(base.len(), 5)) {
         scores.entry(b.0).or_default()[2] = s;
     }
-    let gold = rows(&root, "select customer_id, r_score, f_score, m_score, rfm_code, segment from gold.customer_segmentation order by customer_id");
+    let gold = rows(
+        &root,
+        "select customer_id, r_score, f_score, m_score, rfm_code, segment from gold.customer_segmentation order by customer_id",
+    );
     assert_eq!(gold.len(), scores.len());
     let mut segments = BTreeSet::new();
     for (g, (id, [r, f, m])) in gold.iter().zip(&scores) {
@@ -303,7 +362,15 @@ fn gold_matches_an_independent_computation() {
             "Needs Attention"
         };
         assert_eq!(g["customer_id"].as_i64(), Some(*id));
-        assert_eq!((g["r_score"].as_i64(), g["f_score"].as_i64(), g["m_score"].as_i64()), (Some(*r), Some(*f), Some(*m)), "scores of {id}");
+        assert_eq!(
+            (
+                g["r_score"].as_i64(),
+                g["f_score"].as_i64(),
+                g["m_score"].as_i64()
+            ),
+            (Some(*r), Some(*f), Some(*m)),
+            "scores of {id}"
+        );
         assert_eq!(g["rfm_code"].as_str(), Some(format!("{r}{f}{m}").as_str()));
         assert_eq!(g["segment"].as_str(), Some(segment), "segment of {id}");
         segments.insert(segment);
@@ -318,13 +385,19 @@ fn gold_matches_an_independent_computation() {
         let amount = parse_cents(&text(&e, "amount"));
         let date = NaiveDate::parse_from_str(&text(&e, "value_date"), "%Y-%m-%d").unwrap();
         if text(&e, "entry_type") == "invoice" {
-            debits.entry(customer).or_default().push((date, int(&e, "entry_id"), amount));
+            debits
+                .entry(customer)
+                .or_default()
+                .push((date, int(&e, "entry_id"), amount));
         } else {
             *credits.entry(customer).or_default() += amount;
             debits.entry(customer).or_default();
         }
     }
-    let gold = rows(&root, "select customer_id, balance, days_0_30, days_31_60, days_61_90, days_91_180, days_over_180 from gold.credit_aging order by customer_id");
+    let gold = rows(
+        &root,
+        "select customer_id, balance, days_0_30, days_31_60, days_61_90, days_91_180, days_over_180 from gold.credit_aging order by customer_id",
+    );
     assert_eq!(gold.len(), debits.len());
     let mut prepaid_or_open = (0, 0);
     for (g, (id, ds)) in gold.iter().zip(debits.iter_mut()) {
@@ -348,7 +421,14 @@ fn gold_matches_an_independent_computation() {
         }
         assert_eq!(g["customer_id"].as_i64(), Some(*id));
         assert_eq!(cents(&g["balance"]), balance, "balance of {id}");
-        let got = ["days_0_30", "days_31_60", "days_61_90", "days_91_180", "days_over_180"].map(|k| cents(&g[k]));
+        let got = [
+            "days_0_30",
+            "days_31_60",
+            "days_61_90",
+            "days_91_180",
+            "days_over_180",
+        ]
+        .map(|k| cents(&g[k]));
         assert_eq!(got, buckets, "aging buckets of {id}");
         if balance > 0 {
             prepaid_or_open.1 += 1;
@@ -359,27 +439,56 @@ fn gold_matches_an_independent_computation() {
     assert!(prepaid_or_open.1 > 0, "some customers owe money");
 
     // Monthly rebates: 5% of net sales where net units reach 1000.
-    let gold = rows(&root, "select customer_id, cast(month as varchar) as month, net_units, net_sales, rebate_amount from gold.monthly_rebates order by customer_id, month");
+    let gold = rows(
+        &root,
+        "select customer_id, cast(month as varchar) as month, net_units, net_sales, rebate_amount from gold.monthly_rebates order by customer_id, month",
+    );
     assert_eq!(gold.len(), monthly.len());
     let mut rebated = 0;
     for (g, ((customer, month), (units, sales))) in gold.iter().zip(&monthly) {
         assert_eq!(g["customer_id"].as_i64(), Some(*customer));
         assert_eq!(&g["month"].as_str().unwrap()[..7], month);
-        assert_eq!(g["net_units"].as_i64(), Some(*units), "net units of {customer} in {month}");
-        assert_eq!(cents(&g["net_sales"]), *sales, "net sales of {customer} in {month}");
-        let rebate = if *units >= 1000 { div_round(i128::from(*sales) * 5, 100) } else { 0 };
-        assert_eq!(cents(&g["rebate_amount"]), rebate, "rebate of {customer} in {month}");
+        assert_eq!(
+            g["net_units"].as_i64(),
+            Some(*units),
+            "net units of {customer} in {month}"
+        );
+        assert_eq!(
+            cents(&g["net_sales"]),
+            *sales,
+            "net sales of {customer} in {month}"
+        );
+        let rebate = if *units >= 1000 {
+            div_round(i128::from(*sales) * 5, 100)
+        } else {
+            0
+        };
+        assert_eq!(
+            cents(&g["rebate_amount"]),
+            rebate,
+            "rebate of {customer} in {month}"
+        );
         rebated += usize::from(rebate > 0);
     }
     assert!(rebated > 0, "some customers earn a rebate");
 
     // Inventory on hand per product and warehouse.
     let expected = on_hand(&landing);
-    let gold = rows(&root, "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id");
+    let gold = rows(
+        &root,
+        "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id",
+    );
     assert_eq!(gold.len(), expected.len());
     for (g, ((p, w), qty)) in gold.iter().zip(&expected) {
-        assert_eq!((g["product_id"].as_i64(), g["warehouse_id"].as_i64()), (Some(*p), Some(*w)));
-        assert_eq!(g["on_hand"].as_i64(), Some(*qty), "on hand of product {p} in warehouse {w}");
+        assert_eq!(
+            (g["product_id"].as_i64(), g["warehouse_id"].as_i64()),
+            (Some(*p), Some(*w))
+        );
+        assert_eq!(
+            g["on_hand"].as_i64(),
+            Some(*qty),
+            "on hand of product {p} in warehouse {w}"
+        );
         assert!(*qty >= 0);
     }
 
@@ -394,26 +503,41 @@ fn gold_matches_an_independent_computation() {
         let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
         per_product.entry(l.product_id).or_default().1 += int(&r, "quantity");
     }
-    let gold = rows(&root, "select product_id, units_sold, units_returned, return_rate from gold.product_performance order by product_id");
+    let gold = rows(
+        &root,
+        "select product_id, units_sold, units_returned, return_rate from gold.product_performance order by product_id",
+    );
     assert_eq!(gold.len(), per_product.len());
     for (g, (p, (s, r))) in gold.iter().zip(&per_product) {
         assert_eq!(g["product_id"].as_i64(), Some(*p));
-        assert_eq!((g["units_sold"].as_i64(), g["units_returned"].as_i64()), (Some(*s), Some(*r)));
+        assert_eq!(
+            (g["units_sold"].as_i64(), g["units_returned"].as_i64()),
+            (Some(*s), Some(*r))
+        );
         assert!((g["return_rate"].as_f64().unwrap() - *r as f64 / *s as f64).abs() < 1e-12);
     }
-    let _ = csv_rows(&landing.join("customers.csv"));
 }
 
 #[test]
 fn messy_input_is_deduplicated_and_every_row_is_accounted_for() {
     let (_dir, root, landing) = built("2000", "0.05");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(landing.join("_generated.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(landing.join("_generated.json")).unwrap())
+            .unwrap();
     let malformed = |k: &str| summary["malformed"][k].as_i64().unwrap_or(0);
-    assert!(summary["duplicates"].as_i64().unwrap() > 0 && summary["late_updates"].as_i64().unwrap() > 0);
+    assert!(
+        summary["duplicates"].as_i64().unwrap() > 0
+            && summary["late_updates"].as_i64().unwrap() > 0
+    );
     let count = |q: &str| rows(&root, q)[0].values().next().unwrap().as_i64().unwrap();
 
     // Files → bronze + quarantine, per entity: nothing lost at ingestion.
-    for (entity, files) in [("orders", "orders_"), ("order_lines", "order_lines_"), ("customers", "customers"), ("payments", "payments")] {
+    for (entity, files) in [
+        ("orders", "orders_"),
+        ("order_lines", "order_lines_"),
+        ("customers", "customers"),
+        ("payments", "payments"),
+    ] {
         let input: i64 = summary["files"]
             .as_object()
             .unwrap()
@@ -422,32 +546,66 @@ fn messy_input_is_deduplicated_and_every_row_is_accounted_for() {
             .map(|(_, n)| n.as_i64().unwrap())
             .sum();
         let bronze = count(&format!("select count(*) from bronze.{entity}"));
-        let quarantined = count(&format!("select count(*) from bronze._quarantine where entity = '{entity}'"));
-        assert_eq!(bronze + quarantined, input, "{entity}: bronze {bronze} + quarantine {quarantined} = input");
+        let quarantined = count(&format!(
+            "select count(*) from bronze._quarantine where entity = '{entity}'"
+        ));
+        assert_eq!(
+            bronze + quarantined,
+            input,
+            "{entity}: bronze {bronze} + quarantine {quarantined} = input"
+        );
     }
-    assert_eq!(count("select count(*) from bronze._quarantine where entity = 'orders'"), malformed("orders: truncated JSON"));
-    assert_eq!(count("select count(*) from bronze._quarantine where entity = 'customers'"), malformed("customers: broken CSV quoting"));
+    assert_eq!(
+        count("select count(*) from bronze._quarantine where entity = 'orders'"),
+        malformed("orders: truncated JSON")
+    );
+    assert_eq!(
+        count("select count(*) from bronze._quarantine where entity = 'customers'"),
+        malformed("customers: broken CSV quoting")
+    );
 
     // Bronze → silver: each key once; the rest superseded (older or duplicate) or quarantined.
     let orders_keys = count("select count(distinct order_id) from bronze.orders");
     let silver_orders = count("select count(*) from silver.orders");
-    let quarantined_orders = count("select count(distinct order_id) from silver.orders__quarantine");
+    let quarantined_orders =
+        count("select count(distinct order_id) from silver.orders__quarantine");
     assert_eq!(silver_orders + quarantined_orders, orders_keys);
-    assert_eq!(count("select count(*) from silver.orders__quarantine where _expectations like '%valid_ordered_at%'"), malformed("orders: bad date"));
-    assert_eq!(silver_orders, summary["orders"].as_i64().unwrap(), "every real order once");
-    assert_eq!(count("select count(*) - count(distinct order_id) from silver.orders"), 0);
+    assert_eq!(
+        count(
+            "select count(*) from silver.orders__quarantine where _expectations like '%valid_ordered_at%'"
+        ),
+        malformed("orders: bad date")
+    );
+    assert_eq!(
+        silver_orders,
+        summary["orders"].as_i64().unwrap(),
+        "every real order once"
+    );
+    assert_eq!(
+        count("select count(*) - count(distinct order_id) from silver.orders"),
+        0
+    );
 
-    let line_keys = count("select count(*) from (select distinct order_id, line_no from bronze.order_lines) k");
+    let line_keys =
+        count("select count(*) from (select distinct order_id, line_no from bronze.order_lines) k");
     let silver_lines = count("select count(*) from silver.order_lines");
     let quarantined_lines = count("select count(*) from silver.order_lines__quarantine");
     assert_eq!(silver_lines + quarantined_lines, line_keys);
-    assert_eq!(silver_lines, summary["order_lines"].as_i64().unwrap(), "every real line once");
     assert_eq!(
-        count("select count(*) from silver.order_lines__quarantine where _expectations like '%positive_quantity%'"),
+        silver_lines,
+        summary["order_lines"].as_i64().unwrap(),
+        "every real line once"
+    );
+    assert_eq!(
+        count(
+            "select count(*) from silver.order_lines__quarantine where _expectations like '%positive_quantity%'"
+        ),
         malformed("order_lines: negative quantity")
     );
     assert_eq!(
-        count("select count(*) from silver.order_lines__quarantine where _expectations like '%known_product%'"),
+        count(
+            "select count(*) from silver.order_lines__quarantine where _expectations like '%known_product%'"
+        ),
         malformed("order_lines: unknown product")
     );
 
@@ -463,19 +621,65 @@ fn messy_input_is_deduplicated_and_every_row_is_accounted_for() {
             latest.insert(id, (updated, status));
         }
     }
-    let silver = rows(&root, "select order_id, status from silver.orders order by order_id");
+    let silver = rows(
+        &root,
+        "select order_id, status from silver.orders order by order_id",
+    );
     assert_eq!(silver.len(), latest.len());
     for (s, (id, (_, status))) in silver.iter().zip(&latest) {
         assert_eq!(s["order_id"].as_i64(), Some(*id));
-        assert_eq!(s["status"].as_str(), Some(status.as_str()), "status of order {id}");
+        assert_eq!(
+            s["status"].as_str(),
+            Some(status.as_str()),
+            "status of order {id}"
+        );
     }
 
     // Exactly once: a second ingest loads nothing, and a rebuild gives the same gold totals.
     let before = count("select cast(sum(net_revenue) * 100 as bigint) from gold.fct_sales");
     let run = ok(&root, &["ingest", "--landing", landing.to_str().unwrap()]);
-    assert!(run.stdout.contains("Ingested 0 new file(s)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Ingested 0 new file(s)"),
+        "{}",
+        run.stdout
+    );
     let vars = vars();
     ok(&root, &["build", "--vars", &vars]);
-    assert_eq!(count("select cast(sum(net_revenue) * 100 as bigint) from gold.fct_sales"), before);
+    assert_eq!(
+        count("select cast(sum(net_revenue) * 100 as bigint) from gold.fct_sales"),
+        before
+    );
     assert_eq!(count("select count(*) from silver.orders"), silver_orders);
+}
+
+#[test]
+fn demo_generates_ingests_builds_and_tests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("demo");
+    let out_s = out.to_str().expect("utf-8 path");
+    let run = ok(dir.path(), &["demo", "--out", out_s, "--orders", "800"]);
+    assert!(run.stdout.contains("Headline"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 error, 0 fail, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+    // The headline equals the gold table.
+    let total = common::scalar_f64(
+        &out,
+        "select cast(sum(net_revenue) as double) from gold.fct_sales",
+    );
+    assert!(total > 0.0);
+    assert!(
+        run.stdout.contains(&format!("{total:.2}")),
+        "headline shows {total:.2}:\n{}",
+        run.stdout
+    );
+    // A second demo reuses the landing files and loads nothing new.
+    let again = ok(dir.path(), &["demo", "--out", out_s, "--orders", "800"]);
+    assert!(
+        again.stdout.contains("Ingested 0 new file(s)"),
+        "{}",
+        again.stdout
+    );
 }

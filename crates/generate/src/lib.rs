@@ -93,11 +93,42 @@ impl Summary {
     }
 }
 
-const REGIONS: &[(&str, &str, &[(&str, &[&str])])] = &[
-    ("North", "Nigeria", &[("Kano", &["Kano", "Wudil"]), ("Kaduna", &["Kaduna", "Zaria"])]),
-    ("South", "Nigeria", &[("Rivers", &["Port Harcourt", "Bonny"]), ("Lagos", &["Ikeja", "Lekki", "Epe"])]),
-    ("West", "Ghana", &[("Greater Accra", &["Accra", "Tema"]), ("Ashanti", &["Kumasi"])]),
-    ("East", "Kenya", &[("Nairobi", &["Nairobi", "Karen"]), ("Mombasa", &["Mombasa"])]),
+/// A state and its cities.
+type State = (&'static str, &'static [&'static str]);
+/// Region, country and its states.
+const REGIONS: &[(&str, &str, &[State])] = &[
+    (
+        "North",
+        "Nigeria",
+        &[
+            ("Kano", &["Kano", "Wudil"]),
+            ("Kaduna", &["Kaduna", "Zaria"]),
+        ],
+    ),
+    (
+        "South",
+        "Nigeria",
+        &[
+            ("Rivers", &["Port Harcourt", "Bonny"]),
+            ("Lagos", &["Ikeja", "Lekki", "Epe"]),
+        ],
+    ),
+    (
+        "West",
+        "Ghana",
+        &[
+            ("Greater Accra", &["Accra", "Tema"]),
+            ("Ashanti", &["Kumasi"]),
+        ],
+    ),
+    (
+        "East",
+        "Kenya",
+        &[
+            ("Nairobi", &["Nairobi", "Karen"]),
+            ("Mombasa", &["Mombasa"]),
+        ],
+    ),
 ];
 const MANAGERS: &[(&str, &str)] = &[
     ("Amina", "Bello"),
@@ -117,9 +148,25 @@ const CATEGORIES: &[(&str, &[&str])] = &[
     ("Staples", &["Golden Grain", "Mama's"]),
 ];
 const CHANNELS: &[&str] = &["store", "web", "phone", "marketplace"];
-const CARRIERS: &[&str] = &["SwiftHaul", "RoadRunner Logistics", "CityDash", "Continental Freight"];
-const RETURN_REASONS: &[&str] = &["damaged", "wrong item", "not as described", "late delivery", "changed mind"];
-const CANCEL_REASONS: &[&str] = &["customer request", "duplicate order", "payment failed", "out of stock"];
+const CARRIERS: &[&str] = &[
+    "SwiftHaul",
+    "RoadRunner Logistics",
+    "CityDash",
+    "Continental Freight",
+];
+const RETURN_REASONS: &[&str] = &[
+    "damaged",
+    "wrong item",
+    "not as described",
+    "late delivery",
+    "changed mind",
+];
+const CANCEL_REASONS: &[&str] = &[
+    "customer request",
+    "duplicate order",
+    "payment failed",
+    "out of stock",
+];
 
 struct Customer {
     id: u64,
@@ -185,8 +232,30 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
     let messy = config.messy.clamp(0.0, 1.0);
 
     // Territories and locations.
-    let mut territories = CsvOut::create(out, "territories.csv", &["territory_id", "territory_name", "manager_first_name", "manager_last_name", "updated_at"])?;
-    let mut locations = CsvOut::create(out, "locations.csv", &["location_id", "region", "country", "state", "city", "territory_id", "updated_at"])?;
+    let mut territories = CsvOut::create(
+        out,
+        "territories.csv",
+        &[
+            "territory_id",
+            "territory_name",
+            "manager_first_name",
+            "manager_last_name",
+            "updated_at",
+        ],
+    )?;
+    let mut locations = CsvOut::create(
+        out,
+        "locations.csv",
+        &[
+            "location_id",
+            "region",
+            "country",
+            "state",
+            "city",
+            "territory_id",
+            "updated_at",
+        ],
+    )?;
     let mut location_ids = Vec::new();
     let mut location_region = BTreeMap::new();
     let mut territory_id = 0u64;
@@ -195,61 +264,130 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         for (s, (state, cities)) in states.iter().enumerate() {
             territory_id += 1;
             let (first, last) = MANAGERS[(r * 2 + s) % MANAGERS.len()];
-            territories.row(&[&territory_id.to_string(), &format!("{region} {state}"), first, last, &ts(start - Duration::days(400))])?;
+            territories.row(&[
+                &territory_id.to_string(),
+                &format!("{region} {state}"),
+                first,
+                last,
+                &ts(start - Duration::days(400)),
+            ])?;
             for city in *cities {
                 location_id += 1;
-                locations.row(&[&location_id.to_string(), region, country, state, city, &territory_id.to_string(), &ts(start - Duration::days(400))])?;
+                locations.row(&[
+                    &location_id.to_string(),
+                    region,
+                    country,
+                    state,
+                    city,
+                    &territory_id.to_string(),
+                    &ts(start - Duration::days(400)),
+                ])?;
                 location_ids.push(location_id);
                 location_region.insert(location_id, r);
             }
         }
     }
-    summary.files.insert("territories.csv".into(), territories.finish()?);
-    summary.files.insert("locations.csv".into(), locations.finish()?);
+    summary
+        .files
+        .insert("territories.csv".into(), territories.finish()?);
+    summary
+        .files
+        .insert("locations.csv".into(), locations.finish()?);
 
-    let mut types = CsvOut::create(out, "customer_types.csv", &["customer_type_id", "customer_type"])?;
+    let mut types = CsvOut::create(
+        out,
+        "customer_types.csv",
+        &["customer_type_id", "customer_type"],
+    )?;
     for (i, t) in ["Retail", "Wholesale", "Distributor"].iter().enumerate() {
         types.row(&[&(i + 1).to_string(), t])?;
     }
-    summary.files.insert("customer_types.csv".into(), types.finish()?);
+    summary
+        .files
+        .insert("customer_types.csv".into(), types.finish()?);
 
     // Warehouses (one per region) and carriers.
-    let mut warehouses = CsvOut::create(out, "warehouses.csv", &["warehouse_id", "warehouse_name", "location_id"])?;
+    let mut warehouses = CsvOut::create(
+        out,
+        "warehouses.csv",
+        &["warehouse_id", "warehouse_name", "location_id"],
+    )?;
     let mut region_first_location = BTreeMap::new();
     for (loc, region) in &location_region {
         region_first_location.entry(*region).or_insert(*loc);
     }
     for (region, loc) in &region_first_location {
-        warehouses.row(&[&(region + 1).to_string(), &format!("{} DC", REGIONS[*region].0), &loc.to_string()])?;
+        warehouses.row(&[
+            &(region + 1).to_string(),
+            &format!("{} DC", REGIONS[*region].0),
+            &loc.to_string(),
+        ])?;
     }
-    summary.files.insert("warehouses.csv".into(), warehouses.finish()?);
+    summary
+        .files
+        .insert("warehouses.csv".into(), warehouses.finish()?);
     let mut carriers = CsvOut::create(out, "carriers.csv", &["carrier_id", "carrier_name"])?;
     for (i, c) in CARRIERS.iter().enumerate() {
         carriers.row(&[&(i + 1).to_string(), c])?;
     }
-    summary.files.insert("carriers.csv".into(), carriers.finish()?);
+    summary
+        .files
+        .insert("carriers.csv".into(), carriers.finish()?);
 
     // Customers: the most active are distributors and wholesalers (index order = activity).
     let n_customers = (config.orders / 25).clamp(40, 200_000);
     let mut customers_out = CsvOut::create(
         out,
         "customers.csv",
-        &["customer_id", "customer_name", "customer_type_id", "email", "location_id", "registered_at", "credit_limit", "updated_at"],
+        &[
+            "customer_id",
+            "customer_name",
+            "customer_type_id",
+            "email",
+            "location_id",
+            "registered_at",
+            "credit_limit",
+            "updated_at",
+        ],
     )?;
     let mut customers = Vec::new();
-    let names = ["Ade", "Bisi", "Chika", "Dayo", "Efe", "Femi", "Gbenga", "Halima", "Ife", "Jide", "Kemi", "Lola"];
-    let suffixes = ["Stores", "Mart", "Traders", "Supplies", "Ventures", "& Sons", "Enterprises", "Retail"];
+    let names = [
+        "Ade", "Bisi", "Chika", "Dayo", "Efe", "Femi", "Gbenga", "Halima", "Ife", "Jide", "Kemi",
+        "Lola",
+    ];
+    let suffixes = [
+        "Stores",
+        "Mart",
+        "Traders",
+        "Supplies",
+        "Ventures",
+        "& Sons",
+        "Enterprises",
+        "Retail",
+    ];
     for i in 0..n_customers {
         let id = i + 1;
-        let type_id = if i % 12 == 0 { 3 } else if i % 3 == 0 { 2 } else { 1 };
+        let type_id = if i % 12 == 0 {
+            3
+        } else if i % 3 == 0 {
+            2
+        } else {
+            1
+        };
         let location = location_ids[rng.random_range(0..location_ids.len())];
-        let name = format!("{} {} {}", names[(i as usize) % names.len()], suffixes[(i as usize / names.len()) % suffixes.len()], id);
+        let name = format!(
+            "{} {} {}",
+            names[(i as usize) % names.len()],
+            suffixes[(i as usize / names.len()) % suffixes.len()],
+            id
+        );
         let limit_cents: i64 = match type_id {
             3 => rng.random_range(1_000_000..4_000_000) * 100,
             2 => rng.random_range(200_000..800_000) * 100,
             _ => rng.random_range(2_000..10_000) * 100,
         };
-        let registered = start - Duration::days(rng.random_range(30..700)) + Duration::minutes(rng.random_range(0..1440));
+        let registered = start - Duration::days(rng.random_range(30..700))
+            + Duration::minutes(rng.random_range(0..1440));
         let email = if rng.random_bool(messy) {
             String::new()
         } else {
@@ -273,15 +411,34 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
     }
     if messy > 0.0 {
         // Broken quoting: an unterminated quoted field.
-        customers_out.raw_line(&format!("{},\"Broken \"\"Quote Co,1,x@example.com,1,{},100.00,{}", n_customers + 1, ts(start), ts(start)))?;
+        customers_out.raw_line(&format!(
+            "{},\"Broken \"\"Quote Co,1,x@example.com,1,{},100.00,{}",
+            n_customers + 1,
+            ts(start),
+            ts(start)
+        ))?;
         summary.malformed("customers: broken CSV quoting");
     }
     summary.customers = n_customers;
-    summary.files.insert("customers.csv".into(), customers_out.finish()?);
+    summary
+        .files
+        .insert("customers.csv".into(), customers_out.finish()?);
 
     // Products, each with price/cost versions over the period.
     let n_products = (config.orders / 40).clamp(25, 2_000);
-    let mut products_out = CsvOut::create(out, "products.csv", &["product_id", "description", "brand", "category", "unit_price", "unit_cost", "updated_at"])?;
+    let mut products_out = CsvOut::create(
+        out,
+        "products.csv",
+        &[
+            "product_id",
+            "description",
+            "brand",
+            "category",
+            "unit_price",
+            "unit_cost",
+            "updated_at",
+        ],
+    )?;
     let mut products = Vec::new();
     for i in 0..n_products {
         let id = i + 1;
@@ -296,7 +453,9 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             cost_cents: cost,
         }];
         for _ in 0..rng.random_range(0..3u32) {
-            let from = start + Duration::days(rng.random_range(0..i64::from(config.days))) + Duration::hours(rng.random_range(0..24));
+            let from = start
+                + Duration::days(rng.random_range(0..i64::from(config.days)))
+                + Duration::hours(rng.random_range(0..24));
             price = price * rng.random_range(92..115i64) / 100;
             cost = (cost * rng.random_range(95..110i64) / 100).min(price);
             versions.push(ProductVersion {
@@ -307,12 +466,22 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         }
         versions.sort_by_key(|v| v.from);
         for v in &versions {
-            products_out.row(&[&id.to_string(), &description, brand, category, &money(v.price_cents), &money(v.cost_cents), &ts(v.from)])?;
+            products_out.row(&[
+                &id.to_string(),
+                &description,
+                brand,
+                category,
+                &money(v.price_cents),
+                &money(v.cost_cents),
+                &ts(v.from),
+            ])?;
         }
         products.push(Product { id, versions });
     }
     summary.products = n_products;
-    summary.files.insert("products.csv".into(), products_out.finish()?);
+    summary
+        .files
+        .insert("products.csv".into(), products_out.finish()?);
 
     // Order times: seasonal, weekday and hour patterns; sorted so stock is tracked in time order.
     let mut times: Vec<NaiveDateTime> = Vec::with_capacity(config.orders as usize);
@@ -326,7 +495,8 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             _ => 1.0,
         };
         let trend = 0.7 + 0.6 * (day as f64 / f64::from(config.days));
-        let season = 1.0 + 0.25 * ((date.month() as f64 - 1.0) / 12.0 * std::f64::consts::TAU).cos();
+        let season =
+            1.0 + 0.25 * ((date.month() as f64 - 1.0) / 12.0 * std::f64::consts::TAU).cos();
         if rng.random::<f64>() * 2.2 > weekday * trend * season {
             continue;
         }
@@ -345,7 +515,9 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
                 break h;
             }
         };
-        let t = date.and_hms_opt(hour, rng.random_range(0..60), rng.random_range(0..60)).expect("valid time");
+        let t = date
+            .and_hms_opt(hour, rng.random_range(0..60), rng.random_range(0..60))
+            .expect("valid time");
         times.push(t);
     }
     times.sort();
@@ -369,7 +541,8 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
     let mut monthly: BTreeMap<(u64, NaiveDate), (i64, i64)> = BTreeMap::new();
     // (location, month) -> net sales cents, for targets.
     let mut location_month: BTreeMap<(u64, NaiveDate), i64> = BTreeMap::new();
-    let month_of = |t: NaiveDateTime| NaiveDate::from_ymd_opt(t.year(), t.month(), 1).expect("first of month");
+    let month_of =
+        |t: NaiveDateTime| NaiveDate::from_ymd_opt(t.year(), t.month(), 1).expect("first of month");
 
     // Opening stock for every product in every warehouse.
     for p in &products {
@@ -390,7 +563,8 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
 
     for (index, ordered_at) in times.iter().copied().enumerate() {
         let order_id = index as u64 + 1;
-        let customer = &customers[((rng.random::<f64>().powf(1.8)) * n_customers as f64) as usize % customers.len()];
+        let customer = &customers
+            [((rng.random::<f64>().powf(1.8)) * n_customers as f64) as usize % customers.len()];
         let channel = match customer.type_id {
             3 => "phone",
             2 => CHANNELS[rng.random_range(0..3)],
@@ -406,7 +580,8 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         let mut used = Vec::new();
         for line_no in 1..=n_lines {
             let product = loop {
-                let p = &products[((rng.random::<f64>().powf(1.5)) * n_products as f64) as usize % products.len()];
+                let p = &products[((rng.random::<f64>().powf(1.5)) * n_products as f64) as usize
+                    % products.len()];
                 if !used.contains(&p.id) {
                     break p;
                 }
@@ -424,7 +599,14 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             } else {
                 0
             };
-            line_items.push((line_no, product, qty, version.price_cents, version.cost_cents, discount));
+            line_items.push((
+                line_no,
+                product,
+                qty,
+                version.price_cents,
+                version.cost_cents,
+                discount,
+            ));
         }
         let net_cents: i64 = line_items.iter().map(|l| l.2 * l.3 - l.5).sum();
 
@@ -436,16 +618,33 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         let shipped_at = billed_at + Duration::hours(rng.random_range(2..48));
         let promised_at = shipped_at + Duration::days(rng.random_range(1..5));
         let delivered_at = if rng.random_bool(0.85) {
-            shipped_at + Duration::minutes(rng.random_range(600..((promised_at - shipped_at).num_minutes().max(601))))
+            shipped_at
+                + Duration::minutes(
+                    rng.random_range(600..((promised_at - shipped_at).num_minutes().max(601))),
+                )
         } else {
             promised_at + Duration::hours(rng.random_range(1..96))
         };
         let (status, updated_at, hold_reason, cancel_reason) = if cancelled {
-            ("cancelled", ordered_at + Duration::minutes(rng.random_range(1..120)), None, Some(CANCEL_REASONS[rng.random_range(0..CANCEL_REASONS.len())]))
+            (
+                "cancelled",
+                ordered_at + Duration::minutes(rng.random_range(1..120)),
+                None,
+                Some(CANCEL_REASONS[rng.random_range(0..CANCEL_REASONS.len())]),
+            )
         } else if outstanding {
             if rng.random_bool(0.4) {
-                let reason = if rng.random_bool(0.5) { "out of stock" } else { "insufficient credit" };
-                ("on_hold", ordered_at + Duration::minutes(10), Some(reason), None)
+                let reason = if rng.random_bool(0.5) {
+                    "out of stock"
+                } else {
+                    "insufficient credit"
+                };
+                (
+                    "on_hold",
+                    ordered_at + Duration::minutes(10),
+                    Some(reason),
+                    None,
+                )
             } else {
                 ("raised", ordered_at, None, None)
             }
@@ -475,7 +674,8 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             })
         };
         // Earlier versions of the same order (CDC), then the current one.
-        let earlier = (status != "raised" && rng.random_bool(0.3)).then(|| order_row("raised", ordered_at));
+        let earlier =
+            (status != "raised" && rng.random_bool(0.3)).then(|| order_row("raised", ordered_at));
         let late = earlier.is_some() && rng.random_bool(messy);
         if let (Some(e), false) = (&earlier, late) {
             orders_out.write(e)?;
@@ -501,7 +701,10 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
             summary.malformed("orders: bad date");
         }
         if rng.random_bool(messy / 4.0) {
-            orders_out.raw_line(&format!("{{\"order_id\": {}, \"customer_id\": ", config.orders + 2_000_000 + order_id))?;
+            orders_out.raw_line(&format!(
+                "{{\"order_id\": {}, \"customer_id\": ",
+                config.orders + 2_000_000 + order_id
+            ))?;
             summary.malformed("orders: truncated JSON");
         }
         summary.orders += 1;
@@ -585,14 +788,22 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         let entry = monthly.entry((customer.id, month)).or_default();
         entry.0 += units;
         entry.1 += net_cents;
-        *location_month.entry((customer.location_id, month_of(ordered_at))).or_default() += net_cents;
+        *location_month
+            .entry((customer.location_id, month_of(ordered_at)))
+            .or_default() += net_cents;
         let invoice = round_cents(net_cents as f64 * (1.0 + config.vat_rate));
         ledger_id += 1;
         ledger_out.write(&json!({"entry_id": ledger_id, "customer_id": customer.id, "entry_type": "invoice", "amount": money(invoice), "value_date": billed_at.date().to_string(), "order_id": order_id}))?;
 
         // Payments: most pay in full, some in part, some not yet.
         let u: f64 = rng.random();
-        let paid = if u < 0.82 { invoice } else if u < 0.92 { invoice / 2 } else { 0 };
+        let paid = if u < 0.82 {
+            invoice
+        } else if u < 0.92 {
+            invoice / 2
+        } else {
+            0
+        };
         let paid_at = billed_at + Duration::days(rng.random_range(3..60));
         if paid > 0 && paid_at < end {
             payment_id += 1;
@@ -624,14 +835,18 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
 
         // Returns: after delivery, never more than sold.
         if status == "delivered" && rng.random_bool(0.06) {
-            let (line_no, product, qty, price, _, discount) = &line_items[rng.random_range(0..line_items.len())];
+            let (line_no, product, qty, price, _, discount) =
+                &line_items[rng.random_range(0..line_items.len())];
             let returned = rng.random_range(1..=*qty);
-            let returned_at = delivered_at + Duration::days(rng.random_range(1..20)) + Duration::hours(rng.random_range(0..10));
+            let returned_at = delivered_at
+                + Duration::days(rng.random_range(1..20))
+                + Duration::hours(rng.random_range(0..10));
             if returned_at < end {
                 return_id += 1;
                 let reason = RETURN_REASONS[rng.random_range(0..RETURN_REASONS.len())];
                 returns_out.write(&json!({"return_id": return_id, "order_id": order_id, "line_no": line_no, "quantity": returned, "reason": reason, "returned_at": ts(returned_at)}))?;
-                let refunded_net = returned as f64 * *price as f64 - *discount as f64 * returned as f64 / *qty as f64;
+                let refunded_net = returned as f64 * *price as f64
+                    - *discount as f64 * returned as f64 / *qty as f64;
                 let refund = round_cents(refunded_net * (1.0 + config.vat_rate));
                 ledger_id += 1;
                 ledger_out.write(&json!({"entry_id": ledger_id, "customer_id": customer.id, "entry_type": "refund", "amount": money(refund), "value_date": returned_at.date().to_string(), "order_id": order_id, "return_id": return_id}))?;
@@ -647,7 +862,9 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
                     })?;
                     *on_hand.entry((product.id, warehouse)).or_insert(0) += returned;
                 }
-                let entry = monthly.entry((customer.id, month_of(returned_at))).or_default();
+                let entry = monthly
+                    .entry((customer.id, month_of(returned_at)))
+                    .or_default();
                 entry.0 -= returned;
                 entry.1 -= round_cents(refunded_net);
             }
@@ -678,7 +895,9 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
 
     // The monthly rebate run: 5% of net sales for customers with at least 1000 net units.
     for ((customer_id, month), (units, sales)) in &monthly {
-        let run_date = month.checked_add_months(chrono::Months::new(1)).unwrap_or(*month);
+        let run_date = month
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(*month);
         if *units >= 1000 && *sales > 0 && run_date.and_hms_opt(0, 0, 0).is_some_and(|d| d < end) {
             ledger_id += 1;
             ledger_out.write(&json!({"entry_id": ledger_id, "customer_id": customer_id, "entry_type": "rebate", "amount": money(round_cents(*sales as f64 * 0.05)), "value_date": run_date.to_string(), "month": month.to_string()}))?;
@@ -686,19 +905,31 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
     }
 
     // Targets per location and month, around what was sold.
-    let mut targets = CsvOut::create(out, "sales_targets.csv", &["location_id", "month", "target_amount"])?;
+    let mut targets = CsvOut::create(
+        out,
+        "sales_targets.csv",
+        &["location_id", "month", "target_amount"],
+    )?;
     let mut month = config.start.with_day(1).unwrap_or(config.start);
     while month < config.as_of_date() {
         for loc in &location_ids {
             let actual = location_month.get(&(*loc, month)).copied().unwrap_or(0);
-            let target = ((actual as f64 * rng.random_range(0.85..1.2) / 100.0 / 100.0).round() * 100.0).max(100.0) as i64;
+            let target = ((actual as f64 * rng.random_range(0.85..1.2) / 100.0 / 100.0).round()
+                * 100.0)
+                .max(100.0) as i64;
             targets.row(&[&loc.to_string(), &month.to_string(), &money(target * 100)])?;
         }
-        month = month.checked_add_months(chrono::Months::new(1)).unwrap_or(config.as_of_date());
+        month = month
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(config.as_of_date());
     }
-    summary.files.insert("sales_targets.csv".into(), targets.finish()?);
+    summary
+        .files
+        .insert("sales_targets.csv".into(), targets.finish()?);
 
-    for (name, rows) in orders_out.finish()?.into_iter()
+    for (name, rows) in orders_out
+        .finish()?
+        .into_iter()
         .chain(lines_out.finish()?)
         .chain(movements_out.finish()?)
         .chain(payments_out.finish()?)
@@ -709,7 +940,11 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
         summary.files.insert(name, rows);
     }
     let summary_path = out.join("_generated.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary).unwrap_or_default()).map_err(|e| GenerateError::Io {
+    std::fs::write(
+        &summary_path,
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )
+    .map_err(|e| GenerateError::Io {
         path: summary_path,
         source: e,
     })?;

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use datafusion::arrow::array::{ArrayRef, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use datafusion::arrow::array::{
+    ArrayRef, Decimal128Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -47,19 +50,31 @@ impl CsvOut {
             writer: BufWriter::new(file),
             rows: 0,
         };
-        out.raw_line(&header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+        out.raw_line(
+            &header
+                .iter()
+                .map(|h| csv_field(h))
+                .collect::<Vec<_>>()
+                .join(","),
+        )?;
         out.rows = 0;
         Ok(out)
     }
 
     pub fn row(&mut self, fields: &[&str]) -> Result<()> {
-        let line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+        let line = fields
+            .iter()
+            .map(|f| csv_field(f))
+            .collect::<Vec<_>>()
+            .join(",");
         self.raw_line(&line)
     }
 
     /// A line written as is (also for deliberately malformed rows).
     pub fn raw_line(&mut self, line: &str) -> Result<()> {
-        self.writer.write_all(line.as_bytes()).map_err(io(&self.path))?;
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(io(&self.path))?;
         self.writer.write_all(b"\n").map_err(io(&self.path))?;
         self.rows += 1;
         Ok(())
@@ -92,7 +107,10 @@ impl JsonOut {
     }
 
     fn file(&mut self) -> Result<&mut (String, BufWriter<File>, u64)> {
-        let full = self.current.as_ref().is_some_and(|c| self.per_file > 0 && c.2 >= self.per_file);
+        let full = self
+            .current
+            .as_ref()
+            .is_some_and(|c| self.per_file > 0 && c.2 >= self.per_file);
         if full {
             self.close()?;
         }
@@ -166,19 +184,25 @@ impl ParquetOut {
             let name = format!("{}_{:04}.parquet", self.prefix, self.done.len() + 1);
             let path = self.dir.join(&name);
             let file = File::create(&path).map_err(io(&path))?;
-            let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+            let props = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .build();
             let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
                 .map_err(|e| GenerateError::Write(format!("{}: {e}", path.display())))?;
             self.writer = Some((name, writer, 0));
         }
         let (name, writer, rows) = self.writer.as_mut().expect("just set");
         *rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(|e| GenerateError::Write(format!("{name}: {e}")))
+        writer
+            .write(&batch)
+            .map_err(|e| GenerateError::Write(format!("{name}: {e}")))
     }
 
     fn close(&mut self) -> Result<()> {
         if let Some((name, writer, rows)) = self.writer.take() {
-            writer.close().map_err(|e| GenerateError::Write(format!("{name}: {e}")))?;
+            writer
+                .close()
+                .map_err(|e| GenerateError::Write(format!("{name}: {e}")))?;
             self.done.push((name, rows));
         }
         Ok(())
@@ -264,11 +288,22 @@ impl LinesOut {
             Arc::new(line_no.finish()),
             Arc::new(product_id.finish()),
             Arc::new(quantity.finish()),
-            Arc::new(price.finish().with_precision_and_scale(18, 2).map_err(|e| GenerateError::Write(e.to_string()))?),
-            Arc::new(discount.finish().with_precision_and_scale(18, 2).map_err(|e| GenerateError::Write(e.to_string()))?),
+            Arc::new(
+                price
+                    .finish()
+                    .with_precision_and_scale(18, 2)
+                    .map_err(|e| GenerateError::Write(e.to_string()))?,
+            ),
+            Arc::new(
+                discount
+                    .finish()
+                    .with_precision_and_scale(18, 2)
+                    .map_err(|e| GenerateError::Write(e.to_string()))?,
+            ),
             Arc::new(updated.finish()),
         ];
-        let batch = RecordBatch::try_new(self.out.schema.clone(), columns).map_err(|e| GenerateError::Write(e.to_string()))?;
+        let batch = RecordBatch::try_new(self.out.schema.clone(), columns)
+            .map_err(|e| GenerateError::Write(e.to_string()))?;
         self.out.write(batch)
     }
 
@@ -348,7 +383,8 @@ impl MovementsOut {
             Arc::new(quantity.finish()),
             Arc::new(moved.finish()),
         ];
-        let batch = RecordBatch::try_new(self.out.schema.clone(), columns).map_err(|e| GenerateError::Write(e.to_string()))?;
+        let batch = RecordBatch::try_new(self.out.schema.clone(), columns)
+            .map_err(|e| GenerateError::Write(e.to_string()))?;
         self.out.write(batch)
     }
 

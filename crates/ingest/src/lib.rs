@@ -76,7 +76,10 @@ impl Default for IngestOptions {
 /// The entity a landing file belongs to: its stem without a trailing `_<digits>`.
 pub fn entity_of(file_name: &str) -> Option<String> {
     let (stem, ext) = file_name.rsplit_once('.')?;
-    if !matches!(ext.to_ascii_lowercase().as_str(), "csv" | "ndjson" | "jsonl" | "json" | "parquet") {
+    if !matches!(
+        ext.to_ascii_lowercase().as_str(),
+        "csv" | "ndjson" | "jsonl" | "json" | "parquet"
+    ) {
         return None;
     }
     let base = match stem.rsplit_once('_') {
@@ -85,7 +88,13 @@ pub fn entity_of(file_name: &str) -> Option<String> {
     };
     let clean: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     (!clean.is_empty()).then_some(clean)
 }
@@ -119,14 +128,20 @@ async fn logged_files(warehouse: &Warehouse) -> Result<BTreeSet<(String, u64, i6
         return Ok(BTreeSet::new());
     }
     let batches = warehouse
-        .sql(&format!("select file, size_bytes, modified_micros from {log}"))
+        .sql(&format!(
+            "select file, size_bytes, modified_micros from {log}"
+        ))
         .await?
         .collect()
         .await?;
     let mut out = BTreeSet::new();
     for b in batches {
-        let files = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(|e| IngestError::DataFusion(e.into()))?;
-        let files = files.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().cloned();
+        let files = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)
+            .map_err(|e| IngestError::DataFusion(e.into()))?;
+        let files = files
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>()
+            .cloned();
         let sizes = b.column(1).as_any().downcast_ref::<Int64Array>().cloned();
         let mods = b.column(2).as_any().downcast_ref::<Int64Array>().cloned();
         if let (Some(f), Some(s), Some(m)) = (files, sizes, mods) {
@@ -139,7 +154,12 @@ async fn logged_files(warehouse: &Warehouse) -> Result<BTreeSet<(String, u64, i6
 }
 
 /// Loads every new file in `landing` into bronze. Files are taken in name order.
-pub async fn ingest(warehouse: &Warehouse, landing: &Path, options: &IngestOptions, progress: &dyn Fn(&FileReport)) -> Result<Vec<FileReport>> {
+pub async fn ingest(
+    warehouse: &Warehouse,
+    landing: &Path,
+    options: &IngestOptions,
+    progress: &dyn Fn(&FileReport),
+) -> Result<Vec<FileReport>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(landing)
         .map_err(|e| IngestError::Io {
             path: landing.to_path_buf(),
@@ -153,11 +173,16 @@ pub async fn ingest(warehouse: &Warehouse, landing: &Path, options: &IngestOptio
     warehouse.ensure_schema(&options.bronze_schema)?;
     let mut reports = Vec::new();
     for path in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with('_') || name.starts_with('.') {
             continue;
         }
-        let Some(entity) = entity_of(&name) else { continue };
+        let Some(entity) = entity_of(&name) else {
+            continue;
+        };
         let (size, modified) = fingerprint(&path)?;
         if done.contains(&(name.clone(), size, modified)) {
             let report = FileReport {
@@ -198,7 +223,17 @@ pub async fn ingest(warehouse: &Warehouse, landing: &Path, options: &IngestOptio
         } else {
             loader.ndjson(&path).await?
         };
-        append_log(warehouse, &name, &entity, size, modified, loaded, quarantined, ingested_at).await?;
+        append_log(
+            warehouse,
+            &name,
+            &entity,
+            size,
+            modified,
+            loaded,
+            quarantined,
+            ingested_at,
+        )
+        .await?;
         let report = FileReport {
             file: name,
             entity,
@@ -231,7 +266,11 @@ async fn append_log(
         Field::new("modified_micros", DataType::Int64, false),
         Field::new("rows_loaded", DataType::Int64, false),
         Field::new("rows_quarantined", DataType::Int64, false),
-        Field::new("ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some(utc.clone())), false),
+        Field::new(
+            "ingested_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some(utc.clone())),
+            false,
+        ),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(datafusion::arrow::array::StringArray::from(vec![file])),
@@ -242,9 +281,12 @@ async fn append_log(
         Arc::new(Int64Array::from(vec![quarantined as i64])),
         Arc::new(TimestampMicrosecondArray::from(vec![at.timestamp_micros()]).with_timezone(utc)),
     ];
-    let batch = RecordBatch::try_new(schema, columns).map_err(|e| IngestError::DataFusion(e.into()))?;
+    let batch =
+        RecordBatch::try_new(schema, columns).map_err(|e| IngestError::DataFusion(e.into()))?;
     let df = warehouse.context().read_batch(batch)?;
-    warehouse.write(&log_relation(), df, WriteMode::Append).await?;
+    warehouse
+        .write(&log_relation(), df, WriteMode::Append)
+        .await?;
     Ok(())
 }
 
@@ -308,11 +350,24 @@ impl Loader<'_> {
         (
             vec![
                 Field::new("_source_file", DataType::Utf8, false),
-                Field::new("_ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some(utc.clone())), false),
+                Field::new(
+                    "_ingested_at",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some(utc.clone())),
+                    false,
+                ),
             ],
             vec![
-                Arc::new(datafusion::arrow::array::StringArray::from(vec![self.file; rows])),
-                Arc::new(TimestampMicrosecondArray::from(vec![self.ingested_at.timestamp_micros(); rows]).with_timezone(utc)),
+                Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                    self.file;
+                    rows
+                ])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        self.ingested_at.timestamp_micros();
+                        rows
+                    ])
+                    .with_timezone(utc),
+                ),
             ],
         )
     }
@@ -337,9 +392,13 @@ impl Loader<'_> {
         arrays.extend(meta_arrays);
         fields.push(Field::new("_row_number", DataType::Int64, false));
         arrays.push(Arc::new(Int64Array::from(chunk.row_numbers)));
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| IngestError::DataFusion(e.into()))?;
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| IngestError::DataFusion(e.into()))?;
         let df = self.warehouse.context().read_batch(batch)?;
-        Ok(self.warehouse.write(self.bronze, df, WriteMode::Append).await?)
+        Ok(self
+            .warehouse
+            .write(self.bronze, df, WriteMode::Append)
+            .await?)
     }
 
     async fn write_rejects(&self, rejects: Vec<Rejected>) -> Result<u64> {
@@ -349,16 +408,36 @@ impl Loader<'_> {
         }
         let (mut fields, mut arrays) = self.meta_fields(rows);
         fields.insert(0, Field::new("entity", DataType::Utf8, false));
-        arrays.insert(0, Arc::new(datafusion::arrow::array::StringArray::from(vec![self.entity; rows])));
+        arrays.insert(
+            0,
+            Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                self.entity;
+                rows
+            ])),
+        );
         fields.push(Field::new("_row_number", DataType::Int64, false));
-        arrays.push(Arc::new(Int64Array::from(rejects.iter().map(|r| r.row_number).collect::<Vec<_>>())));
+        arrays.push(Arc::new(Int64Array::from(
+            rejects.iter().map(|r| r.row_number).collect::<Vec<_>>(),
+        )));
         fields.push(Field::new("raw", DataType::Utf8, false));
-        arrays.push(Arc::new(datafusion::arrow::array::StringArray::from_iter_values(rejects.iter().map(|r| r.raw.as_str()))));
+        arrays.push(Arc::new(
+            datafusion::arrow::array::StringArray::from_iter_values(
+                rejects.iter().map(|r| r.raw.as_str()),
+            ),
+        ));
         fields.push(Field::new("reason", DataType::Utf8, false));
-        arrays.push(Arc::new(datafusion::arrow::array::StringArray::from_iter_values(rejects.iter().map(|r| r.reason.as_str()))));
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| IngestError::DataFusion(e.into()))?;
+        arrays.push(Arc::new(
+            datafusion::arrow::array::StringArray::from_iter_values(
+                rejects.iter().map(|r| r.reason.as_str()),
+            ),
+        ));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| IngestError::DataFusion(e.into()))?;
         let df = self.warehouse.context().read_batch(batch)?;
-        Ok(self.warehouse.write(self.quarantine, df, WriteMode::Append).await?)
+        Ok(self
+            .warehouse
+            .write(self.quarantine, df, WriteMode::Append)
+            .await?)
     }
 
     async fn csv(&self, path: &Path) -> Result<(u64, u64)> {
@@ -368,7 +447,10 @@ impl Loader<'_> {
         })?;
         // A UTF-8 byte order mark is not part of the first column's name.
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(body);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(body);
         let header: Vec<String> = reader
             .headers()
             .map_err(|e| IngestError::File {
@@ -387,7 +469,9 @@ impl Loader<'_> {
             row_number += 1;
             let read = reader.read_record(&mut record);
             let end = reader.position().byte() as usize;
-            let raw = String::from_utf8_lossy(&body[start.min(body.len())..end.min(body.len())]).trim_end().to_string();
+            let raw = String::from_utf8_lossy(&body[start.min(body.len())..end.min(body.len())])
+                .trim_end()
+                .to_string();
             start = end;
             match read {
                 Ok(false) => break,
@@ -402,7 +486,11 @@ impl Loader<'_> {
                 Ok(true) => rejects.push(Rejected {
                     row_number,
                     raw,
-                    reason: format!("expected {} fields, found {} (broken quoting or delimiter)", header.len(), record.len()),
+                    reason: format!(
+                        "expected {} fields, found {} (broken quoting or delimiter)",
+                        header.len(),
+                        record.len()
+                    ),
                 }),
                 Err(e) => rejects.push(Rejected {
                     row_number,
@@ -497,14 +585,22 @@ impl Loader<'_> {
             let batch = batch.map_err(|e| bad_file(&e))?;
             let rows = batch.num_rows();
             let (meta_fields, meta_arrays) = self.meta_fields(rows);
-            let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            let mut fields: Vec<Field> = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
             let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
             fields.extend(meta_fields);
             arrays.extend(meta_arrays);
             fields.push(Field::new("_row_number", DataType::Int64, false));
-            arrays.push(Arc::new(Int64Array::from_iter_values(next_row..next_row + rows as i64)));
+            arrays.push(Arc::new(Int64Array::from_iter_values(
+                next_row..next_row + rows as i64,
+            )));
             next_row += rows as i64;
-            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| IngestError::DataFusion(e.into()))?;
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+                .map_err(|e| IngestError::DataFusion(e.into()))?;
             pending_rows += rows;
             pending.push(batch);
             if pending_rows >= CHUNK_ROWS * 5 {
@@ -521,7 +617,10 @@ impl Loader<'_> {
             return Ok(0);
         }
         let df = self.warehouse.context().read_batches(batches)?;
-        Ok(self.warehouse.write(self.bronze, df, WriteMode::Append).await?)
+        Ok(self
+            .warehouse
+            .write(self.bronze, df, WriteMode::Append)
+            .await?)
     }
 }
 
@@ -532,9 +631,133 @@ mod tests {
     #[test]
     fn entities_from_file_names() {
         assert_eq!(entity_of("orders_0003.ndjson").as_deref(), Some("orders"));
-        assert_eq!(entity_of("order_lines_0001.parquet").as_deref(), Some("order_lines"));
+        assert_eq!(
+            entity_of("order_lines_0001.parquet").as_deref(),
+            Some("order_lines")
+        );
         assert_eq!(entity_of("customers.csv").as_deref(), Some("customers"));
-        assert_eq!(entity_of("sales_targets.csv").as_deref(), Some("sales_targets"));
+        assert_eq!(
+            entity_of("sales_targets.csv").as_deref(),
+            Some("sales_targets")
+        );
         assert_eq!(entity_of("notes.txt"), None);
+    }
+
+    async fn count(warehouse: &Warehouse, sql: &str) -> i64 {
+        let batches = warehouse.sql(sql).await.unwrap().collect().await.unwrap();
+        let col = datafusion::arrow::compute::cast(batches[0].column(0), &DataType::Int64).unwrap();
+        col.as_any().downcast_ref::<Int64Array>().unwrap().value(0)
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_row_lands_in_bronze_or_quarantine_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        std::fs::create_dir_all(&landing).unwrap();
+        // Row 3 has broken quoting that swallows the line break; row 4 has too many fields.
+        write(
+            &landing,
+            "customers.csv",
+            "\u{feff}id,name,limit\n1,Ade,100.00\n2,\"Bisi, Ltd\",200\n3,\"Broken,300\n4,Efe,1,extra\n",
+        );
+        write(
+            &landing,
+            "orders_0001.ndjson",
+            "{\"order_id\": 1, \"status\": \"raised\"}\n{\"order_id\": 2, \"status\": null, \"channel\": \"web\"}\n{\"order_id\": 3,\n[1,2]\n",
+        );
+        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
+            .await
+            .unwrap();
+        let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        let by_file: BTreeMap<_, _> = reports
+            .iter()
+            .map(|r| (r.file.as_str(), (r.rows_loaded, r.rows_quarantined)))
+            .collect();
+        assert_eq!(by_file["customers.csv"], (2, 1));
+        assert_eq!(by_file["orders_0001.ndjson"], (2, 2));
+        assert_eq!(count(&warehouse, "select count(*) from bronze.customers where name = 'Bisi, Ltd' and \"limit\" = '200'").await, 1);
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where channel is null and order_id = '1'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze._quarantine where entity = 'orders' and reason like 'invalid JSON%'").await,
+            1
+        );
+        assert_eq!(
+            count(&warehouse, "select max(_row_number) from bronze.orders").await,
+            2
+        );
+
+        // A second run loads nothing.
+        let again = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert!(again.iter().all(|r| r.skipped));
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze.orders").await,
+            2
+        );
+
+        // A crash after the rows of a new file were committed but before it was logged: the next
+        // run removes those rows and loads the file once.
+        write(
+            &landing,
+            "orders_0002.ndjson",
+            "{\"order_id\": 9, \"status\": \"billed\", \"note\": \"new column\"}\n",
+        );
+        let loader = Loader {
+            warehouse: &warehouse,
+            bronze: &Relation::new("bronze", "orders"),
+            quarantine: &Relation::new("bronze", QUARANTINE),
+            file: "orders_0002.ndjson",
+            entity: "orders",
+            ingested_at: Utc::now(),
+        };
+        loader
+            .ndjson(&landing.join("orders_0002.ndjson"))
+            .await
+            .unwrap();
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where order_id = '9'"
+            )
+            .await,
+            1
+        );
+        ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where order_id = '9'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where note = 'new column'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze.orders").await,
+            3
+        );
     }
 }
