@@ -217,6 +217,66 @@ fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
 }
 
+/// A row type written to numbered Parquet files, a batch at a time.
+pub trait ParquetRow: Sized {
+    /// File names are `<PREFIX>_0001.parquet`, …
+    const PREFIX: &'static str;
+    fn schema() -> SchemaRef;
+    fn columns(rows: &[Self]) -> Result<Vec<ArrayRef>>;
+}
+
+/// Buffers rows of one type and writes them as Parquet batches of [`BATCH`] rows.
+pub struct RowsOut<R: ParquetRow> {
+    out: ParquetOut,
+    rows: Vec<R>,
+}
+
+impl<R: ParquetRow> RowsOut<R> {
+    pub fn create(dir: &Path, per_file: u64) -> Result<Self> {
+        Ok(RowsOut {
+            out: ParquetOut {
+                dir: dir.to_path_buf(),
+                prefix: R::PREFIX.into(),
+                schema: R::schema(),
+                per_file,
+                writer: None,
+                done: Vec::new(),
+            },
+            rows: Vec::with_capacity(BATCH),
+        })
+    }
+
+    pub fn push(&mut self, row: R) -> Result<()> {
+        self.rows.push(row);
+        if self.rows.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let rows = std::mem::take(&mut self.rows);
+        let batch = RecordBatch::try_new(self.out.schema.clone(), R::columns(&rows)?)
+            .map_err(|e| GenerateError::Write(e.to_string()))?;
+        self.out.write(batch)
+    }
+
+    pub fn finish(mut self) -> Result<Vec<(String, u64)>> {
+        self.flush()?;
+        self.out.close()?;
+        Ok(self.out.done)
+    }
+}
+
+fn money_array(builder: &mut Decimal128Builder) -> Result<ArrayRef> {
+    Ok(Arc::new(
+        builder
+            .finish()
+            .with_precision_and_scale(18, 2)
+            .map_err(|e| GenerateError::Write(e.to_string()))?,
+    ))
+}
+
 #[derive(Clone)]
 pub struct LineRow {
     pub order_id: u64,
@@ -228,14 +288,13 @@ pub struct LineRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub struct LinesOut {
-    out: ParquetOut,
-    rows: Vec<LineRow>,
-}
+pub type LinesOut = RowsOut<LineRow>;
 
-impl LinesOut {
-    pub fn create(dir: &Path, per_file: u64) -> Result<Self> {
-        let schema = Arc::new(Schema::new(vec![
+impl ParquetRow for LineRow {
+    const PREFIX: &'static str = "order_lines";
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
             Field::new("order_id", DataType::Int64, false),
             Field::new("line_no", DataType::Int32, false),
             Field::new("product_id", DataType::Int64, false),
@@ -243,30 +302,10 @@ impl LinesOut {
             Field::new("unit_price", DataType::Decimal128(18, 2), false),
             Field::new("discount_amount", DataType::Decimal128(18, 2), false),
             Field::new("updated_at", timestamp(), false),
-        ]));
-        Ok(LinesOut {
-            out: ParquetOut {
-                dir: dir.to_path_buf(),
-                prefix: "order_lines".into(),
-                schema,
-                per_file,
-                writer: None,
-                done: Vec::new(),
-            },
-            rows: Vec::with_capacity(BATCH),
-        })
+        ]))
     }
 
-    pub fn push(&mut self, row: LineRow) -> Result<()> {
-        self.rows.push(row);
-        if self.rows.len() >= BATCH {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        let rows = std::mem::take(&mut self.rows);
+    fn columns(rows: &[Self]) -> Result<Vec<ArrayRef>> {
         let mut order_id = Int64Builder::with_capacity(rows.len());
         let mut line_no = Int32Builder::with_capacity(rows.len());
         let mut product_id = Int64Builder::with_capacity(rows.len());
@@ -274,7 +313,7 @@ impl LinesOut {
         let mut price = Decimal128Builder::with_capacity(rows.len());
         let mut discount = Decimal128Builder::with_capacity(rows.len());
         let mut updated = TimestampMicrosecondBuilder::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             order_id.append_value(r.order_id as i64);
             line_no.append_value(r.line_no);
             product_id.append_value(r.product_id as i64);
@@ -283,34 +322,15 @@ impl LinesOut {
             discount.append_value(i128::from(r.discount_cents));
             updated.append_value(micros(r.updated_at));
         }
-        let columns: Vec<ArrayRef> = vec![
+        Ok(vec![
             Arc::new(order_id.finish()),
             Arc::new(line_no.finish()),
             Arc::new(product_id.finish()),
             Arc::new(quantity.finish()),
-            Arc::new(
-                price
-                    .finish()
-                    .with_precision_and_scale(18, 2)
-                    .map_err(|e| GenerateError::Write(e.to_string()))?,
-            ),
-            Arc::new(
-                discount
-                    .finish()
-                    .with_precision_and_scale(18, 2)
-                    .map_err(|e| GenerateError::Write(e.to_string()))?,
-            ),
+            money_array(&mut price)?,
+            money_array(&mut discount)?,
             Arc::new(updated.finish()),
-        ];
-        let batch = RecordBatch::try_new(self.out.schema.clone(), columns)
-            .map_err(|e| GenerateError::Write(e.to_string()))?;
-        self.out.write(batch)
-    }
-
-    pub fn finish(mut self) -> Result<Vec<(String, u64)>> {
-        self.flush()?;
-        self.out.close()?;
-        Ok(self.out.done)
+        ])
     }
 }
 
@@ -323,51 +343,30 @@ pub struct MovementRow {
     pub moved_at: NaiveDateTime,
 }
 
-pub struct MovementsOut {
-    out: ParquetOut,
-    rows: Vec<MovementRow>,
-}
+pub type MovementsOut = RowsOut<MovementRow>;
 
-impl MovementsOut {
-    pub fn create(dir: &Path, per_file: u64) -> Result<Self> {
-        let schema = Arc::new(Schema::new(vec![
+impl ParquetRow for MovementRow {
+    const PREFIX: &'static str = "inventory_movements";
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
             Field::new("movement_id", DataType::Int64, false),
             Field::new("product_id", DataType::Int64, false),
             Field::new("warehouse_id", DataType::Int64, false),
             Field::new("movement_type", DataType::Utf8, false),
             Field::new("quantity", DataType::Int64, false),
             Field::new("moved_at", timestamp(), false),
-        ]));
-        Ok(MovementsOut {
-            out: ParquetOut {
-                dir: dir.to_path_buf(),
-                prefix: "inventory_movements".into(),
-                schema,
-                per_file,
-                writer: None,
-                done: Vec::new(),
-            },
-            rows: Vec::with_capacity(BATCH),
-        })
+        ]))
     }
 
-    pub fn push(&mut self, row: MovementRow) -> Result<()> {
-        self.rows.push(row);
-        if self.rows.len() >= BATCH {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        let rows = std::mem::take(&mut self.rows);
+    fn columns(rows: &[Self]) -> Result<Vec<ArrayRef>> {
         let mut id = Int64Builder::with_capacity(rows.len());
         let mut product = Int64Builder::with_capacity(rows.len());
         let mut warehouse = Int64Builder::with_capacity(rows.len());
         let mut kind = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
         let mut quantity = Int64Builder::with_capacity(rows.len());
         let mut moved = TimestampMicrosecondBuilder::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             id.append_value(r.movement_id as i64);
             product.append_value(r.product_id as i64);
             warehouse.append_value(r.warehouse_id as i64);
@@ -375,22 +374,13 @@ impl MovementsOut {
             quantity.append_value(r.quantity);
             moved.append_value(micros(r.moved_at));
         }
-        let columns: Vec<ArrayRef> = vec![
+        Ok(vec![
             Arc::new(id.finish()),
             Arc::new(product.finish()),
             Arc::new(warehouse.finish()),
             Arc::new(kind.finish()),
             Arc::new(quantity.finish()),
             Arc::new(moved.finish()),
-        ];
-        let batch = RecordBatch::try_new(self.out.schema.clone(), columns)
-            .map_err(|e| GenerateError::Write(e.to_string()))?;
-        self.out.write(batch)
-    }
-
-    pub fn finish(mut self) -> Result<Vec<(String, u64)>> {
-        self.flush()?;
-        self.out.close()?;
-        Ok(self.out.done)
+        ])
     }
 }
