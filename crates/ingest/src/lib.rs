@@ -43,6 +43,13 @@ pub enum IngestError {
 
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;
 
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Rows of text per Delta commit while loading a CSV or NDJSON file.
 const CHUNK_ROWS: usize = 200_000;
 
@@ -109,10 +116,7 @@ fn sql_string(s: &str) -> String {
 
 /// A file's identity in the log: its name, size and modification time.
 fn fingerprint(path: &Path) -> Result<(u64, i64)> {
-    let meta = std::fs::metadata(path).map_err(|e| IngestError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let meta = std::fs::metadata(path).map_err(io_error(path))?;
     let modified = meta
         .modified()
         .ok()
@@ -161,10 +165,7 @@ pub async fn ingest(
     progress: &dyn Fn(&FileReport),
 ) -> Result<Vec<FileReport>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(landing)
-        .map_err(|e| IngestError::Io {
-            path: landing.to_path_buf(),
-            source: e,
-        })?
+        .map_err(io_error(landing))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
@@ -401,6 +402,26 @@ impl Loader<'_> {
             .await?)
     }
 
+    /// Commits the chunk once it holds [`CHUNK_ROWS`] rows, so memory stays bounded.
+    async fn write_if_full(&self, chunk: &mut TextChunk) -> Result<u64> {
+        if chunk.len() < CHUNK_ROWS {
+            return Ok(0);
+        }
+        self.write_chunk(std::mem::take(chunk)).await
+    }
+
+    /// Commits the last rows and the rejects; returns (rows loaded, rows quarantined).
+    async fn finish_text(
+        &self,
+        chunk: TextChunk,
+        rejects: Vec<Rejected>,
+        loaded: u64,
+    ) -> Result<(u64, u64)> {
+        let loaded = loaded + self.write_chunk(chunk).await?;
+        let quarantined = self.write_rejects(rejects).await?;
+        Ok((loaded, quarantined))
+    }
+
     async fn write_rejects(&self, rejects: Vec<Rejected>) -> Result<u64> {
         let rows = rejects.len();
         if rows == 0 {
@@ -441,10 +462,7 @@ impl Loader<'_> {
     }
 
     async fn csv(&self, path: &Path) -> Result<(u64, u64)> {
-        let bytes = std::fs::read(path).map_err(|e| IngestError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let bytes = std::fs::read(path).map_err(io_error(path))?;
         // A UTF-8 byte order mark is not part of the first column's name.
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let mut reader = csv::ReaderBuilder::new()
@@ -498,31 +516,21 @@ impl Loader<'_> {
                     reason: format!("unreadable CSV row: {e}"),
                 }),
             }
-            if chunk.len() >= CHUNK_ROWS {
-                loaded += self.write_chunk(std::mem::take(&mut chunk)).await?;
-            }
+            loaded += self.write_if_full(&mut chunk).await?;
         }
-        loaded += self.write_chunk(chunk).await?;
-        let quarantined = self.write_rejects(rejects).await?;
-        Ok((loaded, quarantined))
+        self.finish_text(chunk, rejects, loaded).await
     }
 
     async fn ndjson(&self, path: &Path) -> Result<(u64, u64)> {
         use std::io::BufRead;
-        let file = std::fs::File::open(path).map_err(|e| IngestError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let file = std::fs::File::open(path).map_err(io_error(path))?;
         let reader = std::io::BufReader::new(file);
         let mut chunk = TextChunk::default();
         let mut rejects = Vec::new();
         let mut loaded = 0u64;
         for (i, line) in reader.lines().enumerate() {
             let row_number = i as i64 + 1;
-            let line = line.map_err(|e| IngestError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
+            let line = line.map_err(io_error(path))?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -552,23 +560,16 @@ impl Loader<'_> {
                     reason: format!("invalid JSON: {e}"),
                 }),
             }
-            if chunk.len() >= CHUNK_ROWS {
-                loaded += self.write_chunk(std::mem::take(&mut chunk)).await?;
-            }
+            loaded += self.write_if_full(&mut chunk).await?;
         }
-        loaded += self.write_chunk(chunk).await?;
-        let quarantined = self.write_rejects(rejects).await?;
-        Ok((loaded, quarantined))
+        self.finish_text(chunk, rejects, loaded).await
     }
 
     /// Parquet keeps its types; batches are read in file order so `_row_number` is the row's
     /// position in the file, and committed every [`CHUNK_ROWS`]×5 rows to bound memory.
     async fn parquet(&self, path: &Path) -> Result<(u64, u64)> {
         use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let file = std::fs::File::open(path).map_err(|e| IngestError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let file = std::fs::File::open(path).map_err(io_error(path))?;
         let bad_file = |e: &dyn std::fmt::Display| IngestError::File {
             file: self.file.to_string(),
             message: format!("not a readable Parquet file: {e}"),
