@@ -1,0 +1,29 @@
+use thiserror::Error;
+
+/// Why an operation was refused. Every refusal names the field and the rule; nothing was written.
+#[derive(Debug, Error)]
+pub enum DeskError {
+    /// Input that breaks a rule, e.g. `quantity: must be greater than 0`.
+    #[error("{field}: {rule}")]
+    Invalid { field: String, rule: String },
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: i64 },
+    #[error("role '{role}' may not {operation}")]
+    Forbidden {
+        role: String,
+        operation: &'static str,
+    },
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+impl DeskError {
+    pub fn invalid(field: &str, rule: impl Into<String>) -> Self {
+        DeskError::Invalid {
+            field: field.to_string(),
+            rule: rule.into(),
+        }
+    }
+}
+
+pub type Result<T, E = DeskError> = std::result::Result<T, E>;

@@ -1,0 +1,172 @@
+//! Versioned schema migrations. Each migration runs once, in order, in its own transaction; the
+//! applied versions are recorded in `schema_migrations`.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+
+/// Every migration, in order. Append new ones; never edit an applied one.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+create table territories (
+    territory_id integer primary key,
+    name text not null unique,
+    manager_first_name text not null,
+    manager_last_name text not null
+);
+create table locations (
+    location_id integer primary key,
+    region text not null,
+    territory_id integer not null references territories(territory_id),
+    state text not null,
+    city text not null,
+    unique (region, territory_id, state, city)
+);
+create table customer_types (
+    customer_type_id integer primary key,
+    name text not null unique
+);
+create table customers (
+    customer_id integer primary key,
+    name text not null,
+    customer_type_id integer not null references customer_types(customer_type_id),
+    email text,
+    location_id integer not null references locations(location_id),
+    registered_at text not null,
+    credit_limit_cents integer not null check (credit_limit_cents >= 0),
+    balance_cents integer not null default 0,
+    active integer not null default 1,
+    unique (name, location_id, customer_type_id)
+);
+create table carriers (
+    carrier_id integer primary key,
+    name text not null,
+    location_id integer references locations(location_id)
+);
+create table products (
+    product_id integer primary key,
+    description text not null,
+    brand text not null,
+    category text not null,
+    price_cents integer not null check (price_cents >= 0),
+    cost_cents integer not null check (cost_cents >= 0),
+    on_hand integer not null check (on_hand >= 0)
+);
+-- Every version of a product's price, cost and quantity with its validity period.
+create table product_history (
+    product_id integer not null references products(product_id),
+    price_cents integer not null,
+    cost_cents integer not null,
+    on_hand integer not null,
+    valid_from text not null,
+    valid_to text
+);
+create index product_history_at on product_history(product_id, valid_from);
+create table orders (
+    order_id integer primary key,
+    customer_id integer not null references customers(customer_id),
+    location_id integer not null references locations(location_id),
+    status text not null check (status in ('raised', 'on_hold', 'billed', 'shipped', 'delivered', 'cancelled')),
+    hold_reason text,
+    raised_at text not null,
+    billed_at text,
+    updated_at text not null
+);
+create table order_lines (
+    order_id integer not null references orders(order_id),
+    line_no integer not null,
+    product_id integer not null references products(product_id),
+    quantity integer not null check (quantity > 0),
+    primary key (order_id, line_no),
+    unique (order_id, product_id)
+);
+-- Billed lines: price, VAT, cost and margin fixed at billing; returns reduce the net quantity.
+create table sales_lines (
+    order_id integer not null,
+    line_no integer not null,
+    product_id integer not null,
+    quantity integer not null,
+    returned integer not null default 0 check (returned >= 0 and returned <= quantity),
+    unit_price_cents integer not null,
+    unit_cost_cents integer not null,
+    primary key (order_id, line_no)
+);
+create table shipments (
+    order_id integer primary key references orders(order_id),
+    carrier_id integer not null references carriers(carrier_id),
+    warehouse text not null,
+    promised_at text not null,
+    shipped_at text not null,
+    delivered_at text
+);
+create table reversals (
+    reversal_id integer primary key,
+    order_id integer not null,
+    line_no integer not null,
+    quantity integer not null check (quantity > 0),
+    refund_cents integer not null,
+    reason text not null,
+    actor text not null,
+    at text not null
+);
+-- Append-only: every entry carries the customer's balance after it.
+create table ledger (
+    entry_id integer primary key,
+    customer_id integer not null references customers(customer_id),
+    entry_type text not null check (entry_type in ('invoice', 'payment', 'refund', 'rebate', 'write_off')),
+    amount_cents integer not null,
+    balance_after_cents integer not null,
+    value_date text not null,
+    order_id integer,
+    reference text,
+    actor text not null,
+    created_at text not null
+);
+create trigger ledger_no_update before update on ledger begin select raise(abort, 'the ledger is append-only'); end;
+create trigger ledger_no_delete before delete on ledger begin select raise(abort, 'the ledger is append-only'); end;
+create table rebate_runs (
+    month text primary key,
+    actor text not null,
+    at text not null
+);
+create table audit (
+    audit_id integer primary key,
+    entity text not null,
+    entity_id text not null,
+    action text not null,
+    actor text not null,
+    at text not null,
+    payload text not null
+);
+-- Change events, written in the operation's own transaction; published exactly once.
+create table outbox (
+    event_id integer primary key,
+    event_type text not null,
+    entity text not null,
+    payload text not null,
+    created_at text not null,
+    published_file text
+);
+"#,
+)];
+
+/// Applies every migration not yet applied.
+pub fn migrate(conn: &mut Connection) -> Result<i64> {
+    conn.execute_batch("create table if not exists schema_migrations (version integer primary key, applied_at text not null)")?;
+    let current: i64 = conn.query_row(
+        "select coalesce(max(version), 0) from schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "insert into schema_migrations (version, applied_at) values (?1, ?2)",
+            rusqlite::params![version, crate::now()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(MIGRATIONS.last().map(|m| m.0).unwrap_or(0))
+}

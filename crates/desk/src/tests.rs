@@ -1,0 +1,630 @@
+//! One test per rule of the spec, refusals included: each refusal names the field and leaves
+//! nothing written.
+
+use super::*;
+
+struct World {
+    _dir: tempfile::TempDir,
+    desk: Desk,
+    clerk: Actor,
+    manager: Actor,
+    analyst: Actor,
+    customer: i64,
+    location: i64,
+    other_location: i64,
+    product: i64,
+    carrier: i64,
+}
+
+/// A desk with one territory, two locations, a retail customer (limit 1,000.00) and a product
+/// (price 10.00, cost 6.00, 100 in stock).
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = Desk::open(&dir.path().join("desk.db")).unwrap();
+    let manager = Actor::new("mia", Role::Manager);
+    let territory = desk
+        .add_territory(&manager, "South Lagos", "Tunde", "Adeyemi")
+        .unwrap();
+    let location = desk
+        .add_location(&manager, "South", territory, "Lagos", "Ikeja")
+        .unwrap();
+    let other_location = desk
+        .add_location(&manager, "South", territory, "Lagos", "Lekki")
+        .unwrap();
+    let retail = desk.add_customer_type(&manager, "Retail").unwrap();
+    let customer = desk
+        .add_customer(
+            &manager,
+            "Ade Stores",
+            retail,
+            Some("ade@example.com"),
+            location,
+            100_000,
+        )
+        .unwrap();
+    let product = desk
+        .add_product(
+            &manager,
+            &NewProduct {
+                description: "Malta 33cl",
+                brand: "Malta",
+                category: "Beverages",
+                price_cents: 1_000,
+                cost_cents: 600,
+                on_hand: 100,
+            },
+        )
+        .unwrap();
+    let carrier = desk
+        .add_carrier(&manager, "SwiftHaul", Some(location))
+        .unwrap();
+    World {
+        _dir: dir,
+        desk,
+        clerk: Actor::new("cole", Role::Clerk),
+        manager,
+        analyst: Actor::new("ana", Role::Analyst),
+        customer,
+        location,
+        other_location,
+        product,
+        carrier,
+    }
+}
+
+fn count(desk: &Desk, sql: &str) -> i64 {
+    desk.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn field_of(e: DeskError) -> String {
+    match e {
+        DeskError::Invalid { field, .. } => field,
+        other => panic!("expected an invalid-input error, got {other}"),
+    }
+}
+
+fn ledger_matches_balances(desk: &Desk) {
+    let mismatches = count(
+        desk,
+        "select count(*) from customers c where c.balance_cents <> (select coalesce(sum(amount_cents), 0) from ledger l where l.customer_id = c.customer_id)",
+    );
+    assert_eq!(mismatches, 0, "the ledger sums to every balance");
+}
+
+#[test]
+fn raising_needs_an_active_customer_at_that_location_and_positive_quantities() {
+    let mut w = world();
+    let line = NewLine {
+        product_id: w.product,
+        quantity: 2,
+    };
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line])
+        .unwrap();
+    assert_eq!(w.desk.order_status(order).unwrap(), "raised");
+
+    let events = count(&w.desk, "select count(*) from outbox");
+    assert_eq!(
+        field_of(
+            w.desk
+                .raise_order(&w.clerk, 999, w.location, &[line])
+                .unwrap_err()
+        ),
+        "customer_id"
+    );
+    assert_eq!(
+        field_of(
+            w.desk
+                .raise_order(&w.clerk, w.customer, w.other_location, &[line])
+                .unwrap_err()
+        ),
+        "location_id"
+    );
+    let zero = NewLine {
+        product_id: w.product,
+        quantity: 0,
+    };
+    assert_eq!(
+        field_of(
+            w.desk
+                .raise_order(&w.clerk, w.customer, w.location, &[zero])
+                .unwrap_err()
+        ),
+        "lines[0].quantity"
+    );
+    let unknown = NewLine {
+        product_id: 77,
+        quantity: 1,
+    };
+    assert_eq!(
+        field_of(
+            w.desk
+                .raise_order(&w.clerk, w.customer, w.location, &[unknown])
+                .unwrap_err()
+        ),
+        "product_id"
+    );
+    w.desk.delist_customer(&w.manager, w.customer).unwrap();
+    let err = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line])
+        .unwrap_err();
+    assert!(err.to_string().contains("delisted"), "{err}");
+    assert_eq!(
+        count(&w.desk, "select count(*) from orders"),
+        1,
+        "refusals write nothing"
+    );
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from outbox where event_type = 'order_changed'"
+        ),
+        1
+    );
+    assert!(count(&w.desk, "select count(*) from outbox") > events - 1);
+}
+
+#[test]
+fn raising_a_product_again_replaces_its_quantity() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 2,
+            }],
+        )
+        .unwrap();
+    w.desk
+        .reraise_line(
+            &w.clerk,
+            order,
+            NewLine {
+                product_id: w.product,
+                quantity: 5,
+            },
+        )
+        .unwrap();
+    assert_eq!(count(&w.desk, "select count(*) from order_lines"), 1);
+    assert_eq!(count(&w.desk, "select quantity from order_lines"), 5);
+}
+
+#[test]
+fn cancel_only_before_billing_and_audited() {
+    let mut w = world();
+    let line = NewLine {
+        product_id: w.product,
+        quantity: 1,
+    };
+    let a = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line])
+        .unwrap();
+    w.desk
+        .cancel_order(&w.clerk, a, "customer request")
+        .unwrap();
+    assert_eq!(w.desk.order_status(a).unwrap(), "cancelled");
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from audit where entity = 'orders' and action = 'cancel' and actor = 'cole' and payload like '%customer request%'"
+        ),
+        1
+    );
+
+    let b = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line])
+        .unwrap();
+    w.desk.bill_order(&w.clerk, b).unwrap();
+    assert_eq!(
+        field_of(w.desk.cancel_order(&w.clerk, b, "too late").unwrap_err()),
+        "order_id"
+    );
+    assert_eq!(w.desk.order_status(b).unwrap(), "billed");
+}
+
+#[test]
+fn billing_writes_stock_sales_balance_and_ledger_in_one_go() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 3,
+            }],
+        )
+        .unwrap();
+    let outcome = w.desk.bill_order(&w.clerk, order).unwrap();
+    // 3 × 10.00 = 30.00 net, VAT 7.5% = 2.25, total 32.25.
+    assert_eq!(
+        outcome,
+        BillOutcome::Billed {
+            net_cents: 3_000,
+            vat_cents: 225,
+            total_cents: 3_225
+        }
+    );
+    assert_eq!(w.desk.on_hand(w.product).unwrap(), 97);
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 3_225);
+    assert_eq!(
+        count(
+            &w.desk,
+            "select unit_cost_cents * quantity from sales_lines"
+        ),
+        1_800
+    );
+    assert_eq!(
+        count(
+            &w.desk,
+            "select balance_after_cents from ledger where entry_type = 'invoice'"
+        ),
+        3_225
+    );
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn out_of_stock_holds_the_order_and_changes_nothing_else() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 101,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        w.desk.bill_order(&w.clerk, order).unwrap(),
+        BillOutcome::OnHold {
+            reason: "out of stock".into()
+        }
+    );
+    assert_eq!(w.desk.order_status(order).unwrap(), "on_hold");
+    assert_eq!(w.desk.on_hand(w.product).unwrap(), 100);
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 0);
+    assert_eq!(count(&w.desk, "select count(*) from ledger"), 0);
+}
+
+#[test]
+fn credit_rule_holds_orders_over_the_limit_unless_prepaid() {
+    let mut w = world();
+    // 99 × 10.00 × 1.075 = 1,064.25 > 1,000.00 limit.
+    let big = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 99,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        w.desk.bill_order(&w.clerk, big).unwrap(),
+        BillOutcome::OnHold {
+            reason: "insufficient credit".into()
+        }
+    );
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 0);
+    // Prepaid enough: balance + total ≤ 0.
+    w.desk.pay(&w.clerk, w.customer, 106_425, None).unwrap();
+    assert!(matches!(
+        w.desk.bill_order(&w.clerk, big).unwrap(),
+        BillOutcome::Billed {
+            total_cents: 106_425,
+            ..
+        }
+    ));
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 0);
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn returns_never_exceed_sold_minus_returned() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 4,
+            }],
+        )
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    // 3 × 10.00 + 7.5% = 32.25 refunded.
+    assert_eq!(
+        w.desk
+            .return_units(&w.clerk, order, 1, 3, "damaged")
+            .unwrap(),
+        3_225
+    );
+    let err = w
+        .desk
+        .return_units(&w.clerk, order, 1, 2, "changed mind")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("sold 4, 3 already returned"),
+        "{err}"
+    );
+    assert_eq!(w.desk.on_hand(w.product).unwrap(), 99);
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 4_300 - 3_225);
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from reversals where reason = 'damaged' and actor = 'cole'"
+        ),
+        1
+    );
+    // Unbilled lines cannot be returned.
+    let open = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 1,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        field_of(w.desk.return_units(&w.clerk, open, 1, 1, "x").unwrap_err()),
+        "line_no"
+    );
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn payments_must_be_positive_and_write_offs_within_what_is_owed() {
+    let mut w = world();
+    assert_eq!(
+        field_of(w.desk.pay(&w.clerk, w.customer, -5, None).unwrap_err()),
+        "amount"
+    );
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 2,
+            }],
+        )
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap(); // 21.50 owed
+    assert_eq!(
+        field_of(
+            w.desk
+                .write_off(&w.manager, w.customer, 2_151, "bad debt")
+                .unwrap_err()
+        ),
+        "amount"
+    );
+    w.desk
+        .write_off(&w.manager, w.customer, 2_150, "bad debt")
+        .unwrap();
+    assert_eq!(w.desk.balance(w.customer).unwrap(), 0);
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn roles_are_enforced() {
+    let mut w = world();
+    assert!(matches!(
+        w.desk
+            .change_credit_limit(&w.clerk, w.customer, 5)
+            .unwrap_err(),
+        DeskError::Forbidden { .. }
+    ));
+    assert!(matches!(
+        w.desk.write_off(&w.clerk, w.customer, 1, "x").unwrap_err(),
+        DeskError::Forbidden { .. }
+    ));
+    assert!(matches!(
+        w.desk.rebate_run(&w.clerk, "2024-01").unwrap_err(),
+        DeskError::Forbidden { .. }
+    ));
+    let line = NewLine {
+        product_id: w.product,
+        quantity: 1,
+    };
+    assert!(matches!(
+        w.desk
+            .raise_order(&w.analyst, w.customer, w.location, &[line])
+            .unwrap_err(),
+        DeskError::Forbidden { .. }
+    ));
+    assert_eq!(
+        field_of(
+            w.desk
+                .change_credit_limit(&w.manager, w.customer, -1)
+                .unwrap_err()
+        ),
+        "credit_limit"
+    );
+    w.desk
+        .change_credit_limit(&w.manager, w.customer, 5_000)
+        .unwrap();
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from audit where action = 'credit_limit'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn rebate_run_is_idempotent() {
+    let mut w = world();
+    w.desk.settings.rebate_min_units = 10;
+    w.desk.receive_stock(&w.manager, w.product, 1_000).unwrap();
+    w.desk
+        .change_credit_limit(&w.manager, w.customer, 10_000_000)
+        .unwrap();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 12,
+            }],
+        )
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    let month = &now()[..7];
+    // 12 × 10.00 = 120.00 net sales, 5% = 6.00.
+    assert_eq!(
+        w.desk.rebate_run(&w.manager, month).unwrap(),
+        vec![(w.customer, 600)]
+    );
+    assert_eq!(w.desk.rebate_run(&w.manager, month).unwrap(), vec![]);
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from ledger where entry_type = 'rebate'"
+        ),
+        1
+    );
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn the_ledger_is_append_only() {
+    let mut w = world();
+    w.desk.pay(&w.clerk, w.customer, 100, None).unwrap();
+    assert!(
+        w.desk
+            .connection()
+            .execute("update ledger set amount_cents = 0", [])
+            .is_err()
+    );
+    assert!(
+        w.desk
+            .connection()
+            .execute("delete from ledger", [])
+            .is_err()
+    );
+}
+
+#[test]
+fn product_history_answers_as_of_questions() {
+    let mut w = world();
+    let before = now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    w.desk
+        .change_price(&w.manager, w.product, Some(1_200), None)
+        .unwrap();
+    assert_eq!(
+        w.desk.product_as_of(w.product, &before).unwrap(),
+        Some((1_000, 600, 100))
+    );
+    assert_eq!(
+        w.desk.product_as_of(w.product, &now()).unwrap(),
+        Some((1_200, 600, 100))
+    );
+}
+
+#[test]
+fn ship_and_deliver_follow_the_lifecycle() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 1,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        field_of(
+            w.desk
+                .ship_order(
+                    &w.clerk,
+                    order,
+                    w.carrier,
+                    "Lagos DC",
+                    "2030-01-01 12:00:00"
+                )
+                .unwrap_err()
+        ),
+        "order_id"
+    );
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    assert_eq!(
+        field_of(
+            w.desk
+                .ship_order(&w.clerk, order, w.carrier, "Lagos DC", "soon")
+                .unwrap_err()
+        ),
+        "promised_at"
+    );
+    w.desk
+        .ship_order(
+            &w.clerk,
+            order,
+            w.carrier,
+            "Lagos DC",
+            "2030-01-01 12:00:00",
+        )
+        .unwrap();
+    w.desk.deliver_order(&w.clerk, order).unwrap();
+    assert_eq!(w.desk.order_status(order).unwrap(), "delivered");
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from shipments where delivered_at is not null"
+        ),
+        1
+    );
+}
+
+#[test]
+fn unique_master_data_is_refused_by_field() {
+    let mut w = world();
+    let err = w
+        .desk
+        .add_customer(&w.manager, "Ade Stores", 1, None, w.location, 0)
+        .unwrap_err();
+    assert_eq!(field_of(err), "name");
+    assert_eq!(
+        field_of(
+            w.desk
+                .add_customer(&w.manager, "New", 1, None, w.location, -1)
+                .unwrap_err()
+        ),
+        "credit_limit"
+    );
+}
