@@ -628,3 +628,70 @@ fn unique_master_data_is_refused_by_field() {
         "credit_limit"
     );
 }
+
+#[test]
+fn publishing_writes_each_event_once_even_after_a_crash_before_marking() {
+    let mut w = world();
+    let landing = w._dir.path().join("landing");
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 2,
+            }],
+        )
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    let total = count(&w.desk, "select count(*) from outbox");
+    let files = w.desk.publish(&landing).unwrap();
+    assert_eq!(files.iter().map(|f| f.events as i64).sum::<i64>(), total);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.entity == "orders" && f.file.starts_with("orders_"))
+    );
+    let lines = |dir: &std::path::Path| -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+            .sum()
+    };
+    assert_eq!(lines(&landing) as i64, total);
+    assert!(
+        w.desk.publish(&landing).unwrap().is_empty(),
+        "nothing new, nothing written"
+    );
+
+    // A crash after the files were renamed into place but before the events were marked: the
+    // next publish rewrites the same file names, so no event appears in two files.
+    w.desk.pay(&w.clerk, w.customer, 500, Some(order)).unwrap();
+    let first = w.desk.publish(&landing).unwrap();
+    let names: Vec<String> = first.iter().map(|f| f.file.clone()).collect();
+    w.desk.connection().execute("update outbox set published_file = null where published_file in (select value from json_each(?1))", [serde_json::to_string(&names).unwrap()]).unwrap();
+    w.desk.pay(&w.clerk, w.customer, 300, Some(order)).unwrap();
+    let again = w.desk.publish(&landing).unwrap();
+    for name in &names {
+        assert!(
+            again.iter().any(|f| &f.file == name),
+            "{name} rewritten under the same name"
+        );
+    }
+    assert_eq!(
+        lines(&landing) as i64,
+        count(&w.desk, "select count(*) from outbox"),
+        "every event in exactly one file"
+    );
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from outbox where published_file is null"
+        ),
+        0
+    );
+}
