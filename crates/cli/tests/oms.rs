@@ -10,9 +10,7 @@ use std::path::Path;
 use chrono::{NaiveDate, NaiveDateTime};
 use common::{ok, oms_project, rows};
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{
-    Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
+use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -125,31 +123,38 @@ fn parquet_files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Every record batch of the landing's Parquet files whose names start with `prefix`.
+fn parquet_batches(dir: &Path, prefix: &str) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
+    parquet_files(dir, prefix)
+        .into_iter()
+        .flat_map(|f| {
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+        })
+        .collect()
+}
+
 fn order_lines(dir: &Path) -> Vec<Line> {
     let mut out = Vec::new();
-    for f in parquet_files(dir, "order_lines_") {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let b = batch.unwrap();
-            let oid = b.column(0).as_primitive::<Int64Type>();
-            let line = b.column(1).as_primitive::<Int32Type>();
-            let pid = b.column(2).as_primitive::<Int64Type>();
-            let qty = b.column(3).as_primitive::<Int64Type>();
-            let price = b.column(4).as_primitive::<Decimal128Type>();
-            let disc = b.column(5).as_primitive::<Decimal128Type>();
-            for i in 0..b.num_rows() {
-                out.push(Line {
-                    order_id: oid.value(i),
-                    line_no: i64::from(line.value(i)),
-                    product_id: pid.value(i),
-                    quantity: qty.value(i),
-                    price: price.value(i) as i64,
-                    discount: disc.value(i) as i64,
-                });
-            }
+    for b in parquet_batches(dir, "order_lines_") {
+        let oid = b.column(0).as_primitive::<Int64Type>();
+        let line = b.column(1).as_primitive::<Int32Type>();
+        let pid = b.column(2).as_primitive::<Int64Type>();
+        let qty = b.column(3).as_primitive::<Int64Type>();
+        let price = b.column(4).as_primitive::<Decimal128Type>();
+        let disc = b.column(5).as_primitive::<Decimal128Type>();
+        for i in 0..b.num_rows() {
+            out.push(Line {
+                order_id: oid.value(i),
+                line_no: i64::from(line.value(i)),
+                product_id: pid.value(i),
+                quantity: qty.value(i),
+                price: price.value(i) as i64,
+                discount: disc.value(i) as i64,
+            });
         }
     }
     out
@@ -158,20 +163,12 @@ fn order_lines(dir: &Path) -> Vec<Line> {
 /// (product, warehouse) → on hand, from the movement files.
 fn on_hand(dir: &Path) -> BTreeMap<(i64, i64), i64> {
     let mut out = BTreeMap::new();
-    for f in parquet_files(dir, "inventory_movements_") {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let b = batch.unwrap();
-            let pid = b.column(1).as_primitive::<Int64Type>();
-            let wid = b.column(2).as_primitive::<Int64Type>();
-            let qty = b.column(4).as_primitive::<Int64Type>();
-            let _at = b.column(5).as_primitive::<TimestampMicrosecondType>();
-            for i in 0..b.num_rows() {
-                *out.entry((pid.value(i), wid.value(i))).or_insert(0) += qty.value(i);
-            }
+    for b in parquet_batches(dir, "inventory_movements_") {
+        let pid = b.column(1).as_primitive::<Int64Type>();
+        let wid = b.column(2).as_primitive::<Int64Type>();
+        let qty = b.column(4).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            *out.entry((pid.value(i), wid.value(i))).or_insert(0) += qty.value(i);
         }
     }
     out

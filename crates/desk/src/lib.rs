@@ -679,17 +679,12 @@ impl Desk {
         }
         non_empty("reason", reason)?;
         self.atomic(|tx, _| {
-            let balance: i64 = tx
-                .query_row(
-                    "select balance_cents from customers where customer_id = ?1",
-                    params![customer_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or(DeskError::NotFound {
-                    what: "customer",
-                    id: customer_id,
-                })?;
+            let balance: i64 = one_by_id(
+                tx,
+                "select balance_cents from customers where customer_id = ?1",
+                customer_id,
+                "customer",
+            )?;
             if amount_cents > balance {
                 return Err(DeskError::invalid(
                     "amount",
@@ -782,36 +777,25 @@ impl Desk {
 
     /// A customer's balance in cents (positive = owes money).
     pub fn balance(&self, customer_id: i64) -> Result<i64> {
-        self.conn
-            .query_row(
-                "select balance_cents from customers where customer_id = ?1",
-                params![customer_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or(DeskError::NotFound {
-                what: "customer",
-                id: customer_id,
-            })
+        one_by_id(
+            &self.conn,
+            "select balance_cents from customers where customer_id = ?1",
+            customer_id,
+            "customer",
+        )
     }
 
     pub fn on_hand(&self, product_id: i64) -> Result<i64> {
-        self.conn
-            .query_row(
-                "select on_hand from products where product_id = ?1",
-                params![product_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or(DeskError::NotFound {
-                what: "product",
-                id: product_id,
-            })
+        one_by_id(
+            &self.conn,
+            "select on_hand from products where product_id = ?1",
+            product_id,
+            "product",
+        )
     }
 
     pub fn order_status(&self, order_id: i64) -> Result<String> {
-        let tx = self.conn.unchecked_transaction()?;
-        order_status(&tx, order_id)
+        order_status(&self.conn, order_id)
     }
 
     /// The product's price and on-hand quantity as of `at` (`YYYY-MM-DD HH:MM:SS…`).
@@ -946,17 +930,25 @@ fn exists(tx: &Transaction<'_>, table: &str, key: &str, id: i64, what: &'static 
     found.map(|_| ()).ok_or(DeskError::NotFound { what, id })
 }
 
-fn order_status(tx: &Transaction<'_>, order_id: i64) -> Result<String> {
-    tx.query_row(
+fn order_status(conn: &Connection, order_id: i64) -> Result<String> {
+    one_by_id(
+        conn,
         "select status from orders where order_id = ?1",
-        params![order_id],
-        |r| r.get(0),
+        order_id,
+        "order",
     )
-    .optional()?
-    .ok_or(DeskError::NotFound {
-        what: "order",
-        id: order_id,
-    })
+}
+
+/// The one value `sql` selects for `id`, or NotFound naming `what`.
+fn one_by_id<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    id: i64,
+    what: &'static str,
+) -> Result<T> {
+    conn.query_row(sql, params![id], |r| r.get(0))
+        .optional()?
+        .ok_or(DeskError::NotFound { what, id })
 }
 
 fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
