@@ -13,6 +13,9 @@ pub enum DeskError {
         role: String,
         operation: &'static str,
     },
+    /// No token, or one the desk does not know (or has revoked).
+    #[error("a valid API token is required")]
+    Unauthorized,
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
 }

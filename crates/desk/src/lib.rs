@@ -8,7 +8,9 @@
 //! Money is integer cents; VAT is in basis points (750 = 7.5%), rounded half away from zero.
 
 mod error;
+pub mod reports;
 pub mod schema;
+mod tokens;
 
 use std::path::Path;
 
@@ -17,6 +19,11 @@ use serde::Serialize;
 use serde_json::json;
 
 pub use error::{DeskError, Result};
+
+/// Ids the desk hands out (orders, customers, products, ledger entries, …) start above this, so
+/// desk rows never collide in the lakehouse with the history loaded from other systems, whose ids
+/// start at 1. The SQL spells it as `coalesce(max(id), 1000000000) + 1`.
+pub const DESK_ID_BASE: i64 = 1_000_000_000;
 
 /// Who may do what: clerks run orders, payments and returns; managers also credit limits,
 /// write-offs, rebate runs and master data; analysts only read reports.
@@ -66,6 +73,20 @@ impl Actor {
 }
 
 const ORDER_ROLES: &[Role] = &[Role::Clerk, Role::Manager];
+const READ_ROLES: &[Role] = &[Role::Clerk, Role::Manager, Role::Analyst];
+
+/// A month's (`?1` = `YYYY-MM`) units and net sales per customer: billed lines of the month less
+/// the returns recorded in it (the rebate rule's "net").
+const MONTH_SALES_CTE: &str = "sold as (
+    select o.customer_id, s.quantity as units, s.quantity * s.unit_price_cents as net
+    from sales_lines s join orders o on o.order_id = s.order_id
+    where substr(o.billed_at, 1, 7) = ?1
+    union all
+    select o.customer_id, -r.quantity, -(r.quantity * s.unit_price_cents)
+    from reversals r join sales_lines s on s.order_id = r.order_id and s.line_no = r.line_no
+    join orders o on o.order_id = r.order_id
+    where substr(r.at, 1, 7) = ?1
+)";
 const MANAGER_ONLY: &[Role] = &[Role::Manager];
 
 /// Settings of the rules that the spec makes configurable.
@@ -181,7 +202,7 @@ impl Desk {
         non_empty("manager_last_name", manager_last)?;
         self.atomic(|tx, _| {
             tx.execute(
-                "insert into territories (name, manager_first_name, manager_last_name) values (?1, ?2, ?3)",
+                "insert into territories (territory_id, name, manager_first_name, manager_last_name) values ((select coalesce(max(territory_id), 1000000000) + 1 from territories), ?1, ?2, ?3)",
                 params![name, manager_first, manager_last],
             )
             .map_err(|e| unique_violation(e, "name", "a territory with this name exists"))?;
@@ -206,7 +227,7 @@ impl Desk {
         self.atomic(|tx, _| {
             exists(tx, "territories", "territory_id", territory_id, "territory")?;
             tx.execute(
-                "insert into locations (region, territory_id, state, city) values (?1, ?2, ?3, ?4)",
+                "insert into locations (location_id, region, territory_id, state, city) values ((select coalesce(max(location_id), 1000000000) + 1 from locations), ?1, ?2, ?3, ?4)",
                 params![region, territory_id, state, city],
             )
             .map_err(|e| unique_violation(e, "city", "this location (region, territory, state, city) exists"))?;
@@ -221,11 +242,13 @@ impl Desk {
         non_empty("name", name)?;
         self.atomic(|tx, _| {
             tx.execute(
-                "insert into customer_types (name) values (?1)",
+                "insert into customer_types (customer_type_id, name) values ((select coalesce(max(customer_type_id), 1000000000) + 1 from customer_types), ?1)",
                 params![name],
             )
             .map_err(|e| unique_violation(e, "name", "this customer type exists"))?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            event(tx, "customer_type_added", "customer_types", json!({"customer_type_id": id, "customer_type": name}))?;
+            Ok(id)
         })
     }
 
@@ -248,7 +271,7 @@ impl Desk {
             exists(tx, "locations", "location_id", location_id, "location")?;
             let at = now();
             tx.execute(
-                "insert into customers (name, customer_type_id, email, location_id, registered_at, credit_limit_cents) values (?1, ?2, ?3, ?4, ?5, ?6)",
+                "insert into customers (customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents) values ((select coalesce(max(customer_id), 1000000000) + 1 from customers), ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![name, customer_type_id, email, location_id, at, credit_limit_cents],
             )
             .map_err(|e| unique_violation(e, "name", "a customer with this name, location and type exists"))?;
@@ -272,18 +295,22 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             tx.execute(
-                "insert into products (description, brand, category, price_cents, cost_cents, on_hand) values (?1, ?2, ?3, ?4, ?5, ?6)",
+                "insert into products (product_id, description, brand, category, price_cents, cost_cents, on_hand) values ((select coalesce(max(product_id), 1000000000) + 1 from products), ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     product.description,
                     product.brand,
                     product.category,
                     product.price_cents,
                     product.cost_cents,
-                    product.on_hand
+                    0
                 ],
             )?;
             let id = tx.last_insert_rowid();
             record_product_version(tx, id)?;
+            // Opening stock is a receipt, so the movements explain every unit on hand.
+            if product.on_hand > 0 {
+                move_stock(tx, id, "receipt", product.on_hand, None)?;
+            }
             event(tx, "product_changed", "products", product_json(tx, id)?)?;
             Ok(id)
         })
@@ -322,9 +349,7 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             exists(tx, "products", "product_id", product_id, "product")?;
-            tx.execute("update products set on_hand = on_hand + ?2 where product_id = ?1", params![product_id, quantity])?;
-            record_product_version(tx, product_id)?;
-            event(tx, "stock_moved", "inventory_movements", json!({"product_id": product_id, "movement_type": "receipt", "quantity": quantity, "moved_at": now()}))
+            move_stock(tx, product_id, "receipt", quantity, None)
         })
     }
 
@@ -341,10 +366,35 @@ impl Desk {
                 exists(tx, "locations", "location_id", l, "location")?;
             }
             tx.execute(
-                "insert into carriers (name, location_id) values (?1, ?2)",
+                "insert into carriers (carrier_id, name, location_id) values ((select coalesce(max(carrier_id), 1000000000) + 1 from carriers), ?1, ?2)",
                 params![name, location_id],
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            event(tx, "carrier_added", "carriers", json!({"carrier_id": id, "carrier_name": name, "location_id": location_id}))?;
+            Ok(id)
+        })
+    }
+
+    pub fn add_warehouse(
+        &mut self,
+        actor: &Actor,
+        name: &str,
+        location_id: Option<i64>,
+    ) -> Result<i64> {
+        actor.require(MANAGER_ONLY, "change master data")?;
+        non_empty("name", name)?;
+        self.atomic(|tx, _| {
+            if let Some(l) = location_id {
+                exists(tx, "locations", "location_id", l, "location")?;
+            }
+            tx.execute(
+                "insert into warehouses (warehouse_id, name, location_id) values ((select coalesce(max(warehouse_id), 1000000000) + 1 from warehouses), ?1, ?2)",
+                params![name, location_id],
+            )
+            .map_err(|e| unique_violation(e, "name", "a warehouse with this name exists"))?;
+            let id = tx.last_insert_rowid();
+            event(tx, "warehouse_added", "warehouses", json!({"warehouse_id": id, "warehouse_name": name, "location_id": location_id}))?;
+            Ok(id)
         })
     }
 
@@ -386,7 +436,7 @@ impl Desk {
             }
             let at = now();
             tx.execute(
-                "insert into orders (customer_id, location_id, status, raised_at, updated_at) values (?1, ?2, 'raised', ?3, ?3)",
+                "insert into orders (order_id, customer_id, location_id, status, raised_at, updated_at) values ((select coalesce(max(order_id), 1000000000) + 1 from orders), ?1, ?2, 'raised', ?3, ?3)",
                 params![customer_id, location_id, at],
             )?;
             let order_id = tx.last_insert_rowid();
@@ -482,13 +532,11 @@ impl Desk {
             }
             let at = now();
             for (line_no, product_id, quantity, price, cost, _) in &lines {
-                tx.execute("update products set on_hand = on_hand - ?2 where product_id = ?1", params![product_id, quantity])?;
-                record_product_version(tx, *product_id)?;
+                move_stock(tx, *product_id, "sale", -quantity, Some(order_id))?;
                 tx.execute(
                     "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents) values (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![order_id, line_no, product_id, quantity, price, cost],
                 )?;
-                event(tx, "stock_moved", "inventory_movements", json!({"product_id": product_id, "movement_type": "sale", "quantity": -quantity, "moved_at": at, "order_id": order_id}))?;
             }
             tx.execute(
                 "update orders set status = 'billed', hold_reason = null, billed_at = ?2, updated_at = ?2 where order_id = ?1",
@@ -509,11 +557,10 @@ impl Desk {
         actor: &Actor,
         order_id: i64,
         carrier_id: i64,
-        warehouse: &str,
+        warehouse_id: i64,
         promised_at: &str,
     ) -> Result<()> {
         actor.require(ORDER_ROLES, "ship orders")?;
-        non_empty("warehouse", warehouse)?;
         timestamp("promised_at", promised_at)?;
         self.atomic(|tx, _| {
             let status = order_status(tx, order_id)?;
@@ -521,10 +568,14 @@ impl Desk {
                 return Err(DeskError::invalid("order_id", format!("order {order_id} is {status}: only billed orders can be shipped")));
             }
             exists(tx, "carriers", "carrier_id", carrier_id, "carrier")?;
+            let warehouse: String = tx
+                .query_row("select name from warehouses where warehouse_id = ?1", params![warehouse_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| DeskError::invalid("warehouse_id", format!("unknown warehouse {warehouse_id}")))?;
             let at = now();
             tx.execute(
-                "insert into shipments (order_id, carrier_id, warehouse, promised_at, shipped_at) values (?1, ?2, ?3, ?4, ?5)",
-                params![order_id, carrier_id, warehouse, promised_at, at],
+                "insert into shipments (order_id, carrier_id, warehouse, warehouse_id, promised_at, shipped_at) values (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![order_id, carrier_id, warehouse, warehouse_id, promised_at, at],
             )?;
             tx.execute("update orders set status = 'shipped', updated_at = ?2 where order_id = ?1", params![order_id, at])?;
             emit_order(tx, order_id)?;
@@ -595,17 +646,15 @@ impl Desk {
             let refund = net + apply_rate(net, settings.vat_basis_points);
             let at = now();
             tx.execute("update sales_lines set returned = returned + ?3 where order_id = ?1 and line_no = ?2", params![order_id, line_no, quantity])?;
-            tx.execute("update products set on_hand = on_hand + ?2 where product_id = ?1", params![product_id, quantity])?;
-            record_product_version(tx, product_id)?;
+            move_stock(tx, product_id, "return", quantity, Some(order_id))?;
             tx.execute(
-                "insert into reversals (order_id, line_no, quantity, refund_cents, reason, actor, at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "insert into reversals (reversal_id, order_id, line_no, quantity, refund_cents, reason, actor, at) values ((select coalesce(max(reversal_id), 1000000000) + 1 from reversals), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![order_id, line_no, quantity, refund, reason, actor.name, at],
             )?;
             let reversal_id = tx.last_insert_rowid();
             let customer_id: i64 = tx.query_row("select customer_id from orders where order_id = ?1", params![order_id], |r| r.get(0))?;
             post(tx, customer_id, "refund", -refund, Some(order_id), Some(&format!("return {reversal_id}")), &actor.name)?;
             event(tx, "return_recorded", "returns", json!({"return_id": reversal_id, "order_id": order_id, "line_no": line_no, "quantity": quantity, "reason": reason, "returned_at": at}))?;
-            event(tx, "stock_moved", "inventory_movements", json!({"product_id": product_id, "movement_type": "return", "quantity": quantity, "moved_at": at, "order_id": order_id}))?;
             Ok(refund)
         })
     }
@@ -721,17 +770,7 @@ impl Desk {
             }
             let rows: Vec<(i64, i64, i64)> = {
                 let mut stmt = tx.prepare(
-                    "with sold as (
-                        select o.customer_id, s.quantity as units, s.quantity * s.unit_price_cents as net
-                        from sales_lines s join orders o on o.order_id = s.order_id
-                        where substr(o.billed_at, 1, 7) = ?1
-                        union all
-                        select o.customer_id, -r.quantity, -(r.quantity * s.unit_price_cents)
-                        from reversals r join sales_lines s on s.order_id = r.order_id and s.line_no = r.line_no
-                        join orders o on o.order_id = r.order_id
-                        where substr(r.at, 1, 7) = ?1
-                     )
-                     select customer_id, sum(units), sum(net) from sold group by customer_id order by customer_id",
+                    &format!("with {MONTH_SALES_CTE} select customer_id, sum(units), sum(net) from sold group by customer_id order by customer_id"),
                 )?;
                 stmt.query_map(params![month], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<_, _>>()?
@@ -849,8 +888,12 @@ impl Desk {
             let file = format!("{entity}_{first:012}.ndjson");
             let temp = landing.join(format!(".{file}.tmp"));
             let mut body = String::new();
-            for (_, payload) in events {
-                body.push_str(payload);
+            for (id, payload) in events {
+                // The event id travels with the row, so bronze can show each event arrived once.
+                let mut line: serde_json::Value = serde_json::from_str(payload)
+                    .map_err(|e| DeskError::invalid("outbox.payload", format!("event {id}: {e}")))?;
+                line["_event_id"] = json!(id);
+                body.push_str(&line.to_string());
                 body.push('\n');
             }
             let io = |e: std::io::Error| {
@@ -927,7 +970,9 @@ fn exists(tx: &Transaction<'_>, table: &str, key: &str, id: i64, what: &'static 
             |r| r.get(0),
         )
         .optional()?;
-    found.map(|_| ()).ok_or(DeskError::NotFound { what, id })
+    found
+        .map(|_| ())
+        .ok_or_else(|| DeskError::invalid(key, format!("unknown {what} {id}")))
 }
 
 fn order_status(conn: &Connection, order_id: i64) -> Result<String> {
@@ -961,9 +1006,7 @@ fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
 
 /// Adds a line, or replaces the quantity of the line with the same product.
 fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
-    exists(tx, "products", "product_id", line.product_id, "product").map_err(|_| {
-        DeskError::invalid("product_id", format!("unknown product {}", line.product_id))
-    })?;
+    exists(tx, "products", "product_id", line.product_id, "product")?;
     let updated = tx.execute(
         "update order_lines set quantity = ?3 where order_id = ?1 and product_id = ?2",
         params![order_id, line.product_id, line.quantity],
@@ -976,6 +1019,35 @@ fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Moves stock (positive in, negative out): on hand, a new product version, a movement row and
+/// its event. The `on_hand >= 0` check constraint refuses a move below zero.
+fn move_stock(
+    tx: &Transaction<'_>,
+    product_id: i64,
+    movement_type: &str,
+    quantity: i64,
+    order_id: Option<i64>,
+) -> Result<()> {
+    tx.execute(
+        "update products set on_hand = on_hand + ?2 where product_id = ?1",
+        params![product_id, quantity],
+    )?;
+    record_product_version(tx, product_id)?;
+    let at = now();
+    tx.execute(
+        "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id)
+         values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5)",
+        params![product_id, movement_type, quantity, at, order_id],
+    )?;
+    let movement_id = tx.last_insert_rowid();
+    event(
+        tx,
+        "stock_moved",
+        "inventory_movements",
+        json!({"movement_id": movement_id, "product_id": product_id, "warehouse_id": null, "movement_type": movement_type, "quantity": quantity, "moved_at": at, "order_id": order_id}),
+    )
 }
 
 /// Closes the product's current version and opens one with its present price, cost and stock.
@@ -1014,8 +1086,8 @@ fn post(
     )?;
     let at = now();
     tx.execute(
-        "insert into ledger (customer_id, entry_type, amount_cents, balance_after_cents, value_date, order_id, reference, actor, created_at)
-         values (?1, ?2, ?3, ?4, substr(?5, 1, 10), ?6, ?7, ?8, ?5)",
+        "insert into ledger (entry_id, customer_id, entry_type, amount_cents, balance_after_cents, value_date, order_id, reference, actor, created_at)
+         values ((select coalesce(max(entry_id), 1000000000) + 1 from ledger), ?1, ?2, ?3, ?4, substr(?5, 1, 10), ?6, ?7, ?8, ?5)",
         params![customer_id, entry_type, amount_cents, balance, at, order_id, reference, actor],
     )?;
     let entry_id = tx.last_insert_rowid();
@@ -1088,7 +1160,7 @@ fn lines_json(tx: &Transaction<'_>, order_id: i64) -> Result<serde_json::Value> 
     )?;
     let rows = stmt
         .query_map(params![order_id], |r| {
-            Ok(json!({"order_id": order_id, "line_no": r.get::<_, i64>(0)?, "product_id": r.get::<_, i64>(1)?, "quantity": r.get::<_, i64>(2)?, "unit_price": cents_text(r.get::<_, i64>(3)?), "discount_amount": "0.00"}))
+            Ok(json!({"order_id": order_id, "line_no": r.get::<_, i64>(0)?, "product_id": r.get::<_, i64>(1)?, "quantity": r.get::<_, i64>(2)?, "unit_price": cents_text(r.get::<_, i64>(3)?), "discount_amount": "0.00", "updated_at": now()}))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::Value::Array(rows))
@@ -1124,12 +1196,12 @@ fn product_json(tx: &Transaction<'_>, product_id: i64) -> Result<serde_json::Val
 
 fn shipment_json(tx: &Transaction<'_>, order_id: i64) -> Result<serde_json::Value> {
     Ok(tx.query_row(
-        "select order_id, carrier_id, warehouse, shipped_at, promised_at, delivered_at from shipments where order_id = ?1",
+        "select order_id, carrier_id, warehouse_id, shipped_at, promised_at, delivered_at from shipments where order_id = ?1",
         params![order_id],
         |r| {
             Ok(json!({
                 "shipment_id": r.get::<_, i64>(0)?, "order_id": r.get::<_, i64>(0)?, "carrier_id": r.get::<_, i64>(1)?,
-                "warehouse": r.get::<_, String>(2)?, "shipped_at": r.get::<_, String>(3)?, "promised_at": r.get::<_, String>(4)?,
+                "warehouse_id": r.get::<_, Option<i64>>(2)?, "shipped_at": r.get::<_, String>(3)?, "promised_at": r.get::<_, String>(4)?,
                 "delivered_at": r.get::<_, Option<String>>(5)?, "updated_at": now(),
             }))
         },

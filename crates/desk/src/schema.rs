@@ -6,8 +6,9 @@ use rusqlite::Connection;
 use crate::error::Result;
 
 /// Every migration, in order. Append new ones; never edit an applied one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
     r#"
 create table territories (
     territory_id integer primary key,
@@ -149,7 +150,40 @@ create table outbox (
     published_file text
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+create table warehouses (
+    warehouse_id integer primary key,
+    name text not null unique,
+    location_id integer references locations(location_id)
+);
+alter table shipments add column warehouse_id integer references warehouses(warehouse_id);
+-- API tokens: only a SHA-256 digest is kept; the token itself is shown once, when issued.
+create table api_tokens (
+    token_sha256 text primary key,
+    name text not null,
+    role text not null check (role in ('clerk', 'manager', 'analyst')),
+    created_at text not null,
+    revoked_at text
+);
+-- Every stock movement: receipts (+), sales (−), returns (+).
+create table stock_movements (
+    movement_id integer primary key,
+    product_id integer not null references products(product_id),
+    movement_type text not null check (movement_type in ('receipt', 'sale', 'return', 'adjustment')),
+    quantity integer not null,
+    moved_at text not null,
+    order_id integer
+);
+create index stock_movements_at on stock_movements(moved_at);
+create index ledger_by_customer on ledger(customer_id, entry_id);
+create index orders_by_status on orders(status);
+create index reversals_by_time on reversals(at);
+"#,
+    ),
+];
 
 /// Applies every migration not yet applied.
 pub fn migrate(conn: &mut Connection) -> Result<i64> {

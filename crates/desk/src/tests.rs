@@ -14,6 +14,8 @@ struct World {
     other_location: i64,
     product: i64,
     carrier: i64,
+    warehouse: i64,
+    retail: i64,
 }
 
 /// A desk with one territory, two locations, a retail customer (limit 1,000.00) and a product
@@ -58,6 +60,9 @@ fn world() -> World {
     let carrier = desk
         .add_carrier(&manager, "SwiftHaul", Some(location))
         .unwrap();
+    let warehouse = desk
+        .add_warehouse(&manager, "Lagos DC", Some(location))
+        .unwrap();
     World {
         _dir: dir,
         desk,
@@ -69,6 +74,8 @@ fn world() -> World {
         other_location,
         product,
         carrier,
+        warehouse,
+        retail,
     }
 }
 
@@ -575,7 +582,7 @@ fn ship_and_deliver_follow_the_lifecycle() {
                     &w.clerk,
                     order,
                     w.carrier,
-                    "Lagos DC",
+                    w.warehouse,
                     "2030-01-01 12:00:00"
                 )
                 .unwrap_err()
@@ -586,7 +593,7 @@ fn ship_and_deliver_follow_the_lifecycle() {
     assert_eq!(
         field_of(
             w.desk
-                .ship_order(&w.clerk, order, w.carrier, "Lagos DC", "soon")
+                .ship_order(&w.clerk, order, w.carrier, w.warehouse, "soon")
                 .unwrap_err()
         ),
         "promised_at"
@@ -596,7 +603,7 @@ fn ship_and_deliver_follow_the_lifecycle() {
             &w.clerk,
             order,
             w.carrier,
-            "Lagos DC",
+            w.warehouse,
             "2030-01-01 12:00:00",
         )
         .unwrap();
@@ -612,17 +619,31 @@ fn ship_and_deliver_follow_the_lifecycle() {
 }
 
 #[test]
+fn desk_ids_start_above_the_base() {
+    let w = world();
+    for id in [w.customer, w.location, w.product, w.carrier, w.warehouse, w.retail] {
+        assert_eq!(id, DESK_ID_BASE + 1);
+    }
+    assert_eq!(w.other_location, DESK_ID_BASE + 2);
+}
+
+#[test]
 fn unique_master_data_is_refused_by_field() {
     let mut w = world();
     let err = w
         .desk
-        .add_customer(&w.manager, "Ade Stores", 1, None, w.location, 0)
+        .add_customer(&w.manager, "Ade Stores", w.retail, None, w.location, 0)
         .unwrap_err();
     assert_eq!(field_of(err), "name");
+    let err = w
+        .desk
+        .add_customer(&w.manager, "Bola", 7, None, w.location, 0)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "customer_type_id: unknown customer type 7");
     assert_eq!(
         field_of(
             w.desk
-                .add_customer(&w.manager, "New", 1, None, w.location, -1)
+                .add_customer(&w.manager, "New", w.retail, None, w.location, -1)
                 .unwrap_err()
         ),
         "credit_limit"
@@ -693,5 +714,172 @@ fn publishing_writes_each_event_once_even_after_a_crash_before_marking() {
             "select count(*) from outbox where published_file is null"
         ),
         0
+    );
+}
+
+// ----- reports -----
+
+fn line(product_id: i64, quantity: i64) -> NewLine {
+    NewLine {
+        product_id,
+        quantity,
+    }
+}
+
+#[test]
+fn aging_settles_the_oldest_invoices_first() {
+    let d = |s: &str| reports::date("d", s).unwrap();
+    let invoices = [
+        (d("2026-01-01"), 10_000),
+        (d("2026-04-01"), 5_000),
+        (d("2026-06-10"), 2_000),
+        (d("2026-06-25"), 1_000),
+    ];
+    // 12,000 of credits cover the January invoice and 2,000 of April's (91 days old).
+    assert_eq!(
+        reports::age_invoices(&invoices, 12_000, d("2026-07-01")),
+        [3_000, 0, 0, 3_000, 0]
+    );
+    assert_eq!(
+        reports::age_invoices(&invoices, 0, d("2026-07-01")),
+        [3_000, 0, 0, 5_000, 10_000]
+    );
+    assert_eq!(
+        reports::age_invoices(&invoices, 0, d("2026-05-01")),
+        [5_000, 0, 0, 10_000, 0]
+    );
+    assert_eq!(
+        reports::age_invoices(&invoices, 20_000, d("2026-07-01")),
+        [0; 5]
+    );
+}
+
+#[test]
+fn reports_answer_from_the_operational_data() {
+    let mut w = world();
+    let today = now()[..10].to_string();
+    let month = &today[..7];
+    w.desk.settings.rebate_min_units = 5;
+    let billed = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 6)])
+        .unwrap();
+    w.desk.bill_order(&w.clerk, billed).unwrap(); // 60.00 + 4.50 VAT
+    let open = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 3)])
+        .unwrap();
+    w.desk
+        .return_units(&w.clerk, billed, 1, 2, "damaged")
+        .unwrap(); // 20.00 + 1.50 back
+    w.desk.pay(&w.clerk, w.customer, 1_000, None).unwrap();
+
+    let outstanding = w.desk.outstanding_orders(&w.analyst).unwrap();
+    assert_eq!(outstanding.len(), 1);
+    assert_eq!(
+        (outstanding[0].order_id, outstanding[0].units, outstanding[0].net_cents),
+        (open, 3, 3_000)
+    );
+
+    let aging = w.desk.credit_aging(&w.analyst, &today).unwrap();
+    assert_eq!(aging.len(), 1);
+    assert_eq!(aging[0].balance_cents, 6_450 - 2_150 - 1_000);
+    assert_eq!(aging[0].days_0_30, 3_300);
+
+    let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
+    assert_eq!(sales.len(), 1);
+    assert_eq!(
+        (sales[0].net_quantity, sales[0].net_cents, sales[0].vat_cents),
+        (4, 4_000, 300)
+    );
+    assert_eq!(sales[0].margin_cents, 4_000 - 4 * 600);
+    assert!(
+        w.desk
+            .sales(&w.analyst, "2000-01-01", "2000-12-31")
+            .unwrap()
+            .is_empty(),
+        "the range is honoured"
+    );
+    assert_eq!(
+        field_of(w.desk.sales(&w.analyst, &today, "2000-01-01").unwrap_err()),
+        "to"
+    );
+    assert_eq!(
+        field_of(w.desk.sales(&w.analyst, "01/02/2026", &today).unwrap_err()),
+        "from"
+    );
+
+    let reversals = w.desk.reversals(&w.analyst, &today, &today).unwrap();
+    assert_eq!(reversals.len(), 1);
+    assert_eq!((reversals[0].quantity, reversals[0].refund_cents), (2, 2_150));
+
+    let rebates = w.desk.rebates(&w.analyst, month).unwrap();
+    assert_eq!(rebates.len(), 1);
+    assert_eq!(
+        (rebates[0].net_units, rebates[0].net_sales_cents),
+        (4, 4_000)
+    );
+    assert!(!rebates[0].qualifies, "4 net units are under the minimum of 5");
+
+    let inventory = w.desk.inventory(&w.analyst, &today).unwrap();
+    let p = &inventory[0];
+    assert_eq!(
+        (p.opening, p.received, p.sold, p.returned, p.closing),
+        (0, 100, 6, 2, 96)
+    );
+    assert_eq!(p.closing, w.desk.on_hand(w.product).unwrap());
+
+    let st = w
+        .desk
+        .statement(&w.analyst, w.customer, &today, &today)
+        .unwrap();
+    assert_eq!(st.opening_balance_cents, 0);
+    assert_eq!(
+        st.entries.iter().map(|e| e.entry_type.as_str()).collect::<Vec<_>>(),
+        ["invoice", "refund", "payment"]
+    );
+    assert_eq!(st.closing_balance_cents, w.desk.balance(w.customer).unwrap());
+    let later = w
+        .desk
+        .statement(&w.analyst, w.customer, "2999-01-01", "2999-01-31")
+        .unwrap();
+    assert!(later.entries.is_empty());
+    assert_eq!(later.opening_balance_cents, st.closing_balance_cents);
+    assert_eq!(
+        field_of(
+            w.desk
+                .statement(&w.analyst, 42, &today, &today)
+                .unwrap_err()
+        ),
+        "customer_id"
+    );
+}
+
+#[test]
+fn tokens_authenticate_to_their_role_and_can_be_revoked() {
+    let mut w = world();
+    let boot = w.desk.bootstrap_token("root").unwrap();
+    assert_eq!(w.desk.authenticate(&boot).unwrap().role, Role::Manager);
+    assert!(w.desk.bootstrap_token("again").is_err(), "only on an empty desk");
+    let clerk = w.desk.issue_token(&w.manager, "cole", Role::Clerk).unwrap();
+    let actor = w.desk.authenticate(&clerk).unwrap();
+    assert_eq!((actor.name.as_str(), actor.role), ("cole", Role::Clerk));
+    assert!(matches!(
+        w.desk.issue_token(&actor, "eve", Role::Manager),
+        Err(DeskError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        w.desk.authenticate("oltk_guess"),
+        Err(DeskError::Unauthorized)
+    ));
+    assert_eq!(w.desk.revoke_tokens(&w.manager, "cole").unwrap(), 1);
+    assert!(matches!(
+        w.desk.authenticate(&clerk),
+        Err(DeskError::Unauthorized)
+    ));
+    assert_eq!(
+        count(&w.desk, "select count(*) from api_tokens where token_sha256 like 'oltk%'"),
+        0,
+        "only digests are stored"
     );
 }

@@ -1,0 +1,454 @@
+//! The desk's reports: read-only views any role may run. Each mirrors a gold table of the OMS
+//! lakehouse (outstanding orders, credit aging, rebates, sales, reversals, inventory, statement),
+//! answered here from the operational data as it is this second.
+
+use chrono::NaiveDate;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Actor, Desk, DeskError, READ_ROLES, Result, apply_rate};
+
+/// An order raised but not yet billed (raised or on hold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutstandingOrder {
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub status: String,
+    pub hold_reason: Option<String>,
+    pub raised_at: String,
+    pub lines: i64,
+    pub units: i64,
+    /// Quantity × current price, before VAT.
+    pub net_cents: i64,
+}
+
+/// What a customer owes, by the age of the invoices not yet covered (oldest paid first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgingRow {
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub balance_cents: i64,
+    pub days_0_30: i64,
+    pub days_31_60: i64,
+    pub days_61_90: i64,
+    pub days_91_180: i64,
+    pub days_over_180: i64,
+}
+
+/// A customer's rebate for a month: what qualifies it and what was (or would be) credited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebateRow {
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub net_units: i64,
+    pub net_sales_cents: i64,
+    pub qualifies: bool,
+    pub rebate_cents: i64,
+    /// Whether the month's rebate run has posted it.
+    pub posted: bool,
+}
+
+/// A billed line in a date range, net of returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SalesRow {
+    pub order_id: i64,
+    pub line_no: i64,
+    pub billed_at: String,
+    pub customer_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub returned: i64,
+    pub net_quantity: i64,
+    pub unit_price_cents: i64,
+    pub net_cents: i64,
+    pub vat_cents: i64,
+    pub cost_cents: i64,
+    pub margin_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReversalRow {
+    pub reversal_id: i64,
+    pub order_id: i64,
+    pub line_no: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub refund_cents: i64,
+    pub reason: String,
+    pub actor: String,
+    pub at: String,
+}
+
+/// A product's stock on a day: at 00:00, now (or at the day's end), and what moved that day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryRow {
+    pub product_id: i64,
+    pub description: String,
+    pub opening: i64,
+    pub received: i64,
+    pub sold: i64,
+    pub returned: i64,
+    pub moved: i64,
+    pub closing: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementEntry {
+    pub entry_id: i64,
+    pub value_date: String,
+    pub entry_type: String,
+    pub order_id: Option<i64>,
+    pub reference: Option<String>,
+    /// Positive = debit (the customer owes more).
+    pub amount_cents: i64,
+    pub balance_after_cents: i64,
+}
+
+/// A customer's ledger for a date range, with the balances that bracket it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Statement {
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub from: String,
+    pub to: String,
+    pub opening_balance_cents: i64,
+    pub entries: Vec<StatementEntry>,
+    pub closing_balance_cents: i64,
+}
+
+/// Parses a `YYYY-MM-DD` report parameter, naming the field when it is not one.
+pub fn date(field: &str, value: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| DeskError::invalid(field, format!("'{value}' is not a date (YYYY-MM-DD)")))
+}
+
+fn range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate)> {
+    let (f, t) = (date("from", from)?, date("to", to)?);
+    if t < f {
+        return Err(DeskError::invalid("to", "must not be before from"));
+    }
+    Ok((f, t))
+}
+
+/// The exclusive upper bound of a day as a stored timestamp prefix compares (`to` + 1 day).
+fn day_after(d: NaiveDate) -> String {
+    d.succ_opt().unwrap_or(d).format("%Y-%m-%d").to_string()
+}
+
+/// What is left of each invoice once `credits` settle the oldest first, summed into the buckets
+/// 0–30, 31–60, 61–90, 91–180 and over 180 days old on `as_of`.
+pub fn age_invoices(invoices: &[(NaiveDate, i64)], mut credits: i64, as_of: NaiveDate) -> [i64; 5] {
+    let mut buckets = [0; 5];
+    for &(day, amount) in invoices {
+        let settled = credits.clamp(0, amount);
+        credits -= settled;
+        let bucket = match (as_of - day).num_days() {
+            ..=30 => 0,
+            31..=60 => 1,
+            61..=90 => 2,
+            91..=180 => 3,
+            _ => 4,
+        };
+        buckets[bucket] += amount - settled;
+    }
+    buckets
+}
+
+impl Desk {
+    fn can_read(actor: &Actor) -> Result<()> {
+        actor.require(READ_ROLES, "read reports")
+    }
+
+    pub fn outstanding_orders(&self, actor: &Actor) -> Result<Vec<OutstandingOrder>> {
+        Self::can_read(actor)?;
+        let mut stmt = self.connection().prepare(
+            "select o.order_id, o.customer_id, c.name, o.status, o.hold_reason, o.raised_at,
+                    count(l.line_no), coalesce(sum(l.quantity), 0), coalesce(sum(l.quantity * p.price_cents), 0)
+             from orders o
+             join customers c on c.customer_id = o.customer_id
+             left join order_lines l on l.order_id = o.order_id
+             left join products p on p.product_id = l.product_id
+             where o.status in ('raised', 'on_hold')
+             group by o.order_id order by o.raised_at, o.order_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OutstandingOrder {
+                order_id: r.get(0)?,
+                customer_id: r.get(1)?,
+                customer_name: r.get(2)?,
+                status: r.get(3)?,
+                hold_reason: r.get(4)?,
+                raised_at: r.get(5)?,
+                lines: r.get(6)?,
+                units: r.get(7)?,
+                net_cents: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Credit aging as of `as_of` (`YYYY-MM-DD`): credits settle the oldest invoices first; what
+    /// is left of each invoice is aged by its value date. Customers with nothing owed are left out.
+    pub fn credit_aging(&self, actor: &Actor, as_of: &str) -> Result<Vec<AgingRow>> {
+        Self::can_read(actor)?;
+        let as_of = date("as_of", as_of)?;
+        let upto = day_after(as_of);
+        let mut stmt = self.connection().prepare(
+            "select c.customer_id, c.name, l.entry_type, l.amount_cents, l.value_date
+             from ledger l join customers c on c.customer_id = l.customer_id
+             where l.value_date < ?1
+             order by c.customer_id, l.entry_id",
+        )?;
+        let mut entries = stmt.query(params![upto])?;
+        let mut out: Vec<AgingRow> = Vec::new();
+        // Per customer: its invoices (date, amount) in order and the sum of its credits.
+        let mut current: Option<(i64, String, Vec<(NaiveDate, i64)>, i64)> = None;
+        let flush = |c: (i64, String, Vec<(NaiveDate, i64)>, i64), out: &mut Vec<AgingRow>| {
+            let (customer_id, customer_name, invoices, credits) = c;
+            let b = age_invoices(&invoices, credits, as_of);
+            let balance_cents = invoices.iter().map(|i| i.1).sum::<i64>() - credits;
+            if balance_cents > 0 {
+                out.push(AgingRow {
+                    customer_id,
+                    customer_name,
+                    balance_cents,
+                    days_0_30: b[0],
+                    days_31_60: b[1],
+                    days_61_90: b[2],
+                    days_91_180: b[3],
+                    days_over_180: b[4],
+                });
+            }
+        };
+        while let Some(r) = entries.next()? {
+            let customer_id: i64 = r.get(0)?;
+            let kind: String = r.get(2)?;
+            let amount: i64 = r.get(3)?;
+            let day = date("value_date", &r.get::<_, String>(4)?)?;
+            if current.as_ref().is_some_and(|c| c.0 != customer_id) {
+                flush(current.take().expect("checked"), &mut out);
+            }
+            let c = current.get_or_insert_with(|| (customer_id, String::new(), Vec::new(), 0));
+            c.1 = r.get(1)?;
+            if kind == "invoice" {
+                c.2.push((day, amount));
+            } else {
+                c.3 -= amount;
+            }
+        }
+        if let Some(c) = current {
+            flush(c, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Rebates for `month` (`YYYY-MM`): each customer's net units and sales in the month, whether
+    /// they qualify, the rebate, and whether the month's run has posted it.
+    pub fn rebates(&self, actor: &Actor, month: &str) -> Result<Vec<RebateRow>> {
+        Self::can_read(actor)?;
+        date("month", &format!("{month}-01"))
+            .map_err(|_| DeskError::invalid("month", "expected YYYY-MM"))?;
+        let mut stmt = self.connection().prepare(&format!(
+            "with {} select s.customer_id, c.name, sum(s.units), sum(s.net),
+                    (select -sum(amount_cents) from ledger l where l.customer_id = s.customer_id and l.entry_type = 'rebate' and l.reference = 'rebate ' || ?1)
+             from sold s join customers c on c.customer_id = s.customer_id
+             group by s.customer_id order by s.customer_id",
+            crate::MONTH_SALES_CTE
+        ))?;
+        let settings = &self.settings;
+        let rows = stmt.query_map(params![month], |r| {
+            let units: i64 = r.get(2)?;
+            let net: i64 = r.get(3)?;
+            let posted: Option<i64> = r.get(4)?;
+            let qualifies = units >= settings.rebate_min_units && net > 0;
+            Ok(RebateRow {
+                customer_id: r.get(0)?,
+                customer_name: r.get(1)?,
+                net_units: units,
+                net_sales_cents: net,
+                qualifies,
+                rebate_cents: posted.unwrap_or(if qualifies {
+                    apply_rate(net, settings.rebate_basis_points)
+                } else {
+                    0
+                }),
+                posted: posted.is_some(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Lines billed from `from` to `to` (both days included), net of returns so far.
+    pub fn sales(&self, actor: &Actor, from: &str, to: &str) -> Result<Vec<SalesRow>> {
+        Self::can_read(actor)?;
+        let (f, t) = range(from, to)?;
+        let mut stmt = self.connection().prepare(
+            "select s.order_id, s.line_no, o.billed_at, o.customer_id, s.product_id, s.quantity, s.returned,
+                    s.unit_price_cents, s.unit_cost_cents
+             from sales_lines s join orders o on o.order_id = s.order_id
+             where o.billed_at >= ?1 and o.billed_at < ?2
+             order by o.billed_at, s.order_id, s.line_no",
+        )?;
+        let vat = self.settings.vat_basis_points;
+        let rows = stmt.query_map(
+            params![f.format("%Y-%m-%d").to_string(), day_after(t)],
+            |r| {
+                let quantity: i64 = r.get(5)?;
+                let returned: i64 = r.get(6)?;
+                let price: i64 = r.get(7)?;
+                let cost: i64 = r.get(8)?;
+                let net_quantity = quantity - returned;
+                let net = net_quantity * price;
+                Ok(SalesRow {
+                    order_id: r.get(0)?,
+                    line_no: r.get(1)?,
+                    billed_at: r.get(2)?,
+                    customer_id: r.get(3)?,
+                    product_id: r.get(4)?,
+                    quantity,
+                    returned,
+                    net_quantity,
+                    unit_price_cents: price,
+                    net_cents: net,
+                    vat_cents: apply_rate(net, vat),
+                    cost_cents: net_quantity * cost,
+                    margin_cents: net - net_quantity * cost,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns recorded from `from` to `to` (both days included).
+    pub fn reversals(&self, actor: &Actor, from: &str, to: &str) -> Result<Vec<ReversalRow>> {
+        Self::can_read(actor)?;
+        let (f, t) = range(from, to)?;
+        let mut stmt = self.connection().prepare(
+            "select r.reversal_id, r.order_id, r.line_no, s.product_id, r.quantity, r.refund_cents, r.reason, r.actor, r.at
+             from reversals r join sales_lines s on s.order_id = r.order_id and s.line_no = r.line_no
+             where r.at >= ?1 and r.at < ?2 order by r.at, r.reversal_id",
+        )?;
+        let rows = stmt.query_map(
+            params![f.format("%Y-%m-%d").to_string(), day_after(t)],
+            |r| {
+                Ok(ReversalRow {
+                    reversal_id: r.get(0)?,
+                    order_id: r.get(1)?,
+                    line_no: r.get(2)?,
+                    product_id: r.get(3)?,
+                    quantity: r.get(4)?,
+                    refund_cents: r.get(5)?,
+                    reason: r.get(6)?,
+                    actor: r.get(7)?,
+                    at: r.get(8)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stock per product on `day`: the opening balance at 00:00 (from the product's history), what
+    /// moved that day by kind, and the closing balance (`opening + moved`; today: the current stock).
+    pub fn inventory(&self, actor: &Actor, day: &str) -> Result<Vec<InventoryRow>> {
+        Self::can_read(actor)?;
+        let d = date("day", day)?;
+        let start = format!("{} 00:00:00", d.format("%Y-%m-%d"));
+        let end = day_after(d);
+        let mut stmt = self.connection().prepare(
+            "select p.product_id, p.description,
+                    coalesce((select h.on_hand from product_history h
+                              where h.product_id = p.product_id and h.valid_from < ?1
+                              order by h.valid_from desc, h.rowid desc limit 1), 0),
+                    coalesce(sum(case when m.movement_type = 'receipt' then m.quantity end), 0),
+                    coalesce(sum(case when m.movement_type = 'sale' then -m.quantity end), 0),
+                    coalesce(sum(case when m.movement_type = 'return' then m.quantity end), 0),
+                    coalesce(sum(m.quantity), 0)
+             from products p
+             left join stock_movements m on m.product_id = p.product_id and m.moved_at >= ?1 and m.moved_at < ?2
+             group by p.product_id order by p.product_id",
+        )?;
+        let rows = stmt.query_map(params![start, end], |r| {
+            let opening: i64 = r.get(2)?;
+            let moved: i64 = r.get(6)?;
+            Ok(InventoryRow {
+                product_id: r.get(0)?,
+                description: r.get(1)?,
+                opening,
+                received: r.get(3)?,
+                sold: r.get(4)?,
+                returned: r.get(5)?,
+                moved,
+                closing: opening + moved,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A customer's statement: the ledger entries with value dates from `from` to `to`, with the
+    /// balance before the first and after the last.
+    pub fn statement(
+        &self,
+        actor: &Actor,
+        customer_id: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<Statement> {
+        Self::can_read(actor)?;
+        let (f, t) = range(from, to)?;
+        let conn = self.connection();
+        let customer_name: String = conn
+            .query_row(
+                "select name from customers where customer_id = ?1",
+                params![customer_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                DeskError::invalid("customer_id", format!("unknown customer {customer_id}"))
+            })?;
+        let (from, to) = (
+            f.format("%Y-%m-%d").to_string(),
+            t.format("%Y-%m-%d").to_string(),
+        );
+        let opening: i64 = conn
+            .query_row(
+                "select balance_after_cents from ledger where customer_id = ?1 and value_date < ?2
+                 order by entry_id desc limit 1",
+                params![customer_id, from],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let mut stmt = conn.prepare(
+            "select entry_id, value_date, entry_type, order_id, reference, amount_cents, balance_after_cents
+             from ledger where customer_id = ?1 and value_date >= ?2 and value_date <= ?3 order by entry_id",
+        )?;
+        let entries: Vec<StatementEntry> = stmt
+            .query_map(params![customer_id, from, to], |r| {
+                Ok(StatementEntry {
+                    entry_id: r.get(0)?,
+                    value_date: r.get(1)?,
+                    entry_type: r.get(2)?,
+                    order_id: r.get(3)?,
+                    reference: r.get(4)?,
+                    amount_cents: r.get(5)?,
+                    balance_after_cents: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let closing = entries
+            .last()
+            .map(|e| e.balance_after_cents)
+            .unwrap_or(opening);
+        Ok(Statement {
+            customer_id,
+            customer_name,
+            from,
+            to,
+            opening_balance_cents: opening,
+            entries,
+            closing_balance_cents: closing,
+        })
+    }
+}
