@@ -141,6 +141,7 @@ pub struct NewProduct<'a> {
 
 /// What billing decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum BillOutcome {
     Billed {
@@ -833,6 +834,12 @@ impl Desk {
         )
     }
 
+    /// A customer's balance, for any authenticated caller.
+    pub fn customer_balance(&self, actor: &Actor, customer_id: i64) -> Result<i64> {
+        actor.require(READ_ROLES, "read balances")?;
+        self.balance(customer_id)
+    }
+
     pub fn order_status(&self, order_id: i64) -> Result<String> {
         order_status(&self.conn, order_id)
     }
@@ -854,6 +861,7 @@ impl Desk {
 
 /// One landing file written by [`Desk::publish`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Published {
     pub file: String,
     pub entity: String,
@@ -861,6 +869,12 @@ pub struct Published {
 }
 
 impl Desk {
+    /// [`Desk::publish`] on a caller's request (managers only).
+    pub fn publish_for(&mut self, actor: &Actor, landing: &Path) -> Result<Vec<Published>> {
+        actor.require(MANAGER_ONLY, "publish change events")?;
+        self.publish(landing)
+    }
+
     /// Publishes the outbox's unpublished events to `landing` as NDJSON, one file per entity named
     /// after its first event (`orders_000000000042.ndjson`, so `orderlake ingest` loads it into
     /// `bronze.orders`). Each file is written under a dot-name (ignored by ingest), renamed into
@@ -890,8 +904,9 @@ impl Desk {
             let mut body = String::new();
             for (id, payload) in events {
                 // The event id travels with the row, so bronze can show each event arrived once.
-                let mut line: serde_json::Value = serde_json::from_str(payload)
-                    .map_err(|e| DeskError::invalid("outbox.payload", format!("event {id}: {e}")))?;
+                let mut line: serde_json::Value = serde_json::from_str(payload).map_err(|e| {
+                    DeskError::invalid("outbox.payload", format!("event {id}: {e}"))
+                })?;
                 line["_event_id"] = json!(id);
                 body.push_str(&line.to_string());
                 body.push('\n');

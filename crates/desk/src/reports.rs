@@ -10,6 +10,7 @@ use crate::{Actor, Desk, DeskError, READ_ROLES, Result, apply_rate};
 
 /// An order raised but not yet billed (raised or on hold).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutstandingOrder {
     pub order_id: i64,
     pub customer_id: i64,
@@ -25,6 +26,7 @@ pub struct OutstandingOrder {
 
 /// What a customer owes, by the age of the invoices not yet covered (oldest paid first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgingRow {
     pub customer_id: i64,
     pub customer_name: String,
@@ -38,6 +40,7 @@ pub struct AgingRow {
 
 /// A customer's rebate for a month: what qualifies it and what was (or would be) credited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebateRow {
     pub customer_id: i64,
     pub customer_name: String,
@@ -51,6 +54,7 @@ pub struct RebateRow {
 
 /// A billed line in a date range, net of returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SalesRow {
     pub order_id: i64,
     pub line_no: i64,
@@ -68,6 +72,7 @@ pub struct SalesRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReversalRow {
     pub reversal_id: i64,
     pub order_id: i64,
@@ -82,6 +87,7 @@ pub struct ReversalRow {
 
 /// A product's stock on a day: at 00:00, now (or at the day's end), and what moved that day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryRow {
     pub product_id: i64,
     pub description: String,
@@ -94,6 +100,7 @@ pub struct InventoryRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatementEntry {
     pub entry_id: i64,
     pub value_date: String,
@@ -107,6 +114,7 @@ pub struct StatementEntry {
 
 /// A customer's ledger for a date range, with the balances that bracket it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statement {
     pub customer_id: i64,
     pub customer_name: String,
@@ -135,6 +143,9 @@ fn range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate)> {
 fn day_after(d: NaiveDate) -> String {
     d.succ_opt().unwrap_or(d).format("%Y-%m-%d").to_string()
 }
+
+/// A customer's aging input: id, name, invoices (value date, cents) in order, credits in cents.
+type Account = (i64, String, Vec<(NaiveDate, i64)>, i64);
 
 /// What is left of each invoice once `credits` settle the oldest first, summed into the buckets
 /// 0–30, 31–60, 61–90, 91–180 and over 180 days old on `as_of`.
@@ -203,8 +214,8 @@ impl Desk {
         let mut entries = stmt.query(params![upto])?;
         let mut out: Vec<AgingRow> = Vec::new();
         // Per customer: its invoices (date, amount) in order and the sum of its credits.
-        let mut current: Option<(i64, String, Vec<(NaiveDate, i64)>, i64)> = None;
-        let flush = |c: (i64, String, Vec<(NaiveDate, i64)>, i64), out: &mut Vec<AgingRow>| {
+        let mut current: Option<Account> = None;
+        let flush = |c: Account, out: &mut Vec<AgingRow>| {
             let (customer_id, customer_name, invoices, credits) = c;
             let b = age_invoices(&invoices, credits, as_of);
             let balance_cents = invoices.iter().map(|i| i.1).sum::<i64>() - credits;

@@ -9,7 +9,7 @@ use crate::error::Result;
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
-    r#"
+        r#"
 create table territories (
     territory_id integer primary key,
     name text not null unique,

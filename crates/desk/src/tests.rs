@@ -621,7 +621,14 @@ fn ship_and_deliver_follow_the_lifecycle() {
 #[test]
 fn desk_ids_start_above_the_base() {
     let w = world();
-    for id in [w.customer, w.location, w.product, w.carrier, w.warehouse, w.retail] {
+    for id in [
+        w.customer,
+        w.location,
+        w.product,
+        w.carrier,
+        w.warehouse,
+        w.retail,
+    ] {
         assert_eq!(id, DESK_ID_BASE + 1);
     }
     assert_eq!(w.other_location, DESK_ID_BASE + 2);
@@ -777,7 +784,11 @@ fn reports_answer_from_the_operational_data() {
     let outstanding = w.desk.outstanding_orders(&w.analyst).unwrap();
     assert_eq!(outstanding.len(), 1);
     assert_eq!(
-        (outstanding[0].order_id, outstanding[0].units, outstanding[0].net_cents),
+        (
+            outstanding[0].order_id,
+            outstanding[0].units,
+            outstanding[0].net_cents
+        ),
         (open, 3, 3_000)
     );
 
@@ -789,7 +800,11 @@ fn reports_answer_from_the_operational_data() {
     let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
     assert_eq!(sales.len(), 1);
     assert_eq!(
-        (sales[0].net_quantity, sales[0].net_cents, sales[0].vat_cents),
+        (
+            sales[0].net_quantity,
+            sales[0].net_cents,
+            sales[0].vat_cents
+        ),
         (4, 4_000, 300)
     );
     assert_eq!(sales[0].margin_cents, 4_000 - 4 * 600);
@@ -811,7 +826,10 @@ fn reports_answer_from_the_operational_data() {
 
     let reversals = w.desk.reversals(&w.analyst, &today, &today).unwrap();
     assert_eq!(reversals.len(), 1);
-    assert_eq!((reversals[0].quantity, reversals[0].refund_cents), (2, 2_150));
+    assert_eq!(
+        (reversals[0].quantity, reversals[0].refund_cents),
+        (2, 2_150)
+    );
 
     let rebates = w.desk.rebates(&w.analyst, month).unwrap();
     assert_eq!(rebates.len(), 1);
@@ -819,7 +837,10 @@ fn reports_answer_from_the_operational_data() {
         (rebates[0].net_units, rebates[0].net_sales_cents),
         (4, 4_000)
     );
-    assert!(!rebates[0].qualifies, "4 net units are under the minimum of 5");
+    assert!(
+        !rebates[0].qualifies,
+        "4 net units are under the minimum of 5"
+    );
 
     let inventory = w.desk.inventory(&w.analyst, &today).unwrap();
     let p = &inventory[0];
@@ -835,10 +856,16 @@ fn reports_answer_from_the_operational_data() {
         .unwrap();
     assert_eq!(st.opening_balance_cents, 0);
     assert_eq!(
-        st.entries.iter().map(|e| e.entry_type.as_str()).collect::<Vec<_>>(),
+        st.entries
+            .iter()
+            .map(|e| e.entry_type.as_str())
+            .collect::<Vec<_>>(),
         ["invoice", "refund", "payment"]
     );
-    assert_eq!(st.closing_balance_cents, w.desk.balance(w.customer).unwrap());
+    assert_eq!(
+        st.closing_balance_cents,
+        w.desk.balance(w.customer).unwrap()
+    );
     let later = w
         .desk
         .statement(&w.analyst, w.customer, "2999-01-01", "2999-01-31")
@@ -860,7 +887,10 @@ fn tokens_authenticate_to_their_role_and_can_be_revoked() {
     let mut w = world();
     let boot = w.desk.bootstrap_token("root").unwrap();
     assert_eq!(w.desk.authenticate(&boot).unwrap().role, Role::Manager);
-    assert!(w.desk.bootstrap_token("again").is_err(), "only on an empty desk");
+    assert!(
+        w.desk.bootstrap_token("again").is_err(),
+        "only on an empty desk"
+    );
     let clerk = w.desk.issue_token(&w.manager, "cole", Role::Clerk).unwrap();
     let actor = w.desk.authenticate(&clerk).unwrap();
     assert_eq!((actor.name.as_str(), actor.role), ("cole", Role::Clerk));
@@ -878,7 +908,10 @@ fn tokens_authenticate_to_their_role_and_can_be_revoked() {
         Err(DeskError::Unauthorized)
     ));
     assert_eq!(
-        count(&w.desk, "select count(*) from api_tokens where token_sha256 like 'oltk%'"),
+        count(
+            &w.desk,
+            "select count(*) from api_tokens where token_sha256 like 'oltk%'"
+        ),
         0,
         "only digests are stored"
     );
