@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use api::ApiDoc;
 pub use error::{ApiError, ErrorBody};
+pub use web::{Cell, tabulate};
 
 /// What every handler shares: the desk.
 #[derive(Clone)]

@@ -226,20 +226,9 @@ fn required(form: &HashMap<String, String>, field: &str) -> Result<i64, ApiError
     number(form, field)?.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
-/// `125.5`, `125.50` or `125` as cents; more than two decimals is refused.
-pub fn parse_money(field: &str, text: &str) -> Result<i64, ApiError> {
-    let t = text.trim().replace(',', "");
-    let bad = || ApiError::invalid(field, format!("'{text}' is not an amount like 125.50"));
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    if whole.is_empty() || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    whole
-        .checked_mul(100)
-        .and_then(|w| w.checked_add(if whole < 0 { -frac } else { frac }))
-        .ok_or_else(bad)
+/// An amount typed in a form, as cents.
+fn parse_money(field: &str, text: &str) -> Result<i64, ApiError> {
+    Ok(orderlake_desk::parse_cents(field, text)?)
 }
 
 async fn order_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -606,6 +595,37 @@ fn table<T: Serialize>(
     bill: bool,
     id_column: &str,
 ) -> Value {
+    let (columns, cells) = tabulate(rows);
+    let id_at = rows
+        .first()
+        .and_then(|r| serde_json::to_string(r).ok())
+        .and_then(|t| serde_json::from_str::<Ordered>(&t).ok())
+        .and_then(|Ordered(f)| f.iter().position(|(k, _)| k == id_column));
+    let out: Vec<Value> = cells
+        .into_iter()
+        .map(|row| {
+            let id = id_at.map(|i| row[i].text.clone()).unwrap_or_default();
+            let cells: Vec<Value> = row
+                .into_iter()
+                .map(|c| context! { text => c.text, num => c.numeric })
+                .collect();
+            context! { cells => cells, id => id }
+        })
+        .collect();
+    context! { columns => columns, rows => out, summary => summary, bill => bill, ran => true }
+}
+
+/// A cell of a tabulated report.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    /// Right-align it.
+    pub numeric: bool,
+}
+
+/// Serializable rows as column headers and text cells, fields in declaration order; `*_cents`
+/// fields become amounts (`1234` → `12.34`) under a header without the suffix.
+pub fn tabulate<T: Serialize>(rows: &[T]) -> (Vec<String>, Vec<Vec<Cell>>) {
     let mut columns = Vec::new();
     let mut out = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -621,29 +641,26 @@ fn table<T: Serialize>(
                 .map(|(k, _)| k.strip_suffix("_cents").unwrap_or(k).replace('_', " "))
                 .collect();
         }
-        let mut id = serde_json::Value::Null;
-        let cells: Vec<Value> = fields
-            .iter()
-            .map(|(k, v)| {
-                if k == id_column {
-                    id = v.clone();
-                }
-                let (text, num) = match v {
-                    serde_json::Value::Number(n) if k.ends_with("_cents") => {
-                        (n.as_i64().map(cents_text).unwrap_or_default(), true)
-                    }
-                    serde_json::Value::Number(n) => (n.to_string(), true),
-                    serde_json::Value::Null => (String::new(), false),
-                    serde_json::Value::Bool(b) => {
-                        ((if *b { "yes" } else { "no" }).to_string(), false)
-                    }
-                    serde_json::Value::String(s) => (s.clone(), false),
-                    other => (other.to_string(), false),
-                };
-                context! { text => text, num => num }
-            })
-            .collect();
-        out.push(context! { cells => cells, id => Value::from(Serde(id)) });
+        out.push(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let (text, numeric) = match v {
+                        serde_json::Value::Number(n) if k.ends_with("_cents") => {
+                            (n.as_i64().map(cents_text).unwrap_or_default(), true)
+                        }
+                        serde_json::Value::Number(n) => (n.to_string(), true),
+                        serde_json::Value::Null => (String::new(), false),
+                        serde_json::Value::Bool(b) => {
+                            ((if *b { "yes" } else { "no" }).to_string(), false)
+                        }
+                        serde_json::Value::String(s) => (s.clone(), false),
+                        other => (other.to_string(), false),
+                    };
+                    Cell { text, numeric }
+                })
+                .collect(),
+        );
     }
-    context! { columns => columns, rows => out, summary => summary, bill => bill, ran => true }
+    (columns, out)
 }

@@ -1144,6 +1144,30 @@ fn event(
     Ok(())
 }
 
+/// An amount typed by a person (`125.5`, `125.50`, `1,250`) as cents; more than two decimals, or
+/// anything that is not a number, is refused naming `field`.
+pub fn parse_cents(field: &str, text: &str) -> Result<i64> {
+    let t = text.trim().replace(',', "");
+    let bad = || DeskError::invalid(field, format!("'{text}' is not an amount like 125.50"));
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.as_str()),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || frac.len() > 2 || !all_digits(whole) || !all_digits(frac) {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let cents = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(frac))
+        .ok_or_else(bad)?;
+    Ok(if negative { -cents } else { cents })
+}
+
+/// Cents as an amount with two decimals (`-1234` → `-12.34`).
 pub fn cents_text(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)

@@ -916,3 +916,24 @@ fn tokens_authenticate_to_their_role_and_can_be_revoked() {
         "only digests are stored"
     );
 }
+
+#[test]
+fn amounts_typed_by_people_parse_to_cents() {
+    for (text, cents) in [
+        ("125.50", 12_550),
+        ("125.5", 12_550),
+        ("125", 12_500),
+        ("1,250.05", 125_005),
+        ("-3.10", -310),
+        ("0.07", 7),
+    ] {
+        assert_eq!(parse_cents("amount", text).unwrap(), cents, "{text}");
+    }
+    for bad in ["", "12.345", "abc", "1.2.3", ".5", "--1", "1e3"] {
+        assert_eq!(
+            field_of(parse_cents("amount", bad).unwrap_err()),
+            "amount",
+            "{bad}"
+        );
+    }
+}
