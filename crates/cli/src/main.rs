@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod demo;
+mod desk;
 mod lake;
 mod report;
 mod scaffold;
@@ -196,6 +197,8 @@ enum Command {
     },
     /// The main job: generate order data, ingest it, build bronze → silver → gold, test, report.
     Demo(demo::DemoArgs),
+    /// The order desk: orders, billing, payments, returns, rebates, reports; its API server.
+    Desk(desk::DeskArgs),
 }
 
 fn main() -> ExitCode {
@@ -323,6 +326,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => lake::generate(&args).map(|_| ExitCode::SUCCESS),
         Command::Ingest { landing, schema } => lake::ingest(&global, &landing, &schema).await,
         Command::Demo(args) => demo::run(&global, &args).await,
+        Command::Desk(args) => desk::run(args).await,
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use crate::{ApiError, AppState, Body, ErrorBody, Id, Params, Token};
+use crate::{ApiError, AppState, Body, Caller, ErrorBody, Id, Params};
 
 type Reply<T> = Result<Json<T>, ApiError>;
 type CreatedReply = Result<(StatusCode, Json<Created>), ApiError>;
@@ -131,7 +131,7 @@ pub struct NewTerritory {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_territory(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NewTerritory>,
 ) -> CreatedReply {
     let id = s
@@ -155,7 +155,7 @@ pub struct NewLocation {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_location(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NewLocation>,
 ) -> CreatedReply {
     let id = s
@@ -176,7 +176,7 @@ pub struct Named {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_customer_type(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<Named>,
 ) -> CreatedReply {
     let id = s
@@ -199,7 +199,7 @@ pub struct NewCustomer {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_customer(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NewCustomer>,
 ) -> CreatedReply {
     let id = s
@@ -233,7 +233,7 @@ pub struct ProductBody {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_product(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<ProductBody>,
 ) -> CreatedReply {
     let id = s
@@ -266,7 +266,7 @@ pub struct PriceChange {
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn change_price(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<PriceChange>,
 ) -> Reply<Done> {
@@ -288,7 +288,7 @@ pub struct Quantity {
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn receive_stock(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<Quantity>,
 ) -> Reply<Done> {
@@ -308,7 +308,7 @@ pub struct NamedAt {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_carrier(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NamedAt>,
 ) -> CreatedReply {
     let id = s
@@ -321,7 +321,7 @@ async fn add_carrier(
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn add_warehouse(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NamedAt>,
 ) -> CreatedReply {
     let id = s
@@ -341,7 +341,7 @@ pub struct CreditLimit {
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn change_credit_limit(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<CreditLimit>,
 ) -> Reply<Done> {
@@ -355,7 +355,7 @@ async fn change_credit_limit(
 #[utoipa::path(post, path = "/api/customers/{id}/delist", tag = "master data",
     params(("id" = i64, Path, description = "customer id")),
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
-async fn delist_customer(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Reply<Done> {
+async fn delist_customer(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<Done> {
     s.call(t, move |d, a| d.delist_customer(a, id)).await?;
     Ok(Json(DONE))
 }
@@ -378,7 +378,7 @@ pub struct IssuedToken {
     responses((status = 201, body = IssuedToken), (status = "4XX", body = ErrorBody)))]
 async fn issue_token(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NewToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let token = s
@@ -420,7 +420,7 @@ pub struct NewOrder {
     responses((status = 201, body = Created), (status = "4XX", body = ErrorBody)))]
 async fn raise_order(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<NewOrder>,
 ) -> CreatedReply {
     let id = s
@@ -437,7 +437,7 @@ async fn raise_order(
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn reraise_line(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<LineBody>,
 ) -> Reply<Done> {
@@ -457,7 +457,7 @@ pub struct Reason {
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn cancel_order(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<Reason>,
 ) -> Reply<Done> {
@@ -469,7 +469,11 @@ async fn cancel_order(
 #[utoipa::path(post, path = "/api/orders/{id}/bill", tag = "orders",
     params(("id" = i64, Path, description = "order id")),
     responses((status = 200, body = BillOutcome, description = "billed, or on hold with the reason"), (status = "4XX", body = ErrorBody)))]
-async fn bill_order(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Reply<BillOutcome> {
+async fn bill_order(
+    State(s): State<AppState>,
+    Caller(t): Caller,
+    Id(id): Id,
+) -> Reply<BillOutcome> {
     Ok(Json(s.call(t, move |d, a| d.bill_order(a, id)).await?))
 }
 
@@ -487,7 +491,7 @@ pub struct Shipment {
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
 async fn ship_order(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<Shipment>,
 ) -> Reply<Done> {
@@ -501,7 +505,7 @@ async fn ship_order(
 #[utoipa::path(post, path = "/api/orders/{id}/deliver", tag = "orders",
     params(("id" = i64, Path, description = "order id")),
     responses((status = 200, body = Done), (status = "4XX", body = ErrorBody)))]
-async fn deliver_order(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Reply<Done> {
+async fn deliver_order(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<Done> {
     s.call(t, move |d, a| d.deliver_order(a, id)).await?;
     Ok(Json(DONE))
 }
@@ -524,7 +528,7 @@ pub struct Refund {
     responses((status = 200, body = Refund), (status = "4XX", body = ErrorBody)))]
 async fn return_units(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Body(b): Body<ReturnBody>,
 ) -> Reply<Refund> {
@@ -545,7 +549,7 @@ pub struct OrderView {
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
     params(("id" = i64, Path, description = "order id")),
     responses((status = 200, body = OrderView), (status = "4XX", body = ErrorBody)))]
-async fn order(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Reply<OrderView> {
+async fn order(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<OrderView> {
     let status = s.call(t, move |d, _| d.order_status(id)).await?;
     Ok(Json(OrderView {
         order_id: id,
@@ -565,7 +569,7 @@ pub struct Payment {
 
 #[utoipa::path(post, path = "/api/payments", tag = "money", request_body = Payment,
     responses((status = 201, body = Created, description = "the ledger entry"), (status = "4XX", body = ErrorBody)))]
-async fn pay(State(s): State<AppState>, Token(t): Token, Body(b): Body<Payment>) -> CreatedReply {
+async fn pay(State(s): State<AppState>, Caller(t): Caller, Body(b): Body<Payment>) -> CreatedReply {
     let id = s
         .call(t, move |d, a| {
             d.pay(a, b.customer_id, b.amount_cents, b.order_id)
@@ -586,7 +590,7 @@ pub struct WriteOff {
     responses((status = 201, body = Created, description = "the ledger entry"), (status = "4XX", body = ErrorBody)))]
 async fn write_off(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<WriteOff>,
 ) -> CreatedReply {
     let id = s
@@ -614,7 +618,7 @@ pub struct RebatePosted {
     responses((status = 200, body = Vec<RebatePosted>, description = "what this run posted (nothing when the month already ran)"), (status = "4XX", body = ErrorBody)))]
 async fn rebate_run(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Body(b): Body<Month>,
 ) -> Reply<Vec<RebatePosted>> {
     let rows = s.call(t, move |d, a| d.rebate_run(a, &b.month)).await?;
@@ -638,7 +642,7 @@ pub struct CustomerView {
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "reports",
     params(("id" = i64, Path, description = "customer id")),
     responses((status = 200, body = CustomerView), (status = "4XX", body = ErrorBody)))]
-async fn customer(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Reply<CustomerView> {
+async fn customer(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<CustomerView> {
     let balance_cents = s.call(t, move |d, a| d.customer_balance(a, id)).await?;
     Ok(Json(CustomerView {
         customer_id: id,
@@ -648,7 +652,7 @@ async fn customer(State(s): State<AppState>, Token(t): Token, Id(id): Id) -> Rep
 
 #[utoipa::path(post, path = "/api/publish", tag = "master data",
     responses((status = 200, body = Vec<Published>, description = "the landing files written"), (status = "4XX", body = ErrorBody)))]
-async fn publish(State(s): State<AppState>, Token(t): Token) -> Reply<Vec<Published>> {
+async fn publish(State(s): State<AppState>, Caller(t): Caller) -> Reply<Vec<Published>> {
     let landing = s.landing.clone().ok_or_else(|| {
         ApiError::invalid(
             "landing",
@@ -663,7 +667,7 @@ async fn publish(State(s): State<AppState>, Token(t): Token) -> Reply<Vec<Publis
 
 #[utoipa::path(get, path = "/api/reports/outstanding", tag = "reports",
     responses((status = 200, body = Vec<OutstandingOrder>), (status = "4XX", body = ErrorBody)))]
-async fn outstanding(State(s): State<AppState>, Token(t): Token) -> Reply<Vec<OutstandingOrder>> {
+async fn outstanding(State(s): State<AppState>, Caller(t): Caller) -> Reply<Vec<OutstandingOrder>> {
     Ok(Json(s.call(t, move |d, a| d.outstanding_orders(a)).await?))
 }
 
@@ -682,7 +686,7 @@ fn today() -> String {
     responses((status = 200, body = Vec<AgingRow>), (status = "4XX", body = ErrorBody)))]
 async fn aging(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Params(q): Params<AsOf>,
 ) -> Reply<Vec<AgingRow>> {
     let as_of = q.as_of.unwrap_or_else(today);
@@ -695,7 +699,7 @@ async fn aging(
     responses((status = 200, body = Vec<RebateRow>), (status = "4XX", body = ErrorBody)))]
 async fn rebates(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Params(q): Params<Month>,
 ) -> Reply<Vec<RebateRow>> {
     Ok(Json(s.call(t, move |d, a| d.rebates(a, &q.month)).await?))
@@ -714,7 +718,7 @@ pub struct DateRange {
     responses((status = 200, body = Vec<SalesRow>), (status = "4XX", body = ErrorBody)))]
 async fn sales(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Params(q): Params<DateRange>,
 ) -> Reply<Vec<SalesRow>> {
     Ok(Json(
@@ -726,7 +730,7 @@ async fn sales(
     responses((status = 200, body = Vec<ReversalRow>), (status = "4XX", body = ErrorBody)))]
 async fn reversals(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Params(q): Params<DateRange>,
 ) -> Reply<Vec<ReversalRow>> {
     Ok(Json(
@@ -746,7 +750,7 @@ pub struct Day {
     responses((status = 200, body = Vec<InventoryRow>), (status = "4XX", body = ErrorBody)))]
 async fn inventory(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Params(q): Params<Day>,
 ) -> Reply<Vec<InventoryRow>> {
     let day = q.day.unwrap_or_else(today);
@@ -758,7 +762,7 @@ async fn inventory(
     responses((status = 200, body = Statement), (status = "4XX", body = ErrorBody)))]
 async fn statement(
     State(s): State<AppState>,
-    Token(t): Token,
+    Caller(t): Caller,
     Id(id): Id,
     Params(q): Params<DateRange>,
 ) -> Reply<Statement> {

@@ -46,7 +46,7 @@ impl AppState {
     }
 
     /// Runs `f` on a blocking thread as the caller that `token` stands for.
-    async fn call<T, F>(&self, token: Option<String>, f: F) -> Result<T, ApiError>
+    async fn call_token<T, F>(&self, token: Option<String>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Desk, &Actor) -> orderlake_desk::Result<T> + Send + 'static,
@@ -56,6 +56,15 @@ impl AppState {
             f(desk, &actor)
         })
         .await
+    }
+
+    /// Runs `f` on a blocking thread as an authenticated caller.
+    async fn call<T, F>(&self, actor: Actor, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Desk, &Actor) -> orderlake_desk::Result<T> + Send + 'static,
+    {
+        self.with_desk(move |desk| f(desk, &actor)).await
     }
 
     /// Runs `f` on a blocking thread with the desk (no caller: publishing, health).
@@ -88,13 +97,18 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-/// The caller's token (absent is refused by the desk with 401).
-pub struct Token(pub Option<String>);
+/// The authenticated caller. Extracted before the body, so a call without a valid token is
+/// refused with 401 whatever else is wrong with it.
+pub struct Caller(pub Actor);
 
-impl<S: Send + Sync> FromRequestParts<S> for Token {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Ok(Token(bearer(&parts.headers)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers);
+        state
+            .with_desk(move |d| d.authenticate(token.as_deref().ok_or(DeskError::Unauthorized)?))
+            .await
+            .map(Caller)
     }
 }
 

@@ -149,7 +149,9 @@ async fn home(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let rows = s.call(Some(token), |d, a| d.outstanding_orders(a)).await;
+    let rows = s
+        .call_token(Some(token), |d, a| d.outstanding_orders(a))
+        .await;
     let mut page = match rows {
         Ok(rows) => Page::new(
             "Outstanding orders",
@@ -286,7 +288,7 @@ async fn raise_order(
     let bill = form.contains_key("bill");
     let outcome = match parsed {
         Ok((customer, location, lines)) => {
-            s.call(Some(token), move |d, a| {
+            s.call_token(Some(token), move |d, a| {
                 let id = d.raise_order(a, customer, location, &lines)?;
                 let billed = if bill {
                     Some(d.bill_order(a, id)?)
@@ -334,7 +336,10 @@ async fn bill(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<Stri
     let Ok(id) = id.parse::<i64>() else {
         return flash_to("error", &format!("order_id: '{id}' is not a number"));
     };
-    match s.call(Some(token), move |d, a| d.bill_order(a, id)).await {
+    match s
+        .call_token(Some(token), move |d, a| d.bill_order(a, id))
+        .await
+    {
         Ok(b) => flash_to("message", &format!("Order {id} {}", bill_text(&b))),
         Err(e) => flash_to("error", &refusal(&e)),
     }
@@ -373,7 +378,7 @@ async fn pay(
     })();
     let outcome = match parsed {
         Ok((customer, amount, order)) => {
-            s.call(Some(token), move |d, a| {
+            s.call_token(Some(token), move |d, a| {
                 d.pay(a, customer, amount, order)?;
                 Ok((customer, amount, d.balance(customer)?))
             })
@@ -442,7 +447,7 @@ async fn report(
             let as_of = get("as_of", &today);
             let a2 = as_of.clone();
             let r = s
-                .call(Some(token), move |d, a| d.credit_aging(a, &a2))
+                .call_token(Some(token), move |d, a| d.credit_aging(a, &a2))
                 .await;
             (
                 "Credit aging",
@@ -458,7 +463,9 @@ async fn report(
                 param("to", "To", to, "YYYY-MM-DD"),
             ];
             if name == "sales" {
-                let r = s.call(Some(token), move |d, a| d.sales(a, &f, &t)).await;
+                let r = s
+                    .call_token(Some(token), move |d, a| d.sales(a, &f, &t))
+                    .await;
                 (
                     "Sales",
                     params,
@@ -480,7 +487,7 @@ async fn report(
                 )
             } else {
                 let r = s
-                    .call(Some(token), move |d, a| d.reversals(a, &f, &t))
+                    .call_token(Some(token), move |d, a| d.reversals(a, &f, &t))
                     .await;
                 (
                     "Reversals",
@@ -492,7 +499,9 @@ async fn report(
         "rebates" => {
             let month = get("month", &today[..7]);
             let m = month.clone();
-            let r = s.call(Some(token), move |d, a| d.rebates(a, &m)).await;
+            let r = s
+                .call_token(Some(token), move |d, a| d.rebates(a, &m))
+                .await;
             (
                 "Rebates",
                 vec![param("month", "Month", month, "YYYY-MM")],
@@ -502,7 +511,9 @@ async fn report(
         "inventory" => {
             let day = get("day", &today);
             let d2 = day.clone();
-            let r = s.call(Some(token), move |d, a| d.inventory(a, &d2)).await;
+            let r = s
+                .call_token(Some(token), move |d, a| d.inventory(a, &d2))
+                .await;
             (
                 "Inventory",
                 vec![param("day", "Day", day, "YYYY-MM-DD")],
@@ -529,7 +540,7 @@ async fn report(
                         format!("'{customer}' is not a number"),
                     )),
                     Ok(id) => s
-                        .call(Some(token), move |d, a| d.statement(a, id, &from, &to))
+                        .call_token(Some(token), move |d, a| d.statement(a, id, &from, &to))
                         .await
                         .map(|st| {
                             let summary = format!(

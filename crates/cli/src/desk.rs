@@ -1,0 +1,700 @@
+//! `orderlake desk …`: the order desk from the command line. Every operation and report, with
+//! the same role checks as the HTTP API: the caller is the API token in `--token` or
+//! `ORDERLAKE_DESK_TOKEN`. Amounts are typed as `125.50`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use orderlake_desk::{
+    Actor, BillOutcome, Desk, NewLine, NewProduct, Role, cents_text, parse_cents,
+};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct DeskArgs {
+    /// The desk database (SQLite; created by `desk init`).
+    #[arg(
+        long,
+        global = true,
+        env = "ORDERLAKE_DESK_DB",
+        default_value = "desk.db"
+    )]
+    db: PathBuf,
+    /// Your API token.
+    #[arg(
+        long,
+        global = true,
+        env = "ORDERLAKE_DESK_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: DeskCommand,
+}
+
+#[derive(Subcommand)]
+enum DeskCommand {
+    /// Create the desk database and print its first manager token.
+    Init {
+        /// Who the first manager token is for.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+    /// Serve the JSON API (with its OpenAPI document) and the web forms.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        http: SocketAddr,
+        /// Publish change events into this landing folder in the background.
+        #[arg(long)]
+        landing: Option<PathBuf>,
+        /// How often to publish, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        publish_every: f64,
+    },
+    /// Write unpublished change events into a landing folder as NDJSON (managers).
+    Publish {
+        #[arg(long)]
+        landing: PathBuf,
+    },
+    /// Issue or revoke API tokens (managers).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Master data (managers).
+    #[command(subcommand)]
+    Add(AddCommand),
+    /// Change a product's price and/or cost from now on (managers).
+    Price {
+        product: i64,
+        #[arg(long)]
+        price: Option<String>,
+        #[arg(long)]
+        cost: Option<String>,
+    },
+    /// Receive stock into a product (managers).
+    Receive { product: i64, quantity: i64 },
+    /// Change a customer's credit limit (managers).
+    CreditLimit { customer: i64, amount: String },
+    /// Delist a customer: no new orders; never erased (managers).
+    Delist { customer: i64 },
+    /// Raise an order: `--line PRODUCT:QUANTITY`, repeated.
+    Raise {
+        #[arg(long)]
+        customer: i64,
+        #[arg(long)]
+        location: i64,
+        #[arg(long = "line", required = true, value_name = "PRODUCT:QUANTITY")]
+        lines: Vec<String>,
+    },
+    /// Raise a product again on an open order (replaces its quantity).
+    Reraise {
+        order: i64,
+        #[arg(value_name = "PRODUCT:QUANTITY")]
+        line: String,
+    },
+    /// Cancel an order that is not yet billed.
+    Cancel {
+        order: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Bill an order (stock and credit checks; on hold when one fails).
+    Bill { order: i64 },
+    /// Ship a billed order.
+    Ship {
+        order: i64,
+        #[arg(long)]
+        carrier: i64,
+        #[arg(long)]
+        warehouse: i64,
+        /// Promised delivery time, `YYYY-MM-DD HH:MM:SS` (UTC).
+        #[arg(long)]
+        promised: String,
+    },
+    /// Record delivery of a shipped order.
+    Deliver { order: i64 },
+    /// Return units of a billed line.
+    Return {
+        order: i64,
+        #[arg(long)]
+        line: i64,
+        #[arg(long)]
+        quantity: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record a payment from a customer.
+    Pay {
+        customer: i64,
+        amount: String,
+        #[arg(long)]
+        order: Option<i64>,
+    },
+    /// Write off part of what a customer owes (managers).
+    WriteOff {
+        customer: i64,
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Run the monthly rebates for `YYYY-MM` (managers; running a month twice changes nothing).
+    RebateRun { month: String },
+    /// Reports (every role).
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token for NAME with a role; it is printed once.
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke every token of NAME.
+    Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum AddCommand {
+    Territory {
+        name: String,
+        #[arg(long)]
+        manager_first: String,
+        #[arg(long)]
+        manager_last: String,
+    },
+    Location {
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        territory: i64,
+        #[arg(long)]
+        state: String,
+        #[arg(long)]
+        city: String,
+    },
+    CustomerType {
+        name: String,
+    },
+    Customer {
+        name: String,
+        #[arg(long = "type")]
+        customer_type: i64,
+        #[arg(long)]
+        location: i64,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value = "0")]
+        credit_limit: String,
+    },
+    Product {
+        description: String,
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        price: String,
+        #[arg(long)]
+        cost: String,
+        #[arg(long, default_value_t = 0)]
+        on_hand: i64,
+    },
+    Carrier {
+        name: String,
+        #[arg(long)]
+        location: Option<i64>,
+    },
+    Warehouse {
+        name: String,
+        #[arg(long)]
+        location: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Orders raised but not billed.
+    Outstanding,
+    /// What customers owe, by invoice age (oldest settled first).
+    Aging {
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// A month's rebates (`YYYY-MM`).
+    Rebates { month: String },
+    /// Billed lines in a date range (both days included).
+    Sales {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Returns in a date range.
+    Reversals {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Stock per product on a day: opening at 00:00, moved, closing.
+    Inventory {
+        #[arg(long)]
+        day: Option<String>,
+    },
+    /// A customer's ledger for a date range with opening and closing balances.
+    Statement {
+        customer: i64,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+}
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+fn open(db: &Path) -> Result<Desk> {
+    Desk::open(db).with_context(|| format!("opening the desk database {}", db.display()))
+}
+
+fn caller(desk: &Desk, token: &Option<String>) -> Result<Actor> {
+    let Some(token) = token else {
+        bail!("an API token is required: pass --token or set ORDERLAKE_DESK_TOKEN");
+    };
+    Ok(desk.authenticate(token)?)
+}
+
+fn line(text: &str) -> Result<NewLine> {
+    let parse = |s: &str| s.trim().parse::<i64>().ok();
+    match text.split_once(':').map(|(p, q)| (parse(p), parse(q))) {
+        Some((Some(product_id), Some(quantity))) => Ok(NewLine {
+            product_id,
+            quantity,
+        }),
+        _ => bail!("line: '{text}' is not PRODUCT:QUANTITY (e.g. 42:3)"),
+    }
+}
+
+/// Prints rows as an aligned table, or as JSON with `--json`.
+fn print_rows<T: Serialize>(rows: &[T], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    let (columns, cells) = orderlake_desk_http::tabulate(rows);
+    if cells.is_empty() {
+        println!("(no rows)");
+        return Ok(());
+    }
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].text.chars().count())
+                .chain([columns[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let header: Vec<String> = columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| format!("{c:<w$}"))
+        .collect();
+    println!("{}", header.join("  ").trim_end());
+    for row in &cells {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| {
+                if c.numeric {
+                    format!("{:>w$}", c.text)
+                } else {
+                    format!("{:<w$}", c.text)
+                }
+            })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    println!("({} rows)", cells.len());
+    Ok(())
+}
+
+fn done(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+pub async fn run(args: DeskArgs) -> Result<ExitCode> {
+    let DeskArgs {
+        db,
+        token,
+        json,
+        command,
+    } = args;
+    if let DeskCommand::Serve {
+        http,
+        landing,
+        publish_every,
+    } = command
+    {
+        let desk = open(&db)?;
+        if !(publish_every > 0.0 && publish_every.is_finite()) {
+            bail!("--publish-every: must be a positive number of seconds");
+        }
+        println!(
+            "desk API on http://{http}/api (OpenAPI: /api/openapi.json), web forms on http://{http}/"
+        );
+        let options = orderlake_desk_http::ServeOptions {
+            addr: http,
+            landing,
+            publish_every: Duration::from_secs_f64(publish_every),
+        };
+        orderlake_desk_http::serve(desk, options, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .with_context(|| format!("serving the desk on {http}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Everything else is a short blocking call on SQLite.
+    tokio::task::spawn_blocking(move || run_blocking(&db, &token, json, command)).await?
+}
+
+fn run_blocking(
+    db: &Path,
+    token: &Option<String>,
+    json: bool,
+    command: DeskCommand,
+) -> Result<ExitCode> {
+    let mut desk = open(db)?;
+    if let DeskCommand::Init { name } = &command {
+        let token = desk.bootstrap_token(name)?;
+        println!("desk database ready: {}", db.display());
+        println!("manager token for {name} (shown once; keep it safe):\n{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let a = caller(&desk, token)?;
+    let d = &mut desk;
+    match command {
+        DeskCommand::Init { .. } | DeskCommand::Serve { .. } => unreachable!("handled above"),
+        DeskCommand::Publish { landing } => {
+            let files = d.publish_for(&a, &landing)?;
+            let events: usize = files.iter().map(|f| f.events).sum();
+            if json {
+                println!("{}", serde_json::to_string(&files)?);
+            } else {
+                println!(
+                    "published {events} events in {} files to {}",
+                    files.len(),
+                    landing.display()
+                );
+            }
+        }
+        DeskCommand::Token(TokenCommand::Add { name, role }) => {
+            let role = Role::parse("role", &role)?;
+            let t = d.issue_token(&a, &name, role)?;
+            done(
+                json,
+                serde_json::json!({"token": t}),
+                format!("{} token for {name} (shown once):\n{t}", role.as_str()),
+            );
+        }
+        DeskCommand::Token(TokenCommand::Revoke { name }) => {
+            let n = d.revoke_tokens(&a, &name)?;
+            done(
+                json,
+                serde_json::json!({"revoked": n}),
+                format!("revoked {n} tokens of {name}"),
+            );
+        }
+        DeskCommand::Add(add) => {
+            let (what, id) = match add {
+                AddCommand::Territory {
+                    name,
+                    manager_first,
+                    manager_last,
+                } => (
+                    "territory",
+                    d.add_territory(&a, &name, &manager_first, &manager_last)?,
+                ),
+                AddCommand::Location {
+                    region,
+                    territory,
+                    state,
+                    city,
+                } => (
+                    "location",
+                    d.add_location(&a, &region, territory, &state, &city)?,
+                ),
+                AddCommand::CustomerType { name } => {
+                    ("customer type", d.add_customer_type(&a, &name)?)
+                }
+                AddCommand::Customer {
+                    name,
+                    customer_type,
+                    location,
+                    email,
+                    credit_limit,
+                } => {
+                    let limit = parse_cents("credit_limit", &credit_limit)?;
+                    (
+                        "customer",
+                        d.add_customer(
+                            &a,
+                            &name,
+                            customer_type,
+                            email.as_deref(),
+                            location,
+                            limit,
+                        )?,
+                    )
+                }
+                AddCommand::Product {
+                    description,
+                    brand,
+                    category,
+                    price,
+                    cost,
+                    on_hand,
+                } => {
+                    let product = NewProduct {
+                        description: &description,
+                        brand: &brand,
+                        category: &category,
+                        price_cents: parse_cents("price", &price)?,
+                        cost_cents: parse_cents("cost", &cost)?,
+                        on_hand,
+                    };
+                    ("product", d.add_product(&a, &product)?)
+                }
+                AddCommand::Carrier { name, location } => {
+                    ("carrier", d.add_carrier(&a, &name, location)?)
+                }
+                AddCommand::Warehouse { name, location } => {
+                    ("warehouse", d.add_warehouse(&a, &name, location)?)
+                }
+            };
+            done(
+                json,
+                serde_json::json!({"id": id}),
+                format!("added {what} {id}"),
+            );
+        }
+        DeskCommand::Price {
+            product,
+            price,
+            cost,
+        } => {
+            let price = price.map(|p| parse_cents("price", &p)).transpose()?;
+            let cost = cost.map(|c| parse_cents("cost", &c)).transpose()?;
+            d.change_price(&a, product, price, cost)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("product {product} repriced"),
+            );
+        }
+        DeskCommand::Receive { product, quantity } => {
+            d.receive_stock(&a, product, quantity)?;
+            let on_hand = d.on_hand(product)?;
+            done(
+                json,
+                serde_json::json!({"on_hand": on_hand}),
+                format!("product {product}: {on_hand} on hand"),
+            );
+        }
+        DeskCommand::CreditLimit { customer, amount } => {
+            d.change_credit_limit(&a, customer, parse_cents("credit_limit", &amount)?)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("customer {customer}: credit limit {amount}"),
+            );
+        }
+        DeskCommand::Delist { customer } => {
+            d.delist_customer(&a, customer)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("customer {customer} delisted"),
+            );
+        }
+        DeskCommand::Raise {
+            customer,
+            location,
+            lines,
+        } => {
+            let lines = lines.iter().map(|l| line(l)).collect::<Result<Vec<_>>>()?;
+            let id = d.raise_order(&a, customer, location, &lines)?;
+            done(
+                json,
+                serde_json::json!({"id": id}),
+                format!("raised order {id}"),
+            );
+        }
+        DeskCommand::Reraise { order, line: l } => {
+            d.reraise_line(&a, order, line(&l)?)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("order {order}: line {l} set"),
+            );
+        }
+        DeskCommand::Cancel { order, reason } => {
+            d.cancel_order(&a, order, &reason)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("order {order} cancelled"),
+            );
+        }
+        DeskCommand::Bill { order } => {
+            let outcome = d.bill_order(&a, order)?;
+            let text = match &outcome {
+                BillOutcome::Billed {
+                    net_cents,
+                    vat_cents,
+                    total_cents,
+                } => format!(
+                    "order {order} billed: net {}, VAT {}, total {}",
+                    cents_text(*net_cents),
+                    cents_text(*vat_cents),
+                    cents_text(*total_cents)
+                ),
+                BillOutcome::OnHold { reason } => format!("order {order} on hold: {reason}"),
+            };
+            done(json, serde_json::to_value(&outcome)?, text);
+        }
+        DeskCommand::Ship {
+            order,
+            carrier,
+            warehouse,
+            promised,
+        } => {
+            d.ship_order(&a, order, carrier, warehouse, &promised)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("order {order} shipped"),
+            );
+        }
+        DeskCommand::Deliver { order } => {
+            d.deliver_order(&a, order)?;
+            done(
+                json,
+                serde_json::json!({"ok": true}),
+                format!("order {order} delivered"),
+            );
+        }
+        DeskCommand::Return {
+            order,
+            line,
+            quantity,
+            reason,
+        } => {
+            let refund = d.return_units(&a, order, line, quantity, &reason)?;
+            done(
+                json,
+                serde_json::json!({"refund_cents": refund}),
+                format!(
+                    "returned {quantity} of order {order} line {line}: refund {}",
+                    cents_text(refund)
+                ),
+            );
+        }
+        DeskCommand::Pay {
+            customer,
+            amount,
+            order,
+        } => {
+            let entry = d.pay(&a, customer, parse_cents("amount", &amount)?, order)?;
+            let balance = d.balance(customer)?;
+            done(
+                json,
+                serde_json::json!({"entry_id": entry, "balance_cents": balance}),
+                format!(
+                    "payment recorded (entry {entry}); balance {}",
+                    cents_text(balance)
+                ),
+            );
+        }
+        DeskCommand::WriteOff {
+            customer,
+            amount,
+            reason,
+        } => {
+            let entry = d.write_off(&a, customer, parse_cents("amount", &amount)?, &reason)?;
+            let balance = d.balance(customer)?;
+            done(
+                json,
+                serde_json::json!({"entry_id": entry, "balance_cents": balance}),
+                format!(
+                    "written off (entry {entry}); balance {}",
+                    cents_text(balance)
+                ),
+            );
+        }
+        DeskCommand::RebateRun { month } => {
+            let posted = d.rebate_run(&a, &month)?;
+            let total: i64 = posted.iter().map(|p| p.1).sum();
+            done(
+                json,
+                serde_json::json!(
+                    posted
+                        .iter()
+                        .map(|(c, r)| serde_json::json!({"customer_id": c, "rebate_cents": r}))
+                        .collect::<Vec<_>>()
+                ),
+                format!(
+                    "rebates for {month}: {} customers, {}",
+                    posted.len(),
+                    cents_text(total)
+                ),
+            );
+        }
+        DeskCommand::Report(report) => match report {
+            ReportCommand::Outstanding => print_rows(&d.outstanding_orders(&a)?, json)?,
+            ReportCommand::Aging { as_of } => {
+                print_rows(&d.credit_aging(&a, &as_of.unwrap_or_else(today))?, json)?
+            }
+            ReportCommand::Rebates { month } => print_rows(&d.rebates(&a, &month)?, json)?,
+            ReportCommand::Sales { from, to } => print_rows(&d.sales(&a, &from, &to)?, json)?,
+            ReportCommand::Reversals { from, to } => {
+                print_rows(&d.reversals(&a, &from, &to)?, json)?
+            }
+            ReportCommand::Inventory { day } => {
+                print_rows(&d.inventory(&a, &day.unwrap_or_else(today))?, json)?
+            }
+            ReportCommand::Statement { customer, from, to } => {
+                let st = d.statement(&a, customer, &from, &to)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&st)?);
+                } else {
+                    println!(
+                        "statement of {} ({}) from {} to {}",
+                        st.customer_name, st.customer_id, st.from, st.to
+                    );
+                    println!("opening balance {}", cents_text(st.opening_balance_cents));
+                    print_rows(&st.entries, false)?;
+                    println!("closing balance {}", cents_text(st.closing_balance_cents));
+                }
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
