@@ -215,6 +215,7 @@ pub async fn ingest(
             file: &name,
             entity: &entity,
             ingested_at,
+            cast_rejects: Default::default(),
         };
         let lower = name.to_ascii_lowercase();
         let (loaded, quarantined) = if lower.ends_with(".parquet") {
@@ -298,6 +299,8 @@ struct Loader<'a> {
     file: &'a str,
     entity: &'a str,
     ingested_at: DateTime<Utc>,
+    /// Rows sent to quarantine because a value did not cast to the column's stored type.
+    cast_rejects: std::sync::atomic::AtomicU64,
 }
 
 /// Rows of text being collected for one commit.
@@ -373,28 +376,103 @@ impl Loader<'_> {
         )
     }
 
+    /// Commits a chunk of text rows. Where the bronze table already stores a column typed (it was
+    /// created from Parquet, say), the text is cast to that type; a value that does not cast
+    /// sends its row to quarantine with the column and value named, so nothing is lost.
     async fn write_chunk(&self, chunk: TextChunk) -> Result<u64> {
         let rows = chunk.len();
         if rows == 0 {
             return Ok(0);
         }
+        let existing = self.warehouse.table_schema(self.bronze).await.ok();
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
-        for (name, values) in chunk.columns.iter().zip(chunk.values) {
+        let mut bad: Vec<Option<String>> = vec![None; rows];
+        for (name, values) in chunk.columns.iter().zip(&chunk.values) {
             let mut builder = StringBuilder::with_capacity(rows, rows * 8);
             for v in values {
-                builder.append_option(v);
+                builder.append_option(v.as_deref());
             }
-            fields.push(Field::new(name, DataType::Utf8, true));
-            arrays.push(Arc::new(builder.finish()));
+            let text: ArrayRef = Arc::new(builder.finish());
+            let target = existing
+                .as_ref()
+                .and_then(|s| s.field_with_name(name).ok())
+                .map(|f| f.data_type().clone())
+                .filter(|t| {
+                    !matches!(
+                        t,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+                    )
+                });
+            match target {
+                None => {
+                    fields.push(Field::new(name, DataType::Utf8, true));
+                    arrays.push(text);
+                }
+                Some(target) => {
+                    // An empty field is a missing value to a typed column.
+                    let text: ArrayRef =
+                        Arc::new(datafusion::arrow::array::StringArray::from_iter(
+                            values
+                                .iter()
+                                .map(|v| v.as_deref().filter(|t| !t.trim().is_empty())),
+                        ));
+                    let typed = datafusion::arrow::compute::cast(&text, &target)
+                        .map_err(|e| IngestError::DataFusion(e.into()))?;
+                    for (i, reason) in bad.iter_mut().enumerate() {
+                        if reason.is_none() && !text.is_null(i) && typed.is_null(i) {
+                            let value = values[i].as_deref().unwrap_or_default();
+                            *reason = Some(format!(
+                                "column {name}: '{value}' is not {target} (the type {} stores it as)",
+                                self.bronze
+                            ));
+                        }
+                    }
+                    fields.push(Field::new(name, target, true));
+                    arrays.push(typed);
+                }
+            }
         }
         let (meta_fields, meta_arrays) = self.meta_fields(rows);
         fields.extend(meta_fields);
         arrays.extend(meta_arrays);
         fields.push(Field::new("_row_number", DataType::Int64, false));
-        arrays.push(Arc::new(Int64Array::from(chunk.row_numbers)));
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        arrays.push(Arc::new(Int64Array::from(chunk.row_numbers.clone())));
+        let mut batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| IngestError::DataFusion(e.into()))?;
+        if bad.iter().any(Option::is_some) {
+            let rejects: Vec<Rejected> = bad
+                .iter()
+                .enumerate()
+                .filter_map(|(i, reason)| {
+                    let reason = reason.clone()?;
+                    let raw: serde_json::Map<String, serde_json::Value> = chunk
+                        .columns
+                        .iter()
+                        .zip(&chunk.values)
+                        .filter_map(|(c, v)| {
+                            Some((c.clone(), serde_json::Value::String(v[i].clone()?)))
+                        })
+                        .collect();
+                    Some(Rejected {
+                        row_number: chunk.row_numbers[i],
+                        raw: serde_json::Value::Object(raw).to_string(),
+                        reason,
+                    })
+                })
+                .collect();
+            let keep = datafusion::arrow::array::BooleanArray::from(
+                bad.iter().map(|b| b.is_none()).collect::<Vec<_>>(),
+            );
+            batch = datafusion::arrow::compute::filter_record_batch(&batch, &keep)
+                .map_err(|e| IngestError::DataFusion(e.into()))?;
+            let quarantined = self.write_rejects(rejects).await?;
+            self.cast_rejects
+                .fetch_add(quarantined, std::sync::atomic::Ordering::Relaxed);
+        }
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
         let df = self.warehouse.context().read_batch(batch)?;
         Ok(self
             .warehouse
@@ -418,7 +496,8 @@ impl Loader<'_> {
         loaded: u64,
     ) -> Result<(u64, u64)> {
         let loaded = loaded + self.write_chunk(chunk).await?;
-        let quarantined = self.write_rejects(rejects).await?;
+        let quarantined = self.write_rejects(rejects).await?
+            + self.cast_rejects.load(std::sync::atomic::Ordering::Relaxed);
         Ok((loaded, quarantined))
     }
 
@@ -655,6 +734,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn text_rows_into_a_typed_bronze_table_are_cast_or_quarantined() {
+        // bronze.order_lines was created from Parquet (typed); the desk then publishes NDJSON.
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        std::fs::create_dir_all(&landing).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("order_id", DataType::Int64, false),
+            Field::new("quantity", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Int64Array::from(vec![5, 6])),
+            ],
+        )
+        .unwrap();
+        let file = std::fs::File::create(landing.join("order_lines_0001.parquet")).unwrap();
+        let mut writer =
+            datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
+            .await
+            .unwrap();
+        ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        write(
+            &landing,
+            "order_lines_000000000009.ndjson",
+            "{\"order_id\": 1000000001, \"quantity\": \"3\", \"unit_price\": \"10.00\"}\n{\"order_id\": 1000000002, \"quantity\": \"three\"}\n",
+        );
+        let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!((reports[0].rows_loaded, reports[0].rows_quarantined), (1, 1));
+        assert_eq!(
+            count(&warehouse, "select sum(quantity) from bronze.order_lines").await,
+            5 + 6 + 3
+        );
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze._quarantine where reason like 'column quantity: ''three'' is not Int64%' and raw like '%1000000002%'").await,
+            1
+        );
+    }
+
+    #[tokio::test]
     async fn every_row_lands_in_bronze_or_quarantine_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
         let landing = dir.path().join("landing");
@@ -724,6 +851,7 @@ mod tests {
             file: "orders_0002.ndjson",
             entity: "orders",
             ingested_at: Utc::now(),
+            cast_rejects: Default::default(),
         };
         loader
             .ndjson(&landing.join("orders_0002.ndjson"))
