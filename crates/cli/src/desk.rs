@@ -111,7 +111,8 @@ enum DeskCommand {
         order: i64,
         #[arg(long)]
         carrier: i64,
-        #[arg(long)]
+        /// The shipping warehouse's id (`--warehouse` is the lakehouse's folder).
+        #[arg(long = "warehouse-id", id = "ship_warehouse")]
         warehouse: i64,
         /// Promised delivery time, `YYYY-MM-DD HH:MM:SS` (UTC).
         #[arg(long)]

@@ -770,7 +770,10 @@ mod tests {
         let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
             .await
             .unwrap();
-        assert_eq!((reports[0].rows_loaded, reports[0].rows_quarantined), (1, 1));
+        assert_eq!(
+            (reports[0].rows_loaded, reports[0].rows_quarantined),
+            (1, 1)
+        );
         assert_eq!(
             count(&warehouse, "select sum(quantity) from bronze.order_lines").await,
             5 + 6 + 3

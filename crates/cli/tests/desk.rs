@@ -1,0 +1,332 @@
+//! The order desk end to end through the `orderlake` binary: operations and reports on the
+//! command line, then its change events published into the landing folder, ingested into bronze
+//! exactly once, and visible in the OMS project's silver and gold next to the generated history.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ok, oms_project, orderlake, rows, scalar_f64};
+
+/// Runs `orderlake desk …` with the desk database and token given.
+fn desk(root: &Path, db: &Path, token: &str, args: &[&str]) -> String {
+    let mut full = vec![
+        "desk",
+        "--db",
+        db.to_str().expect("utf-8"),
+        "--token",
+        token,
+    ];
+    full.extend_from_slice(args);
+    ok(root, &full).stdout
+}
+
+fn id(out: &str) -> String {
+    out.split_whitespace().last().expect("an id").to_string()
+}
+
+#[test]
+fn desk_operations_flow_into_silver_and_gold() {
+    let (dir, root) = oms_project();
+    let landing = dir.path().join("landing");
+    let landing_s = landing.to_str().expect("utf-8");
+    ok(
+        &root,
+        &[
+            "generate", "--out", landing_s, "--orders", "150", "--seed", "3",
+        ],
+    );
+
+    let db = dir.path().join("desk.db");
+    let init = ok(
+        &root,
+        &[
+            "desk",
+            "--db",
+            db.to_str().unwrap(),
+            "init",
+            "--name",
+            "mia",
+        ],
+    );
+    let manager = init
+        .stdout
+        .lines()
+        .last()
+        .expect("token")
+        .trim()
+        .to_string();
+    let m = |args: &[&str]| desk(&root, &db, &manager, args);
+    let territory = id(&m(&[
+        "add",
+        "territory",
+        "Desk West",
+        "--manager-first",
+        "Ada",
+        "--manager-last",
+        "Obi",
+    ]));
+    let location = id(&m(&[
+        "add",
+        "location",
+        "--region",
+        "West",
+        "--territory",
+        &territory,
+        "--state",
+        "Oyo",
+        "--city",
+        "Ibadan",
+    ]));
+    let kind = id(&m(&["add", "customer-type", "Walk-in"]));
+    let customer = id(&m(&[
+        "add",
+        "customer",
+        "Desk Buyer",
+        "--type",
+        &kind,
+        "--location",
+        &location,
+        "--credit-limit",
+        "10000",
+    ]));
+    let product = id(&m(&[
+        "add",
+        "product",
+        "Desk Rice 5kg",
+        "--brand",
+        "Desk",
+        "--category",
+        "Grains",
+        "--price",
+        "25.00",
+        "--cost",
+        "15.00",
+        "--on-hand",
+        "40",
+    ]));
+    let carrier = id(&m(&["add", "carrier", "Desk Haul"]));
+    let warehouse = id(&m(&[
+        "add",
+        "warehouse",
+        "Ibadan DC",
+        "--location",
+        &location,
+    ]));
+    let clerk_out = m(&["token", "add", "cole", "--role", "clerk"]);
+    let clerk = clerk_out.lines().last().unwrap().trim().to_string();
+    let c = |args: &[&str]| desk(&root, &db, &clerk, args);
+
+    let line = format!("{product}:4");
+    let first = id(&c(&[
+        "raise",
+        "--customer",
+        &customer,
+        "--location",
+        &location,
+        "--line",
+        &line,
+    ]));
+    let second = id(&c(&[
+        "raise",
+        "--customer",
+        &customer,
+        "--location",
+        &location,
+        "--line",
+        &format!("{product}:2"),
+    ]));
+    let cancelled = id(&c(&[
+        "raise",
+        "--customer",
+        &customer,
+        "--location",
+        &location,
+        "--line",
+        &format!("{product}:1"),
+    ]));
+    assert!(c(&["bill", &first]).contains("total 107.50"));
+    assert!(c(&["bill", &second]).contains("total 53.75"));
+    c(&[
+        "ship",
+        &first,
+        "--carrier",
+        &carrier,
+        "--warehouse-id",
+        &warehouse,
+        "--promised",
+        "2030-01-01 00:00:00",
+    ]);
+    c(&["deliver", &first]);
+    c(&[
+        "return",
+        &first,
+        "--line",
+        "1",
+        "--quantity",
+        "1",
+        "--reason",
+        "damaged",
+    ]);
+    c(&["cancel", &cancelled, "--reason", "duplicate"]);
+    c(&["pay", &customer, "50"]);
+
+    // Refusals name the field and the rule, exit non-zero, and write nothing.
+    let over = orderlake(
+        &root,
+        &[
+            "desk",
+            "--db",
+            db.to_str().unwrap(),
+            "--token",
+            &clerk,
+            "return",
+            &first,
+            "--line",
+            "1",
+            "--quantity",
+            "9",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_ne!(over.code, 0);
+    assert!(
+        over.stderr.contains("quantity: cannot return 9"),
+        "{}",
+        over.stderr
+    );
+    let forbidden = orderlake(
+        &root,
+        &[
+            "desk",
+            "--db",
+            db.to_str().unwrap(),
+            "--token",
+            &clerk,
+            "write-off",
+            &customer,
+            "1",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        forbidden
+            .stderr
+            .contains("role 'clerk' may not write off balances"),
+        "{}",
+        forbidden.stderr
+    );
+
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let statement = c(&[
+        "report",
+        "statement",
+        &customer,
+        "--from",
+        &today,
+        "--to",
+        &today,
+    ]);
+    // 107.50 + 53.75 − 26.88 (25.00 + 1.875 VAT, rounded) − 50.00
+    assert!(statement.contains("closing balance 84.37"), "{statement}");
+    let sales = c(&[
+        "--json", "report", "sales", "--from", &today, "--to", &today,
+    ]);
+    let sales: serde_json::Value = serde_json::from_str(&sales).unwrap();
+    let desk_net: i64 = sales
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["net_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(desk_net, 3 * 2_500 + 2 * 2_500);
+
+    m(&["publish", "--landing", landing_s]);
+    ok(&root, &["ingest", "--landing", landing_s]);
+    let vars = format!("{{as_of_date: '{today}'}}");
+    ok(&root, &["build", "--vars", &vars]);
+
+    // Every published event reached bronze exactly once.
+    let published: usize = std::fs::read_dir(&landing)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name().to_string_lossy().ends_with(".ndjson")
+                && e.file_name().to_string_lossy().contains("_0000")
+        })
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains("\"_event_id\""))
+                .count()
+        })
+        .sum();
+    let outbox: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("select count(*) from outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        published as i64, outbox,
+        "every outbox event is in exactly one landing line"
+    );
+
+    let orders = rows(
+        &root,
+        &format!(
+            "select order_id, status, channel, source_system from silver.orders where order_id in ({first}, {second}, {cancelled}) order by order_id"
+        ),
+    );
+    let got: Vec<(String, String)> = orders
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_string(),
+                r["channel"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("delivered".into(), "desk".into()),
+            ("billed".into(), "desk".into()),
+            ("cancelled".into(), "desk".into())
+        ]
+    );
+    let gold_desk_net = scalar_f64(
+        &root,
+        &format!(
+            "select sum(net_revenue) from gold.fct_sales where order_id in ({first}, {second})"
+        ),
+    );
+    assert_eq!(
+        (gold_desk_net * 100.0).round() as i64,
+        desk_net,
+        "gold's sales net of returns equal the desk's sales report"
+    );
+    let returned = scalar_f64(
+        &root,
+        &format!("select sum(quantity) from silver.returns where order_id = {first}"),
+    );
+    assert_eq!(returned, 1.0);
+    let balance = scalar_f64(
+        &root,
+        &format!("select sum(signed_amount) from silver.ledger where customer_id = {customer}"),
+    );
+    assert_eq!(
+        (balance * 100.0).round() as i64,
+        8_437,
+        "silver's ledger sums to the desk balance"
+    );
+    let generated_orders = scalar_f64(
+        &root,
+        "select count(*) from silver.orders where source_system <> 'desk'",
+    );
+    assert!(
+        generated_orders >= 100.0,
+        "the generated history is still there"
+    );
+}
