@@ -51,7 +51,7 @@ fn setup(db: &Path) {
     let l = desk.add_location(&m, "R", t, "S", "C").unwrap();
     let k = desk.add_customer_type(&m, "Retail").unwrap();
     for i in 0..CUSTOMERS {
-        desk.add_customer(&m, &format!("c{i}"), k, None, l, 5_000_00)
+        desk.add_customer(&m, &format!("c{i}"), k, None, l, 500_000)
             .unwrap();
     }
     for i in 0..PRODUCTS {
@@ -61,7 +61,7 @@ fn setup(db: &Path) {
                 description: &format!("p{i}"),
                 brand: "b",
                 category: "c",
-                price_cents: 1_00 + i * 50,
+                price_cents: 100 + i * 50,
                 cost_cents: 60,
                 on_hand: 10_000,
             },
@@ -90,15 +90,16 @@ fn burst(dir: &Path) -> ! {
         match rng.next(10) {
             0 => desk.cancel_order(&clerk, order, "changed mind").unwrap(),
             _ => {
-                if let BillOutcome::Billed { .. } = desk.bill_order(&clerk, order).unwrap() {
-                    if rng.next(4) == 0 {
-                        desk.return_units(&clerk, order, 1, 1, "damaged").unwrap();
-                    }
+                if let BillOutcome::Billed { .. } = desk.bill_order(&clerk, order).unwrap()
+                    && rng.next(4) == 0
+                {
+                    desk.return_units(&clerk, order, 1, 1, "damaged").unwrap();
                 }
             }
         }
         if rng.next(3) == 0 {
-            desk.pay(&clerk, c, 1 + rng.next(2_000) as i64, None).unwrap();
+            desk.pay(&clerk, c, 1 + rng.next(2_000) as i64, None)
+                .unwrap();
         }
         if rng.next(7) == 0 {
             desk.receive_stock(&manager, product(0), 5).unwrap();
@@ -193,14 +194,20 @@ fn killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_on
         let desk = Desk::open(&db).unwrap();
         assert_consistent(&desk);
     }
-    assert!(kills >= 10, "the child was killed mid-burst ({kills} of 12)");
+    assert!(
+        kills >= 10,
+        "the child was killed mid-burst ({kills} of 12)"
+    );
 
     let mut desk = Desk::open(&db).unwrap();
     let orders = one(&desk, "select count(*) from orders");
     assert!(orders > 50, "the bursts did work: {orders} orders");
     desk.publish(&landing).unwrap();
     assert_eq!(
-        one(&desk, "select count(*) from outbox where published_file is null"),
+        one(
+            &desk,
+            "select count(*) from outbox where published_file is null"
+        ),
         0
     );
     // Each event id in exactly one landing line; together they are the whole outbox.
