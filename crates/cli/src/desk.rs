@@ -251,6 +251,13 @@ enum ReportCommand {
         #[arg(long)]
         day: Option<String>,
     },
+    /// A product's price, cost and stock as of a moment (now when left out).
+    Product {
+        product: i64,
+        /// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (its start).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// A customer's ledger for a date range with opening and closing balances.
     Statement {
         customer: i64,
@@ -680,6 +687,14 @@ fn run_blocking(
             }
             ReportCommand::Inventory { day } => {
                 print_rows(&d.inventory(&a, &day.unwrap_or_else(today))?, json)?
+            }
+            ReportCommand::Product { product, at } => {
+                let at = at.unwrap_or_else(|| {
+                    chrono::Utc::now()
+                        .format("%Y-%m-%d %H:%M:%S%.6f")
+                        .to_string()
+                });
+                print_rows(&[d.product_at(&a, product, &at)?], json)?
             }
             ReportCommand::Statement { customer, from, to } => {
                 let st = d.statement(&a, customer, &from, &to)?;

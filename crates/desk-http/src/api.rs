@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use orderlake_desk::reports::{
-    AgingRow, InventoryRow, OutstandingOrder, RebateRow, ReversalRow, SalesRow, Statement,
+    AgingRow, InventoryRow, OutstandingOrder, ProductAt, RebateRow, ReversalRow, SalesRow,
+    Statement,
 };
 use orderlake_desk::{BillOutcome, NewLine, NewProduct, Published, Role};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,7 @@ Refusals are 4xx with a JSON body naming the field and the rule; nothing is writ
         add_territory, add_location, add_customer_type, add_customer, add_product, change_price,
         receive_stock, add_carrier, add_warehouse, change_credit_limit, delist_customer, issue_token,
         raise_order, reraise_line, cancel_order, bill_order, ship_order, deliver_order, return_units,
-        order, pay, write_off, rebate_run, customer, publish,
+        order, pay, write_off, rebate_run, customer, publish, product_at,
         outstanding, aging, rebates, sales, reversals, inventory, statement
     ),
     modifiers(&BearerAuth),
@@ -71,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/customers/{id}/delist", post(delist_customer))
         .route("/api/customers/{id}/statement", get(statement))
         .route("/api/products", post(add_product))
+        .route("/api/products/{id}", get(product_at))
         .route("/api/products/{id}/price", post(change_price))
         .route("/api/products/{id}/stock", post(receive_stock))
         .route("/api/carriers", post(add_carrier))
@@ -770,4 +772,28 @@ async fn statement(
         s.call(t, move |d, a| d.statement(a, id, &q.from, &q.to))
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct At {
+    /// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (its start); now when left out.
+    at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/products/{id}", tag = "reports",
+    params(("id" = i64, Path, description = "product id"), At),
+    responses((status = 200, body = ProductAt, description = "price, cost and stock as of `at`"), (status = "4XX", body = ErrorBody)))]
+async fn product_at(
+    State(s): State<AppState>,
+    Caller(t): Caller,
+    Id(id): Id,
+    Params(q): Params<At>,
+) -> Reply<ProductAt> {
+    let at = q.at.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string()
+    });
+    Ok(Json(s.call(t, move |d, a| d.product_at(a, id, &at)).await?))
 }

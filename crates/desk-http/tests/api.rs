@@ -237,6 +237,16 @@ async fn an_order_goes_through_its_life_over_http() {
         (inv[0]["opening"].as_i64(), inv[0]["closing"].as_i64()),
         (Some(0), Some(46))
     );
+    let (_, now) = api.get(&format!("/api/products/{product}"), &analyst).await;
+    assert_eq!(
+        (now["on_hand"].as_i64(), now["price_cents"].as_i64()),
+        (Some(46), Some(1_000)),
+        "{now}"
+    );
+    let (status, body) = api
+        .get(&format!("/api/products/{product}?at=2000-01-01"), &analyst)
+        .await;
+    refused(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "at");
     let (_, aging) = api.get("/api/reports/aging", &analyst).await;
     assert_eq!(aging[0]["days_0_30"], 6_450 - 2_150 - 1_000 - 300);
     for report in [
@@ -471,7 +481,7 @@ async fn the_openapi_document_describes_every_route_with_bearer_auth() {
     }
     assert_eq!(
         paths.len(),
-        32,
+        33,
         "every route but the document and health is documented: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -167,6 +167,7 @@ impl Desk {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.set_prepared_statement_cache_capacity(256);
         schema::migrate(&mut conn)?;
         Ok(Desk {
             conn,
@@ -202,7 +203,7 @@ impl Desk {
         non_empty("manager_first_name", manager_first)?;
         non_empty("manager_last_name", manager_last)?;
         self.atomic(|tx, _| {
-            tx.execute(
+            exec(tx,
                 "insert into territories (territory_id, name, manager_first_name, manager_last_name) values ((select coalesce(max(territory_id), 1000000000) + 1 from territories), ?1, ?2, ?3)",
                 params![name, manager_first, manager_last],
             )
@@ -227,7 +228,7 @@ impl Desk {
         non_empty("city", city)?;
         self.atomic(|tx, _| {
             exists(tx, "territories", "territory_id", territory_id, "territory")?;
-            tx.execute(
+            exec(tx,
                 "insert into locations (location_id, region, territory_id, state, city) values ((select coalesce(max(location_id), 1000000000) + 1 from locations), ?1, ?2, ?3, ?4)",
                 params![region, territory_id, state, city],
             )
@@ -242,7 +243,7 @@ impl Desk {
         actor.require(MANAGER_ONLY, "change master data")?;
         non_empty("name", name)?;
         self.atomic(|tx, _| {
-            tx.execute(
+            exec(tx,
                 "insert into customer_types (customer_type_id, name) values ((select coalesce(max(customer_type_id), 1000000000) + 1 from customer_types), ?1)",
                 params![name],
             )
@@ -271,7 +272,7 @@ impl Desk {
             exists(tx, "customer_types", "customer_type_id", customer_type_id, "customer type")?;
             exists(tx, "locations", "location_id", location_id, "location")?;
             let at = now();
-            tx.execute(
+            exec(tx,
                 "insert into customers (customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents) values ((select coalesce(max(customer_id), 1000000000) + 1 from customers), ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![name, customer_type_id, email, location_id, at, credit_limit_cents],
             )
@@ -295,7 +296,7 @@ impl Desk {
             }
         }
         self.atomic(|tx, _| {
-            tx.execute(
+            exec(tx,
                 "insert into products (product_id, description, brand, category, price_cents, cost_cents, on_hand) values ((select coalesce(max(product_id), 1000000000) + 1 from products), ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     product.description,
@@ -333,7 +334,7 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             exists(tx, "products", "product_id", product_id, "product")?;
-            tx.execute(
+            exec(tx,
                 "update products set price_cents = coalesce(?2, price_cents), cost_cents = coalesce(?3, cost_cents) where product_id = ?1",
                 params![product_id, price_cents, cost_cents],
             )?;
@@ -366,7 +367,7 @@ impl Desk {
             if let Some(l) = location_id {
                 exists(tx, "locations", "location_id", l, "location")?;
             }
-            tx.execute(
+            exec(tx,
                 "insert into carriers (carrier_id, name, location_id) values ((select coalesce(max(carrier_id), 1000000000) + 1 from carriers), ?1, ?2)",
                 params![name, location_id],
             )?;
@@ -388,7 +389,7 @@ impl Desk {
             if let Some(l) = location_id {
                 exists(tx, "locations", "location_id", l, "location")?;
             }
-            tx.execute(
+            exec(tx,
                 "insert into warehouses (warehouse_id, name, location_id) values ((select coalesce(max(warehouse_id), 1000000000) + 1 from warehouses), ?1, ?2)",
                 params![name, location_id],
             )
@@ -436,7 +437,7 @@ impl Desk {
                 return Err(DeskError::invalid("location_id", format!("customer {customer_id} is not registered at location {location_id}")));
             }
             let at = now();
-            tx.execute(
+            exec(tx,
                 "insert into orders (order_id, customer_id, location_id, status, raised_at, updated_at) values ((select coalesce(max(order_id), 1000000000) + 1 from orders), ?1, ?2, 'raised', ?3, ?3)",
                 params![customer_id, location_id, at],
             )?;
@@ -480,7 +481,7 @@ impl Desk {
             }
             let snapshot = json!({"order": order_json(tx, order_id)?, "lines": lines_json(tx, order_id)?, "reason": reason});
             audit(tx, "orders", order_id, "cancel", &actor.name, &snapshot)?;
-            tx.execute(
+            exec(tx,
                 "update orders set status = 'cancelled', hold_reason = null, updated_at = ?2 where order_id = ?1",
                 params![order_id, now()],
             )?;
@@ -509,7 +510,7 @@ impl Desk {
                     .collect::<Result<_, _>>()?
             };
             let hold = |reason: &str| -> Result<BillOutcome> {
-                tx.execute(
+                exec(tx,
                     "update orders set status = 'on_hold', hold_reason = ?2, updated_at = ?3 where order_id = ?1",
                     params![order_id, reason, now()],
                 )?;
@@ -522,7 +523,7 @@ impl Desk {
             let net: i64 = lines.iter().map(|l| l.2 * l.3).sum();
             let vat = apply_rate(net, settings.vat_basis_points);
             let total = net + vat;
-            let (customer_id, balance, limit): (i64, i64, i64) = tx.query_row(
+            let (customer_id, balance, limit): (i64, i64, i64) = cached_row(tx,
                 "select c.customer_id, c.balance_cents, c.credit_limit_cents from orders o join customers c on c.customer_id = o.customer_id where o.order_id = ?1",
                 params![order_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -534,12 +535,12 @@ impl Desk {
             let at = now();
             for (line_no, product_id, quantity, price, cost, _) in &lines {
                 move_stock(tx, *product_id, "sale", -quantity, Some(order_id))?;
-                tx.execute(
+                exec(tx,
                     "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents) values (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![order_id, line_no, product_id, quantity, price, cost],
                 )?;
             }
-            tx.execute(
+            exec(tx,
                 "update orders set status = 'billed', hold_reason = null, billed_at = ?2, updated_at = ?2 where order_id = ?1",
                 params![order_id, at],
             )?;
@@ -574,11 +575,11 @@ impl Desk {
                 .optional()?
                 .ok_or_else(|| DeskError::invalid("warehouse_id", format!("unknown warehouse {warehouse_id}")))?;
             let at = now();
-            tx.execute(
+            exec(tx,
                 "insert into shipments (order_id, carrier_id, warehouse, warehouse_id, promised_at, shipped_at) values (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![order_id, carrier_id, warehouse, warehouse_id, promised_at, at],
             )?;
-            tx.execute("update orders set status = 'shipped', updated_at = ?2 where order_id = ?1", params![order_id, at])?;
+            exec(tx, "update orders set status = 'shipped', updated_at = ?2 where order_id = ?1", params![order_id, at])?;
             emit_order(tx, order_id)?;
             event(tx, "shipment_changed", "shipments", shipment_json(tx, order_id)?)
         })
@@ -595,11 +596,13 @@ impl Desk {
                 ));
             }
             let at = now();
-            tx.execute(
+            exec(
+                tx,
                 "update shipments set delivered_at = ?2 where order_id = ?1",
                 params![order_id, at],
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "update orders set status = 'delivered', updated_at = ?2 where order_id = ?1",
                 params![order_id, at],
             )?;
@@ -646,14 +649,14 @@ impl Desk {
             let net = quantity * price;
             let refund = net + apply_rate(net, settings.vat_basis_points);
             let at = now();
-            tx.execute("update sales_lines set returned = returned + ?3 where order_id = ?1 and line_no = ?2", params![order_id, line_no, quantity])?;
+            exec(tx, "update sales_lines set returned = returned + ?3 where order_id = ?1 and line_no = ?2", params![order_id, line_no, quantity])?;
             move_stock(tx, product_id, "return", quantity, Some(order_id))?;
-            tx.execute(
+            exec(tx,
                 "insert into reversals (reversal_id, order_id, line_no, quantity, refund_cents, reason, actor, at) values ((select coalesce(max(reversal_id), 1000000000) + 1 from reversals), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![order_id, line_no, quantity, refund, reason, actor.name, at],
             )?;
             let reversal_id = tx.last_insert_rowid();
-            let customer_id: i64 = tx.query_row("select customer_id from orders where order_id = ?1", params![order_id], |r| r.get(0))?;
+            let customer_id: i64 = cached_row(tx, "select customer_id from orders where order_id = ?1", params![order_id], |r| r.get(0))?;
             post(tx, customer_id, "refund", -refund, Some(order_id), Some(&format!("return {reversal_id}")), &actor.name)?;
             event(tx, "return_recorded", "returns", json!({"return_id": reversal_id, "order_id": order_id, "line_no": line_no, "quantity": quantity, "reason": reason, "returned_at": at}))?;
             Ok(refund)
@@ -694,7 +697,8 @@ impl Desk {
         self.atomic(|tx, _| {
             exists(tx, "customers", "customer_id", customer_id, "customer")?;
             let before = customer_json(tx, customer_id)?;
-            tx.execute(
+            exec(
+                tx,
                 "update customers set credit_limit_cents = ?2 where customer_id = ?1",
                 params![customer_id, credit_limit_cents],
             )?;
@@ -765,7 +769,7 @@ impl Desk {
             return Err(DeskError::invalid("month", "expected YYYY-MM"));
         }
         self.atomic(|tx, settings| {
-            let done: Option<String> = tx.query_row("select month from rebate_runs where month = ?1", params![month], |r| r.get(0)).optional()?;
+            let done: Option<String> = cached_row(tx, "select month from rebate_runs where month = ?1", params![month], |r| r.get(0)).optional()?;
             if done.is_some() {
                 return Ok(Vec::new());
             }
@@ -784,7 +788,7 @@ impl Desk {
                     written.push((customer_id, rebate));
                 }
             }
-            tx.execute("insert into rebate_runs (month, actor, at) values (?1, ?2, ?3)", params![month, actor.name, now()])?;
+            exec(tx, "insert into rebate_runs (month, actor, at) values (?1, ?2, ?3)", params![month, actor.name, now()])?;
             Ok(written)
         })
     }
@@ -802,7 +806,8 @@ impl Desk {
                 &actor.name,
                 &customer_json(tx, customer_id)?,
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "update customers set active = 0 where customer_id = ?1",
                 params![customer_id],
             )?;
@@ -949,6 +954,22 @@ impl Desk {
 
 // ----- helpers inside a transaction -----
 
+/// Executes through the connection's statement cache: an operation runs a few dozen statements,
+/// and compiling each one every time was most of a bill's cost.
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `query_row` through the statement cache.
+fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn non_empty(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(DeskError::invalid(field, "must not be empty"));
@@ -978,13 +999,13 @@ fn unique_violation(e: rusqlite::Error, field: &str, rule: &str) -> DeskError {
 }
 
 fn exists(tx: &Transaction<'_>, table: &str, key: &str, id: i64, what: &'static str) -> Result<()> {
-    let found: Option<i64> = tx
-        .query_row(
-            &format!("select 1 from {table} where {key} = ?1"),
-            params![id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let found: Option<i64> = cached_row(
+        tx,
+        &format!("select 1 from {table} where {key} = ?1"),
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()?;
     found
         .map(|_| ())
         .ok_or_else(|| DeskError::invalid(key, format!("unknown {what} {id}")))
@@ -1006,13 +1027,14 @@ fn one_by_id<T: rusqlite::types::FromSql>(
     id: i64,
     what: &'static str,
 ) -> Result<T> {
-    conn.query_row(sql, params![id], |r| r.get(0))
+    cached_row(conn, sql, params![id], |r| r.get(0))
         .optional()?
         .ok_or(DeskError::NotFound { what, id })
 }
 
 fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "update orders set updated_at = ?2 where order_id = ?1",
         params![order_id, now()],
     )?;
@@ -1022,12 +1044,13 @@ fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
 /// Adds a line, or replaces the quantity of the line with the same product.
 fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
     exists(tx, "products", "product_id", line.product_id, "product")?;
-    let updated = tx.execute(
+    let updated = exec(
+        tx,
         "update order_lines set quantity = ?3 where order_id = ?1 and product_id = ?2",
         params![order_id, line.product_id, line.quantity],
     )?;
     if updated == 0 {
-        tx.execute(
+        exec(tx,
             "insert into order_lines (order_id, line_no, product_id, quantity)
              values (?1, (select coalesce(max(line_no), 0) + 1 from order_lines where order_id = ?1), ?2, ?3)",
             params![order_id, line.product_id, line.quantity],
@@ -1045,13 +1068,14 @@ fn move_stock(
     quantity: i64,
     order_id: Option<i64>,
 ) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "update products set on_hand = on_hand + ?2 where product_id = ?1",
         params![product_id, quantity],
     )?;
     record_product_version(tx, product_id)?;
     let at = now();
-    tx.execute(
+    exec(tx,
         "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id)
          values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5)",
         params![product_id, movement_type, quantity, at, order_id],
@@ -1068,11 +1092,12 @@ fn move_stock(
 /// Closes the product's current version and opens one with its present price, cost and stock.
 fn record_product_version(tx: &Transaction<'_>, product_id: i64) -> Result<()> {
     let at = now();
-    tx.execute(
+    exec(
+        tx,
         "update product_history set valid_to = ?2 where product_id = ?1 and valid_to is null",
         params![product_id, at],
     )?;
-    tx.execute(
+    exec(tx,
         "insert into product_history (product_id, price_cents, cost_cents, on_hand, valid_from)
          select product_id, price_cents, cost_cents, on_hand, ?2 from products where product_id = ?1",
         params![product_id, at],
@@ -1090,17 +1115,19 @@ fn post(
     reference: Option<&str>,
     actor: &str,
 ) -> Result<i64> {
-    tx.execute(
+    exec(
+        tx,
         "update customers set balance_cents = balance_cents + ?2 where customer_id = ?1",
         params![customer_id, amount_cents],
     )?;
-    let balance: i64 = tx.query_row(
+    let balance: i64 = cached_row(
+        tx,
         "select balance_cents from customers where customer_id = ?1",
         params![customer_id],
         |r| r.get(0),
     )?;
     let at = now();
-    tx.execute(
+    exec(tx,
         "insert into ledger (entry_id, customer_id, entry_type, amount_cents, balance_after_cents, value_date, order_id, reference, actor, created_at)
          values ((select coalesce(max(entry_id), 1000000000) + 1 from ledger), ?1, ?2, ?3, ?4, substr(?5, 1, 10), ?6, ?7, ?8, ?5)",
         params![customer_id, entry_type, amount_cents, balance, at, order_id, reference, actor],
@@ -1123,9 +1150,17 @@ fn audit(
     actor: &str,
     payload: &serde_json::Value,
 ) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "insert into audit (entity, entity_id, action, actor, at, payload) values (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![entity, id.to_string(), action, actor, now(), payload.to_string()],
+        params![
+            entity,
+            id.to_string(),
+            action,
+            actor,
+            now(),
+            payload.to_string()
+        ],
     )?;
     Ok(())
 }
@@ -1137,7 +1172,8 @@ fn event(
     entity: &str,
     payload: serde_json::Value,
 ) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "insert into outbox (event_type, entity, payload, created_at) values (?1, ?2, ?3, ?4)",
         params![event_type, entity, payload.to_string(), now()],
     )?;
@@ -1179,7 +1215,8 @@ fn emit_order(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
 
 /// An order in the lakehouse's bronze shape (`orders` entity).
 fn order_json(tx: &Transaction<'_>, order_id: i64) -> Result<serde_json::Value> {
-    Ok(tx.query_row(
+    Ok(cached_row(
+        tx,
         "select order_id, customer_id, location_id, status, hold_reason, raised_at, billed_at, updated_at from orders where order_id = ?1",
         params![order_id],
         |r| {
@@ -1206,7 +1243,8 @@ fn lines_json(tx: &Transaction<'_>, order_id: i64) -> Result<serde_json::Value> 
 }
 
 fn customer_json(tx: &Transaction<'_>, customer_id: i64) -> Result<serde_json::Value> {
-    Ok(tx.query_row(
+    Ok(cached_row(
+        tx,
         "select customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents, active from customers where customer_id = ?1",
         params![customer_id],
         |r| {
@@ -1220,7 +1258,8 @@ fn customer_json(tx: &Transaction<'_>, customer_id: i64) -> Result<serde_json::V
 }
 
 fn product_json(tx: &Transaction<'_>, product_id: i64) -> Result<serde_json::Value> {
-    Ok(tx.query_row(
+    Ok(cached_row(
+        tx,
         "select product_id, description, brand, category, price_cents, cost_cents from products where product_id = ?1",
         params![product_id],
         |r| {
@@ -1234,7 +1273,8 @@ fn product_json(tx: &Transaction<'_>, product_id: i64) -> Result<serde_json::Val
 }
 
 fn shipment_json(tx: &Transaction<'_>, order_id: i64) -> Result<serde_json::Value> {
-    Ok(tx.query_row(
+    Ok(cached_row(
+        tx,
         "select order_id, carrier_id, warehouse_id, shipped_at, promised_at, delivered_at from shipments where order_id = ?1",
         params![order_id],
         |r| {

@@ -125,6 +125,17 @@ pub struct Statement {
     pub closing_balance_cents: i64,
 }
 
+/// A product's price, cost and stock as they were at a moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductAt {
+    pub product_id: i64,
+    pub at: String,
+    pub price_cents: i64,
+    pub cost_cents: i64,
+    pub on_hand: i64,
+}
+
 /// Parses a `YYYY-MM-DD` report parameter, naming the field when it is not one.
 pub fn date(field: &str, value: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
@@ -169,6 +180,38 @@ pub fn age_invoices(invoices: &[(NaiveDate, i64)], mut credits: i64, as_of: Naiv
 impl Desk {
     fn can_read(actor: &Actor) -> Result<()> {
         actor.require(READ_ROLES, "read reports")
+    }
+
+    /// The product as of `at` (`YYYY-MM-DD HH:MM:SS`, or a day meaning its start), from its
+    /// history of price, cost and quantity.
+    pub fn product_at(&self, actor: &Actor, product_id: i64, at: &str) -> Result<ProductAt> {
+        Self::can_read(actor)?;
+        let at = at.trim();
+        let moment = if at.len() == 10 {
+            format!("{} 00:00:00", date("at", at)?)
+        } else {
+            chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%.f").map_err(|_| {
+                DeskError::invalid("at", "expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS")
+            })?;
+            at.to_string()
+        };
+        self.on_hand(product_id).map_err(|_| {
+            DeskError::invalid("product_id", format!("unknown product {product_id}"))
+        })?;
+        let (price_cents, cost_cents, on_hand) =
+            self.product_as_of(product_id, &moment)?.ok_or_else(|| {
+                DeskError::invalid(
+                    "at",
+                    format!("product {product_id} did not exist at {moment}"),
+                )
+            })?;
+        Ok(ProductAt {
+            product_id,
+            at: moment,
+            price_cents,
+            cost_cents,
+            on_hand,
+        })
     }
 
     pub fn outstanding_orders(&self, actor: &Actor) -> Result<Vec<OutstandingOrder>> {
