@@ -391,6 +391,29 @@ async fn refusals_are_json_naming_the_field_and_write_nothing() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "customer_id",
     );
+    let territory = api
+        .created(
+            "/api/territories",
+            &api.manager,
+            json!({"name": "North", "manager_first_name": "A", "manager_last_name": "B"}),
+        )
+        .await;
+    let elsewhere = api
+        .created(
+            "/api/locations",
+            &api.manager,
+            json!({"region": "North", "territory_id": territory, "state": "Kano", "city": "Kano"}),
+        )
+        .await;
+    let (status, body) = api
+        .post("/api/orders", &clerk, json!({"customer_id": customer, "location_id": elsewhere, "lines": [{"product_id": product, "quantity": 1}]}))
+        .await;
+    refused(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "location_id",
+    );
     let (status, body) = api
         .post(
             "/api/orders",
