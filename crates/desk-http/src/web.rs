@@ -233,18 +233,29 @@ fn parse_money(field: &str, text: &str) -> Result<i64, ApiError> {
     Ok(orderlake_desk::parse_cents(field, text)?)
 }
 
+/// A form page, empty or filled in again with the refused input and the refusal.
+fn form_page(
+    title: &str,
+    template: &'static str,
+    form: HashMap<String, String>,
+    who: String,
+    refused: Option<ApiError>,
+) -> Response {
+    let mut page = Page::new(title, template, context! { form => form });
+    page.who = Some(who);
+    if let Some(e) = refused {
+        page.status = e.status;
+        page.error = Some(refusal(&e));
+    }
+    page.into_response()
+}
+
 async fn order_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let who = match signed_in(&s, &headers).await {
         Ok(v) => v.1,
         Err(page) => return page,
     };
-    let mut page = Page::new(
-        "New order",
-        "order.html",
-        context! { form => HashMap::<String, String>::new() },
-    );
-    page.who = Some(who);
-    page.into_response()
+    form_page("New order", "order.html", HashMap::new(), who, None)
 }
 
 async fn raise_order(
@@ -309,13 +320,7 @@ async fn raise_order(
                 Some(b) => format!("Order {id} raised; {}", bill_text(&b)),
             },
         ),
-        Err(e) => {
-            let mut page = Page::new("New order", "order.html", context! { form => form });
-            page.who = Some(who);
-            page.status = e.status;
-            page.error = Some(refusal(&e));
-            page.into_response()
-        }
+        Err(e) => form_page("New order", "order.html", form, who, Some(e)),
     }
 }
 
@@ -350,13 +355,7 @@ async fn payment_form(State(s): State<AppState>, headers: HeaderMap) -> Response
         Ok(v) => v.1,
         Err(page) => return page,
     };
-    let mut page = Page::new(
-        "Payment",
-        "payment.html",
-        context! { form => HashMap::<String, String>::new() },
-    );
-    page.who = Some(who);
-    page.into_response()
+    form_page("Payment", "payment.html", HashMap::new(), who, None)
 }
 
 async fn pay(
@@ -395,13 +394,7 @@ async fn pay(
                 cents_text(balance)
             ),
         ),
-        Err(e) => {
-            let mut page = Page::new("Payment", "payment.html", context! { form => form });
-            page.who = Some(who);
-            page.status = e.status;
-            page.error = Some(refusal(&e));
-            page.into_response()
-        }
+        Err(e) => form_page("Payment", "payment.html", form, who, Some(e)),
     }
 }
 
