@@ -156,7 +156,7 @@ async fn home(
         Ok(rows) => Page::new(
             "Outstanding orders",
             "table.html",
-            table(&rows, Vec::new(), None, true, "order_id"),
+            table(&rows, None, Some("order_id")),
         ),
         Err(e) => {
             let mut p = Page::new("Outstanding orders", "table.html", context! {});
@@ -226,11 +226,6 @@ fn number(form: &HashMap<String, String>, field: &str) -> Result<Option<i64>, Ap
 
 fn required(form: &HashMap<String, String>, field: &str) -> Result<i64, ApiError> {
     number(form, field)?.ok_or_else(|| ApiError::invalid(field, "is required"))
-}
-
-/// An amount typed in a form, as cents.
-fn parse_money(field: &str, text: &str) -> Result<i64, ApiError> {
-    Ok(orderlake_desk::parse_cents(field, text)?)
 }
 
 /// A form page, empty or filled in again with the refused input and the refusal.
@@ -369,7 +364,7 @@ async fn pay(
     };
     let parsed = (|| -> Result<(i64, i64, Option<i64>), ApiError> {
         let customer = required(&form, "customer_id")?;
-        let amount = parse_money(
+        let amount = orderlake_desk::parse_cents(
             "amount",
             form.get("amount").map(String::as_str).unwrap_or(""),
         )?;
@@ -445,7 +440,7 @@ async fn report(
             (
                 "Credit aging",
                 vec![param("as_of", "As of", as_of, "YYYY-MM-DD")],
-                r.map(|rows| table(&rows, vec![], None, false, "")),
+                r.map(|rows| table(&rows, None, None)),
             )
         }
         "sales" | "reversals" => {
@@ -467,14 +462,12 @@ async fn report(
                         let margin: i64 = rows.iter().map(|r| r.margin_cents).sum();
                         table(
                             &rows,
-                            vec![],
                             Some(format!(
                                 "Net sales {}, margin {}.",
                                 cents_text(net),
                                 cents_text(margin)
                             )),
-                            false,
-                            "",
+                            None,
                         )
                     }),
                 )
@@ -482,11 +475,7 @@ async fn report(
                 let r = s
                     .call_token(Some(token), move |d, a| d.reversals(a, &f, &t))
                     .await;
-                (
-                    "Reversals",
-                    params,
-                    r.map(|rows| table(&rows, vec![], None, false, "")),
-                )
+                ("Reversals", params, r.map(|rows| table(&rows, None, None)))
             }
         }
         "rebates" => {
@@ -498,7 +487,7 @@ async fn report(
             (
                 "Rebates",
                 vec![param("month", "Month", month, "YYYY-MM")],
-                r.map(|rows| table(&rows, vec![], None, false, "")),
+                r.map(|rows| table(&rows, None, None)),
             )
         }
         "inventory" => {
@@ -510,7 +499,7 @@ async fn report(
             (
                 "Inventory",
                 vec![param("day", "Day", day, "YYYY-MM-DD")],
-                r.map(|rows| table(&rows, vec![], None, false, "")),
+                r.map(|rows| table(&rows, None, None)),
             )
         }
         "statement" => {
@@ -542,7 +531,7 @@ async fn report(
                                 cents_text(st.opening_balance_cents),
                                 cents_text(st.closing_balance_cents)
                             );
-                            table(&st.entries, vec![], Some(summary), false, "")
+                            table(&st.entries, Some(summary), None)
                         }),
                 }
             };
@@ -591,20 +580,15 @@ impl<'de> Deserialize<'de> for Ordered {
     }
 }
 
-/// Rows as a table: money (`*_cents`) shown as amounts, numbers right-aligned.
-fn table<T: Serialize>(
-    rows: &[T],
-    _extra: Vec<String>,
-    summary: Option<String>,
-    bill: bool,
-    id_column: &str,
-) -> Value {
+/// Rows as a table: money (`*_cents`) shown as amounts, numbers right-aligned. With
+/// `bill_by`, each row gets a Bill button for the order id in that column.
+fn table<T: Serialize>(rows: &[T], summary: Option<String>, bill_by: Option<&str>) -> Value {
     let (columns, cells) = tabulate(rows);
-    let id_at = rows
-        .first()
-        .and_then(|r| serde_json::to_string(r).ok())
-        .and_then(|t| serde_json::from_str::<Ordered>(&t).ok())
-        .and_then(|Ordered(f)| f.iter().position(|(k, _)| k == id_column));
+    // Headers are the field names with `_` as spaces (see `tabulate`).
+    let id_at = bill_by.and_then(|key| {
+        let header = key.replace('_', " ");
+        columns.iter().position(|c| *c == header)
+    });
     let out: Vec<Value> = cells
         .into_iter()
         .map(|row| {
@@ -616,6 +600,7 @@ fn table<T: Serialize>(
             context! { cells => cells, id => id }
         })
         .collect();
+    let bill = bill_by.is_some();
     context! { columns => columns, rows => out, summary => summary, bill => bill, ran => true }
 }
 

@@ -72,6 +72,13 @@ impl Actor {
     }
 }
 
+/// Master data that is a name at an optional location.
+#[derive(Clone, Copy)]
+enum Site {
+    Carrier,
+    Warehouse,
+}
+
 const ORDER_ROLES: &[Role] = &[Role::Clerk, Role::Manager];
 const READ_ROLES: &[Role] = &[Role::Clerk, Role::Manager, Role::Analyst];
 
@@ -361,20 +368,7 @@ impl Desk {
         name: &str,
         location_id: Option<i64>,
     ) -> Result<i64> {
-        actor.require(MANAGER_ONLY, "change master data")?;
-        non_empty("name", name)?;
-        self.atomic(|tx, _| {
-            if let Some(l) = location_id {
-                exists(tx, "locations", "location_id", l, "location")?;
-            }
-            exec(tx,
-                "insert into carriers (carrier_id, name, location_id) values ((select coalesce(max(carrier_id), 1000000000) + 1 from carriers), ?1, ?2)",
-                params![name, location_id],
-            )?;
-            let id = tx.last_insert_rowid();
-            event(tx, "carrier_added", "carriers", json!({"carrier_id": id, "carrier_name": name, "location_id": location_id}))?;
-            Ok(id)
-        })
+        self.add_site(actor, Site::Carrier, name, location_id)
     }
 
     pub fn add_warehouse(
@@ -383,19 +377,41 @@ impl Desk {
         name: &str,
         location_id: Option<i64>,
     ) -> Result<i64> {
+        self.add_site(actor, Site::Warehouse, name, location_id)
+    }
+
+    /// A carrier or warehouse: a name, optionally at a known location.
+    fn add_site(
+        &mut self,
+        actor: &Actor,
+        site: Site,
+        name: &str,
+        location_id: Option<i64>,
+    ) -> Result<i64> {
         actor.require(MANAGER_ONLY, "change master data")?;
         non_empty("name", name)?;
+        let (table, key, name_field, event_type) = match site {
+            Site::Carrier => ("carriers", "carrier_id", "carrier_name", "carrier_added"),
+            Site::Warehouse => (
+                "warehouses",
+                "warehouse_id",
+                "warehouse_name",
+                "warehouse_added",
+            ),
+        };
         self.atomic(|tx, _| {
             if let Some(l) = location_id {
                 exists(tx, "locations", "location_id", l, "location")?;
             }
-            exec(tx,
-                "insert into warehouses (warehouse_id, name, location_id) values ((select coalesce(max(warehouse_id), 1000000000) + 1 from warehouses), ?1, ?2)",
+            exec(
+                tx,
+                &format!("insert into {table} ({key}, name, location_id) values ((select coalesce(max({key}), 1000000000) + 1 from {table}), ?1, ?2)"),
                 params![name, location_id],
             )
-            .map_err(|e| unique_violation(e, "name", "a warehouse with this name exists"))?;
+            // Only warehouse names are unique.
+            .map_err(|e| unique_violation(e, "name", &format!("a {} with this name exists", &table[..table.len() - 1])))?;
             let id = tx.last_insert_rowid();
-            event(tx, "warehouse_added", "warehouses", json!({"warehouse_id": id, "warehouse_name": name, "location_id": location_id}))?;
+            event(tx, event_type, table, json!({key: id, name_field: name, "location_id": location_id}))?;
             Ok(id)
         })
     }
