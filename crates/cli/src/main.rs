@@ -6,6 +6,7 @@ mod desk;
 mod lake;
 mod report;
 mod scaffold;
+mod serve;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ struct GlobalArgs {
     /// The project folder (holding dbt_project.yml).
     #[arg(
         long,
+        alias = "project",
         global = true,
         default_value = ".",
         env = "ORDERLAKE_PROJECT_DIR"
@@ -199,6 +201,13 @@ enum Command {
     Demo(demo::DemoArgs),
     /// The order desk: orders, billing, payments, returns, rebates, reports; its API server.
     Desk(desk::DeskArgs),
+    /// Serve the dashboard, the docs site and the read-only PostgreSQL-wire SQL endpoint.
+    Serve(serve::ServeArgs),
+    /// The docs site with the lineage graph.
+    Docs {
+        #[command(subcommand)]
+        command: serve::DocsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -238,7 +247,7 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn load_project(global: &GlobalArgs) -> Result<Project> {
+pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
     let options = LoadOptions {
         vars: global.vars.clone(),
         target: global.target.clone(),
@@ -327,6 +336,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Ingest { landing, schema } => lake::ingest(&global, &landing, &schema).await,
         Command::Demo(args) => demo::run(&global, &args).await,
         Command::Desk(args) => desk::run(args).await,
+        Command::Serve(args) => serve::serve(&global, &args).await,
+        Command::Docs { command } => serve::docs(&global, &command).await,
     }
 }
 

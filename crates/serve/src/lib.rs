@@ -1,0 +1,119 @@
+//! Serving a warehouse to people and tools: the dashboard over the gold tables, the docs site
+//! with the lineage graph, and a read-only PostgreSQL-wire SQL endpoint for BI tools.
+//!
+//! Everything reads one [`Live`] warehouse: a snapshot that is replaced when a build or an
+//! ingest commits, so the dashboard redraws and SQL clients see new gold without a restart.
+
+pub mod dashboard;
+pub mod docs;
+pub mod error;
+pub mod http;
+pub mod live;
+pub mod pg;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub use error::{Result, ServeError};
+pub use live::{Live, Snapshot};
+pub use pg::PgUser;
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The dashboard and docs; `None` to not serve HTTP.
+    pub http: Option<String>,
+    /// The SQL endpoint; `None` to not serve it.
+    pub pg: Option<String>,
+    /// Who may log in to the SQL endpoint.
+    pub users: Vec<PgUser>,
+    /// How often to look for a changed warehouse.
+    pub refresh_every: Duration,
+}
+
+/// The addresses actually bound (port 0 picks a free one).
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub http: Option<std::net::SocketAddr>,
+    pub pg: Option<std::net::SocketAddr>,
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Binds the listeners, then serves until `shutdown` changes. `on_bound` hears the addresses
+/// once both listen, before the first request.
+pub async fn serve(
+    live: Arc<Live>,
+    options: ServeOptions,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    on_bound: impl FnOnce(&Bound),
+) -> Result<()> {
+    let http_listener = match &options.http {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let pg_listener = match &options.pg {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let bound = Bound {
+        http: http_listener.as_ref().and_then(|l| l.local_addr().ok()),
+        pg: pg_listener.as_ref().and_then(|l| l.local_addr().ok()),
+    };
+    let site = docs::render(live.project(), Some(&live.snapshot()))?;
+    let docs_site: http::DocsSite = Arc::new(RwLock::new(site));
+    on_bound(&bound);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let live = live.clone();
+        let docs_site = docs_site.clone();
+        let mut shutdown = shutdown.clone();
+        let every = options.refresh_every;
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.changed() => return,
+                }
+                match live.refresh().await {
+                    Ok(true) => match docs::render(live.project(), Some(&live.snapshot())) {
+                        Ok(site) => *docs_site.write().unwrap_or_else(|p| p.into_inner()) = site,
+                        Err(e) => tracing::warn!("docs: {e}"),
+                    },
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("refreshing the warehouse: {e}"),
+                }
+            }
+        });
+    }
+    if let Some(listener) = http_listener {
+        let app = http::router(http::AppState::new(live.clone(), docs_site));
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.changed().await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!("http: {e}");
+            }
+        });
+    }
+    if let Some(listener) = pg_listener {
+        let live = live.clone();
+        let users = options.users.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { pg::serve(live, listener, &users, shutdown).await });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

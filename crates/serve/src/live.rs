@@ -1,0 +1,185 @@
+//! The warehouse as served: a snapshot of every table and view, replaced by a fresh one when a
+//! build or an ingest commits, so dashboards and SQL clients see new gold without a restart.
+//!
+//! A query holds the snapshot it started on (`Arc<Snapshot>`), so a refresh never changes the
+//! data under a running query; the old snapshot goes away with its last reader.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use orderlake_engine::{RelationKind, Warehouse};
+use orderlake_project::Project;
+
+use crate::error::{Result, ServeError};
+use crate::pg::catalog::{self, CatalogRelation};
+
+/// One consistent view of the warehouse, with the pg_catalog tables describing it.
+pub struct Snapshot {
+    pub warehouse: Warehouse,
+    /// Bumped on each refresh; dashboards poll it to know when to redraw.
+    pub version: u64,
+    pub relations: Vec<CatalogRelation>,
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Snapshot {
+    /// The schema of `schema.name`, if the warehouse has it.
+    pub fn relation(&self, schema: &str, name: &str) -> Option<&CatalogRelation> {
+        self.relations
+            .iter()
+            .find(|r| r.schema == schema && r.name == name)
+    }
+}
+
+/// The served warehouse: the current snapshot and how to open the next one.
+pub struct Live {
+    project: Arc<Project>,
+    current: RwLock<Arc<Snapshot>>,
+    fingerprint: std::sync::Mutex<Fingerprint>,
+}
+
+/// What changes on disk when any table or view changes: each relation's newest log entry.
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+impl Live {
+    /// Opens the project's warehouse.
+    pub async fn open(project: Arc<Project>) -> Result<Arc<Live>> {
+        let fingerprint = fingerprint(&project.target.warehouse);
+        let snapshot = open_snapshot(&project, 1).await?;
+        Ok(Arc::new(Live {
+            project,
+            current: RwLock::new(Arc::new(snapshot)),
+            fingerprint: std::sync::Mutex::new(fingerprint),
+        }))
+    }
+
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// The snapshot queries should run on now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Opens a new snapshot when anything in the warehouse folder changed since the last one.
+    /// Returns whether it did.
+    pub async fn refresh(&self) -> Result<bool> {
+        let now = fingerprint(&self.project.target.warehouse);
+        {
+            let last = self.fingerprint.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == now {
+                return Ok(false);
+            }
+        }
+        let version = self.snapshot().version + 1;
+        let snapshot = open_snapshot(&self.project, version).await?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        *self.fingerprint.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        tracing::info!(version, "warehouse changed: new snapshot");
+        Ok(true)
+    }
+
+    /// Checks for changes every `every` until `shutdown` resolves.
+    pub async fn watch(
+        self: Arc<Self>,
+        every: Duration,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut shutdown = shutdown;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = self.refresh().await {
+                tracing::warn!("refreshing the warehouse: {e}");
+            }
+        }
+    }
+}
+
+async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
+    let root = &project.target.warehouse;
+    let warehouse = Warehouse::open(root, &project.target.schema)
+        .await
+        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
+    orderlake_engine::run::register_sources(project, &warehouse)
+        .await
+        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
+    let mut relations = Vec::new();
+    let stored = warehouse
+        .list()
+        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
+    for r in stored {
+        let Some(schema) = table_schema(&warehouse, &r.schema, &r.name).await else {
+            continue;
+        };
+        relations.push((r.schema, r.name, r.kind == RelationKind::View, schema));
+    }
+    let relations = catalog::describe(relations);
+    catalog::register(warehouse.context(), &relations, &project.name)?;
+    Ok(Snapshot {
+        warehouse,
+        version,
+        relations,
+        opened_at: chrono::Utc::now(),
+    })
+}
+
+async fn table_schema(warehouse: &Warehouse, schema: &str, name: &str) -> Option<SchemaRef> {
+    let reference = datafusion::common::TableReference::partial(schema, name);
+    let provider = warehouse.context().table_provider(reference).await.ok()?;
+    Some(provider.schema())
+}
+
+fn fingerprint(root: &Path) -> Fingerprint {
+    let mut out = Vec::new();
+    for entry in walk_relations(root) {
+        let log = entry.join("_delta_log");
+        if log.is_dir() {
+            // The newest commit file names the table's version; its count changes on every commit.
+            let mut newest: Option<SystemTime> = None;
+            let mut count = 0u64;
+            if let Ok(entries) = std::fs::read_dir(&log) {
+                for e in entries.flatten() {
+                    count += 1;
+                    if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
+                        newest = newest.max(Some(modified));
+                    }
+                }
+            }
+            out.push((entry, newest, count));
+        } else {
+            let view = entry.join("view.sql");
+            let modified = std::fs::metadata(&view).and_then(|m| m.modified()).ok();
+            out.push((entry, modified, 0));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn walk_relations(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(schemas) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for schema in schemas.flatten() {
+        let Ok(relations) = std::fs::read_dir(schema.path()) else {
+            continue;
+        };
+        for relation in relations.flatten() {
+            let path = relation.path();
+            if path.join("_delta_log").is_dir() || path.join("view.sql").is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,421 @@
+//! Rewrites the PostgreSQL dialect that clients send into SQL DataFusion plans: `OPERATOR(pg_catalog.~)`,
+//! `COLLATE pg_catalog.default`, `::regclass`, `::oid`, `::pg_catalog.text`, schema-qualified
+//! system functions, and catalog tables named without their schema.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, Value,
+    VisitMut, VisitorMut,
+};
+
+use super::catalog::PG_CATALOG;
+
+/// Catalog tables clients name without `pg_catalog.`.
+const CATALOG_TABLES: &[&str] = &[
+    "pg_namespace",
+    "pg_class",
+    "pg_attribute",
+    "pg_type",
+    "pg_proc",
+    "pg_database",
+    "pg_am",
+    "pg_roles",
+    "pg_authid",
+    "pg_user",
+    "pg_tables",
+    "pg_views",
+    "pg_settings",
+    "pg_index",
+    "pg_constraint",
+    "pg_attrdef",
+    "pg_description",
+    "pg_shdescription",
+    "pg_range",
+    "pg_enum",
+    "pg_inherits",
+    "pg_collation",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_rel",
+    "pg_publication_namespace",
+    "pg_partitioned_table",
+    "pg_foreign_table",
+    "pg_sequence",
+    "pg_extension",
+    "pg_matviews",
+    "pg_tablespace",
+    "pg_depend",
+];
+
+/// Rewrites `statement` in place.
+pub fn rewrite(statement: &mut Statement) {
+    let _ = statement.visit(&mut Rewriter);
+}
+
+struct Rewriter;
+
+fn last_part(name: &ObjectName) -> Option<String> {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => Some(ident.value.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn string(s: &str) -> Expr {
+    Expr::Value(Value::SingleQuotedString(s.to_string()).into())
+}
+
+fn cast_to(expr: Expr, data_type: SqlType) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        array: false,
+        format: None,
+    }
+}
+
+/// What a cast to a PostgreSQL-only type becomes, if it is one.
+fn rewrite_cast(expr: &Expr, data_type: &SqlType) -> Option<Expr> {
+    let name = match data_type {
+        SqlType::Regclass => "regclass".to_string(),
+        SqlType::Custom(name, _) => last_part(name)?,
+        _ => return None,
+    };
+    let inner = expr.clone();
+    Some(match name.as_str() {
+        "regclass" => call("pg_regclass", vec![inner]),
+        "regtype" => call("format_type", vec![inner]),
+        "oid" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "xid" | "cid" => {
+            call("arrow_cast", vec![inner, string("UInt32")])
+        }
+        "text" | "name" | "char" | "bpchar" | "varchar" | "int2vector" | "oidvector"
+        | "pg_node_tree" | "aclitem" => cast_to(inner, SqlType::Text),
+        "int2" => cast_to(inner, SqlType::SmallInt(None)),
+        "int4" => cast_to(inner, SqlType::Integer(None)),
+        "int8" => cast_to(inner, SqlType::BigInt(None)),
+        "float8" => cast_to(inner, SqlType::DoublePrecision),
+        "bool" => cast_to(inner, SqlType::Boolean),
+        _ => return None,
+    })
+}
+
+fn plain_operator(op: &[String]) -> Option<BinaryOperator> {
+    Some(match op.last()?.as_str() {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "~~" => BinaryOperator::PGLikeMatch,
+        "~~*" => BinaryOperator::PGILikeMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" | "!=" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        "||" => BinaryOperator::StringConcat,
+        "+" => BinaryOperator::Plus,
+        "-" => BinaryOperator::Minus,
+        _ => return None,
+    })
+}
+
+/// Catalogs that are always empty here: no indexes, constraints, defaults, collations, ...
+const EMPTY_CATALOGS: &[&str] = &[
+    "pg_index", "pg_constraint", "pg_attrdef", "pg_description", "pg_shdescription", "pg_range",
+    "pg_enum", "pg_inherits", "pg_collation", "pg_trigger", "pg_rewrite", "pg_policy",
+    "pg_statistic_ext", "pg_publication", "pg_publication_rel", "pg_publication_namespace",
+    "pg_partitioned_table", "pg_foreign_table", "pg_sequence", "pg_extension", "pg_matviews",
+    "pg_depend",
+];
+
+/// Whether a subquery inner-joins an always-empty catalog, so it has no rows: DataFusion
+/// cannot plan some of the correlated forms clients send, and the answer is known anyway.
+fn reads_empty_catalog(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::SetExpr;
+    match query.body.as_ref() {
+        SetExpr::Select(select) => select_reads_empty_catalog(select),
+        _ => false,
+    }
+}
+
+fn select_reads_empty_catalog(select: &datafusion::sql::sqlparser::ast::Select) -> bool {
+    use datafusion::sql::sqlparser::ast::{JoinOperator, TableFactor};
+    let is_empty = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, .. } => {
+            last_part(name).is_some_and(|n| EMPTY_CATALOGS.contains(&n.as_str()))
+        }
+        _ => false,
+    };
+    select.from.iter().any(|t| {
+        is_empty(&t.relation)
+            || t.joins.iter().any(|j| {
+                matches!(j.join_operator, JoinOperator::Inner(_) | JoinOperator::Join(_))
+                    && is_empty(&j.relation)
+            })
+    })
+}
+
+/// A SELECT over an always-empty catalog has no rows: it becomes `SELECT NULL AS <name>, ...
+/// WHERE false`, keeping its column names, so whatever else it computes need not plan.
+fn empty_select(select: &mut datafusion::sql::sqlparser::ast::Select) {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, SelectItem};
+    let mut items = Vec::with_capacity(select.projection.len());
+    for (i, item) in select.projection.iter().enumerate() {
+        let alias = match item {
+            SelectItem::ExprWithAlias { alias, .. } => alias.clone(),
+            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => ident.clone(),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => match parts.last() {
+                Some(last) => last.clone(),
+                None => return,
+            },
+            SelectItem::UnnamedExpr(_) => Ident::new(format!("?column{}?", i + 1)),
+            // `*` needs the tables' columns: leave such a select as it is.
+            _ => return,
+        };
+        items.push(SelectItem::ExprWithAlias {
+            expr: Expr::Value(Value::Null.into()),
+            alias,
+        });
+    }
+    select.projection = items;
+    select.from.clear();
+    select.selection = Some(Expr::Value(Value::Boolean(false).into()));
+    select.group_by = GroupByExpr::Expressions(vec![], vec![]);
+    select.having = None;
+}
+
+const AGGREGATES: &[&str] = &[
+    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or",
+];
+
+/// PostgreSQL lets a scalar subquery return one row without aggregating (catalog queries do
+/// it everywhere: `(SELECT pg_get_expr(d.adbin, ...) FROM pg_attrdef d WHERE ...)`);
+/// DataFusion requires an aggregate to plan it when correlated. `max()` of the one row is it.
+fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query) {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, SelectItem, SetExpr};
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped || select.projection.len() != 1 || select.distinct.is_some() {
+        return;
+    }
+    let item = &mut select.projection[0];
+    let (expr, alias) = match item {
+        SelectItem::UnnamedExpr(e) => (e.clone(), None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
+        _ => return,
+    };
+    if let Expr::Function(f) = &expr
+        && last_part(&f.name).is_some_and(|n| AGGREGATES.contains(&n.as_str()))
+    {
+        return;
+    }
+    let wrapped = call("max", vec![expr]);
+    *item = match alias {
+        Some(alias) => SelectItem::ExprWithAlias {
+            expr: wrapped,
+            alias,
+        },
+        None => SelectItem::UnnamedExpr(wrapped),
+    };
+    query.limit_clause = None;
+}
+
+impl VisitorMut for Rewriter {
+    type Break = ();
+
+    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
+        if relation.0.len() == 1
+            && let Some(name) = last_part(relation)
+            && CATALOG_TABLES.contains(&name.as_str())
+        {
+            relation
+                .0
+                .insert(0, ObjectNamePart::Identifier(Ident::new(PG_CATALOG)));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(
+        &mut self,
+        query: &mut datafusion::sql::sqlparser::ast::Query,
+    ) -> ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::SetExpr;
+        // An emptied select has no FROM left for its ORDER BY to name.
+        if let SetExpr::Select(select) = query.body.as_ref()
+            && select.from.is_empty()
+            && matches!(&select.selection, Some(Expr::Value(v)) if v.value == Value::Boolean(false))
+        {
+            query.order_by = None;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// PostgreSQL names every unnamed literal column `?column?`; DataFusion names them by
+    /// their value and refuses two alike (`SELECT NULL, NULL`). Give repeated ones a suffix.
+    fn post_visit_select(
+        &mut self,
+        select: &mut datafusion::sql::sqlparser::ast::Select,
+    ) -> ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::SelectItem;
+        if select_reads_empty_catalog(select) {
+            empty_select(select);
+            return ControlFlow::Continue(());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in select.projection.iter_mut().enumerate() {
+            if let SelectItem::UnnamedExpr(expr @ Expr::Value(_)) = item {
+                let name = expr.to_string();
+                if !seen.insert(name) {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: Ident::new(format!("?column{}?", i + 1)),
+                    };
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let replacement = match expr {
+            Expr::BinaryOp { left, op, right } => match op {
+                BinaryOperator::PGCustomBinaryOperator(parts) => {
+                    plain_operator(parts).map(|op| Expr::BinaryOp {
+                        left: left.clone(),
+                        op,
+                        right: right.clone(),
+                    })
+                }
+                _ => None,
+            },
+            Expr::Collate { expr: inner, .. } => Some((**inner).clone()),
+            Expr::Subquery(query) if reads_empty_catalog(query) => Some(Expr::Value(Value::Null.into())),
+            Expr::Exists { subquery, negated } if reads_empty_catalog(subquery) => {
+                Some(Expr::Value(Value::Boolean(*negated).into()))
+            }
+            Expr::InSubquery {
+                subquery, negated, ..
+            } if reads_empty_catalog(subquery) => Some(Expr::Value(Value::Boolean(*negated).into())),
+            Expr::Subquery(query) => {
+                aggregate_scalar_subquery(query);
+                None
+            }
+            Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } => rewrite_cast(inner, data_type),
+            // `ARRAY(SELECT ...)`: psql lists policy roles and publications with it, over
+            // catalogs that are empty here; DataFusion has no array constructor from a subquery.
+            Expr::Function(function)
+                if last_part(&function.name).as_deref() == Some("array")
+                    && matches!(function.args, FunctionArguments::Subquery(_)) =>
+            {
+                Some(Expr::Value(Value::Null.into()))
+            }
+            Expr::Function(function) => {
+                if function.name.0.len() == 2
+                    && matches!(
+                        function.name.0.first(),
+                        Some(ObjectNamePart::Identifier(i)) if i.value.eq_ignore_ascii_case(PG_CATALOG)
+                    )
+                {
+                    function.name.0.remove(0);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(new) = replacement {
+            *expr = new;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("parses");
+        rewrite(&mut statements[0]);
+        statements[0].to_string()
+    }
+
+    #[test]
+    fn psql_operators_collations_and_casts_become_plain_sql() {
+        let sql = rewritten(
+            "SELECT c.oid FROM pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(orders)$' \
+             COLLATE pg_catalog.default AND c.oid = 'gold.orders'::regclass \
+             AND pg_catalog.pg_table_is_visible(c.oid) AND c.reloftype::pg_catalog.regtype::pg_catalog.text = ''",
+        );
+        assert_eq!(
+            sql,
+            "SELECT c.oid FROM pg_catalog.pg_class AS c WHERE c.relname ~ '^(orders)$' \
+             AND c.oid = pg_regclass('gold.orders') AND pg_table_is_visible(c.oid) \
+             AND CAST(format_type(c.reloftype) AS TEXT) = ''"
+        );
+    }
+
+    #[test]
+    fn oid_casts_become_unsigned_integers() {
+        assert_eq!(
+            rewritten("select 1::oid, x::int2"),
+            "SELECT arrow_cast(1, 'UInt32'), CAST(x AS SMALLINT)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod psql_tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    #[test]
+    fn subqueries_over_empty_catalogs_are_null() {
+        let sql = "SELECT a.attname, (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid), \
+                   (SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type t WHERE c.oid = a.attcollation) AS attcollation FROM pg_catalog.pg_attribute a";
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("parses");
+        rewrite(&mut statements[0]);
+        assert_eq!(
+            statements[0].to_string(),
+            "SELECT a.attname, NULL, NULL AS attcollation FROM pg_catalog.pg_attribute a"
+        );
+    }
+}
