@@ -207,7 +207,7 @@ const TYPES: &[(u32, &str, i16, &str, u32, u32)] = &[
 /// The OID of `array_recv`, which drivers use to tell arrays from other types.
 const ARRAY_RECV_OID: u32 = 2400;
 
-fn type_rows() -> Vec<(u32, String, i16, String, u32, u32, &'static str)> {
+pub(crate) fn type_rows() -> Vec<(u32, String, i16, String, u32, u32, &'static str)> {
     let mut rows = Vec::new();
     for &(oid, name, len, category, elem, array) in TYPES {
         let kind = if category == "P" { "p" } else { "b" };
@@ -872,6 +872,17 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
         (
             "pg_tablespace",
             &[("oid", OID), ("spcname", TEXT), ("spcowner", OID)],
+        ),
+        (
+            "pg_opclass",
+            &[
+                ("oid", OID),
+                ("opcmethod", OID),
+                ("opcname", TEXT),
+                ("opcnamespace", OID),
+                ("opcdefault", BOOL),
+                ("opcintype", OID),
+            ],
         ),
         (
             "pg_depend",

@@ -35,7 +35,8 @@ fn encode_value(
     row: usize,
     text: &ArrayFormatter,
 ) -> PgWireResult<()> {
-    if array.is_null(row) {
+    // A NullArray has no validity buffer: `is_null` says false for its rows.
+    if array.data_type() == &DataType::Null || array.is_null(row) {
         return encoder.encode_field(&None::<i16>);
     }
     match array.data_type() {

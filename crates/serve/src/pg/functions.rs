@@ -401,6 +401,46 @@ pub fn register(
             Ok(Arc::new(out) as ArrayRef)
         });
     }
+    let type_oids: Arc<BTreeMap<String, u32>> = Arc::new(
+        super::catalog::type_rows()
+            .into_iter()
+            .map(|(oid, name, ..)| (name, oid))
+            .chain(
+                [
+                    ("integer", 23),
+                    ("bigint", 20),
+                    ("smallint", 21),
+                    ("boolean", 16),
+                    ("real", 700),
+                    ("double precision", 701),
+                    ("character varying", 1043),
+                    ("timestamp without time zone", 1114),
+                    ("timestamp with time zone", 1184),
+                ]
+                .map(|(n, o)| (n.to_string(), o)),
+            )
+            .collect(),
+    );
+    register_fn(ctx, "to_regtype", false, DataType::UInt32, move |args, rows| {
+        let n = rows_of(args, rows);
+        let names = match args.first() {
+            Some(a) => as_texts(a)?,
+            None => StringArray::from(vec![None::<String>; n]),
+        };
+        let out: UInt32Array = names
+            .iter()
+            .map(|t| {
+                let t = t?.trim().to_ascii_lowercase();
+                let t = t.strip_prefix("pg_catalog.").unwrap_or(&t).trim_matches('"');
+                let t = match t.strip_suffix("[]") {
+                    Some(element) => format!("_{element}"),
+                    None => t.to_string(),
+                };
+                type_oids.get(&t).copied()
+            })
+            .collect();
+        Ok(Arc::new(out) as ArrayRef)
+    });
     let names: Arc<BTreeMap<u32, String>> = Arc::new(
         relations
             .iter()

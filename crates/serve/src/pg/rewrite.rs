@@ -50,6 +50,7 @@ const CATALOG_TABLES: &[&str] = &[
     "pg_matviews",
     "pg_tablespace",
     "pg_depend",
+    "pg_opclass",
 ];
 
 /// Rewrites `statement` in place.
@@ -110,6 +111,10 @@ fn rewrite_cast(expr: &Expr, data_type: &SqlType) -> Option<Expr> {
     let inner = expr.clone();
     Some(match name.as_str() {
         "regclass" => call("pg_regclass", vec![inner]),
+        // A name becomes its OID; an OID becomes its name (as `::regtype::text` wants).
+        "regtype" if matches!(&inner, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) => {
+            call("to_regtype", vec![inner])
+        }
         "regtype" => call("format_type", vec![inner]),
         "oid" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "xid" | "cid" => {
             call("arrow_cast", vec![inner, string("UInt32")])
@@ -152,7 +157,7 @@ const EMPTY_CATALOGS: &[&str] = &[
     "pg_enum", "pg_inherits", "pg_collation", "pg_trigger", "pg_rewrite", "pg_policy",
     "pg_statistic_ext", "pg_publication", "pg_publication_rel", "pg_publication_namespace",
     "pg_partitioned_table", "pg_foreign_table", "pg_sequence", "pg_extension", "pg_matviews",
-    "pg_depend",
+    "pg_depend", "pg_opclass",
 ];
 
 /// Whether a subquery inner-joins an always-empty catalog, so it has no rows: DataFusion
@@ -321,6 +326,31 @@ impl VisitorMut for Rewriter {
                 _ => None,
             },
             Expr::Collate { expr: inner, .. } => Some((**inner).clone()),
+            // DataFusion's LIKE escapes only with a backslash; SQLAlchemy escapes with '/'.
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } => {
+                if let Some(escape) = escape_char
+                    && let Value::SingleQuotedString(c) = &escape.value
+                    && c != "\\"
+                {
+                    let c = c.clone();
+                    let doubled = call(
+                        "replace",
+                        vec![(**pattern).clone(), string("\\"), string("\\\\")],
+                    );
+                    **pattern = call("replace", vec![doubled, string(&c), string("\\")]);
+                    *escape_char = None;
+                }
+                None
+            }
             Expr::Subquery(query) if reads_empty_catalog(query) => Some(Expr::Value(Value::Null.into())),
             Expr::Exists { subquery, negated } if reads_empty_catalog(subquery) => {
                 Some(Expr::Value(Value::Boolean(*negated).into()))
