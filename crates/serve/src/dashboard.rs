@@ -217,8 +217,8 @@ pub static PAGES: &[Page] = &[
                 "select warehouse_name, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc"),
             panel("value_by_category", "Stock value by category", Doughnut, Money,
                 "select category, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc"),
-            panel("low_stock_table", "Low stock (fewest days of cover first)", Table, Count,
-                "select description as product, warehouse_name as warehouse, on_hand, avg_daily_units_30d, round(days_of_cover, 1) as days_of_cover from gold.inventory_levels where is_low_stock order by days_of_cover limit 25"),
+            panel("cover_table", "Fewest days of cover (low stock flagged)", Table, Count,
+                "select description as product, warehouse_name as warehouse, on_hand, avg_daily_units_30d, round(days_of_cover, 1) as days_of_cover, is_low_stock as low_stock from gold.inventory_levels where days_of_cover is not null order by days_of_cover limit 25"),
         ],
     },
     Page {
@@ -395,23 +395,23 @@ pub struct PageData {
     pub panels: Vec<PanelData>,
 }
 
-async fn query(snapshot: &Snapshot, sql: &str) -> Result<Vec<RecordBatch>, String> {
+/// A panel's result: its column names (even with no rows) and its rows.
+async fn query(snapshot: &Snapshot, sql: &str) -> Result<(Vec<String>, Vec<RecordBatch>), String> {
     let df = snapshot
         .warehouse
         .context()
         .sql(sql)
         .await
         .map_err(|e| e.to_string())?;
-    df.collect().await.map_err(|e| e.to_string())
+    let columns = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+    Ok((columns, df.collect().await.map_err(|e| e.to_string())?))
 }
 
-fn batches_to_rows(batches: &[RecordBatch]) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
-    let columns: Vec<String> = match batches.first() {
-        Some(b) => b.schema().fields().iter().map(|f| f.name().clone()).collect(),
-        None => Vec::new(),
-    };
+fn batches_to_rows(
+    (columns, batches): (Vec<String>, Vec<RecordBatch>),
+) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
     let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-    for batch in batches {
+    for batch in &batches {
         writer.write(batch).map_err(|e| e.to_string())?;
     }
     writer.finish().map_err(|e| e.to_string())?;
@@ -448,7 +448,7 @@ pub async fn panel_data(snapshot: &Snapshot, panel: &Panel, filters: &Filters) -
         error: None,
     };
     let sql = filters.apply(panel.sql);
-    let (columns, rows) = match query(snapshot, &sql).await.and_then(|b| batches_to_rows(&b)) {
+    let (columns, rows) = match query(snapshot, &sql).await.and_then(batches_to_rows) {
         Ok(result) => result,
         Err(e) => {
             data.error = Some(e);
@@ -544,7 +544,7 @@ pub async fn page_data(snapshot: &Snapshot, page: &'static Page, filters: &Filte
 /// The channels present in the sales facts, for the filter.
 pub async fn channels(snapshot: &Snapshot) -> Vec<String> {
     let sql = "select distinct channel from gold.fct_sales where channel is not null order by 1";
-    match query(snapshot, sql).await.and_then(|b| batches_to_rows(&b)) {
+    match query(snapshot, sql).await.and_then(batches_to_rows) {
         Ok((_, rows)) => rows
             .into_iter()
             .filter_map(|r| r.into_iter().next())
@@ -557,7 +557,7 @@ pub async fn channels(snapshot: &Snapshot) -> Vec<String> {
 /// The first and last sale dates, shown as the filter's bounds.
 pub async fn date_bounds(snapshot: &Snapshot) -> (Option<String>, Option<String>) {
     let sql = "select cast(min(event_date) as varchar), cast(max(event_date) as varchar) from gold.fct_sales";
-    match query(snapshot, sql).await.and_then(|b| batches_to_rows(&b)) {
+    match query(snapshot, sql).await.and_then(batches_to_rows) {
         Ok((_, rows)) => {
             let row = rows.into_iter().next().unwrap_or_default();
             let text = |v: Option<&Value>| v.and_then(|v| v.as_str()).map(str::to_string);
