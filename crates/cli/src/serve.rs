@@ -54,7 +54,11 @@ fn users(args: &ServeArgs) -> Result<(Vec<PgUser>, Option<String>)> {
     for (i, text) in args.pg_users.iter().enumerate() {
         match PgUser::parse(text) {
             Some(u) => users.push(u),
-            None => bail!("--pg-user #{}: expected NAME:PASSWORD, got '{}'", i + 1, text.split(':').next().unwrap_or("")),
+            None => bail!(
+                "--pg-user #{}: expected NAME:PASSWORD, got '{}'",
+                i + 1,
+                text.split(':').next().unwrap_or("")
+            ),
         }
     }
     if users.is_empty() {

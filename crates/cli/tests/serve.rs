@@ -38,7 +38,12 @@ fn start(project: &Path) -> Server {
         .arg("--project-dir")
         .arg(project)
         .args(["serve", "--http", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
-        .args(["--pg-user", &format!("{USER}:{PASSWORD}"), "--refresh-secs", "0.5"])
+        .args([
+            "--pg-user",
+            &format!("{USER}:{PASSWORD}"),
+            "--refresh-secs",
+            "0.5",
+        ])
         .env_remove("ORDERLAKE_PG_USERS")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -123,7 +128,9 @@ fn tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
 fn python() -> Option<PathBuf> {
     let venv = std::env::var_os("ORDERLAKE_PYCLIENTS")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orderlake/pyclients")));
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orderlake/pyclients"))
+        });
     tool("python", venv.map(|v| v.join("bin/python")))
 }
 
@@ -150,7 +157,15 @@ fn close(a: f64, b: f64) -> bool {
 
 fn psql(server: &Server, password: &str, command: &str) -> std::process::Output {
     Command::new("psql")
-        .args(["-X", "-v", "ON_ERROR_STOP=1", "-h", &server.pg_host, "-p", &server.pg_port])
+        .args([
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            &server.pg_host,
+            "-p",
+            &server.pg_port,
+        ])
         .args(["-U", USER, "-d", "oms", "-c", command])
         .env("PGPASSWORD", password)
         .env("PGCONNECT_TIMEOUT", "10")
@@ -195,17 +210,33 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         .collect();
     assert_eq!(
         slugs,
-        ["sales", "customers", "products", "regions", "fulfilment", "inventory", "credit"]
+        [
+            "sales",
+            "customers",
+            "products",
+            "regions",
+            "fulfilment",
+            "inventory",
+            "credit"
+        ]
     );
     for slug in &slugs {
         let page = get_json(&server.http, &format!("/api/dashboard/{slug}"));
         for panel in page["panels"].as_array().expect("panels") {
-            assert!(panel.get("error").is_none(), "{slug}/{}: {panel}", panel["id"]);
+            assert!(
+                panel.get("error").is_none(),
+                "{slug}/{}: {panel}",
+                panel["id"]
+            );
             let has_data = match panel["kind"].as_str() {
                 Some("kpi") => !panel["value"].is_null(),
                 Some("table") => panel["rows"].as_array().is_some_and(|r| !r.is_empty()),
                 _ => panel["series"].as_array().is_some_and(|s| {
-                    s.iter().any(|s| s["data"].as_array().is_some_and(|d| d.iter().any(|v| !v.is_null())))
+                    s.iter().any(|s| {
+                        s["data"]
+                            .as_array()
+                            .is_some_and(|d| d.iter().any(|v| !v.is_null()))
+                    })
                 }),
             };
             assert!(has_data, "{slug}/{} has no data: {panel}", panel["id"]);
@@ -229,7 +260,10 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
     assert!(html.contains("id=\"kpi-net_revenue\"") && html.contains("chart.umd.min.js"));
     let (status, chart_js) = get(&server.http, "/assets/vendor/chart.umd.min.js");
     assert_eq!(status, 200);
-    assert!(chart_js.contains("Chart.js v4"), "the vendored Chart.js is served");
+    assert!(
+        chart_js.contains("Chart.js v4"),
+        "the vendored Chart.js is served"
+    );
 
     // The docs site: every model has a page with its columns and compiled SQL.
     let (status, index) = get(&server.http, "/docs/");
@@ -237,19 +271,33 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
     assert!(index.contains("Lineage") && index.contains("customer_metrics"));
     let (status, node) = get(&server.http, "/docs/nodes/model.oms.customer_metrics.html");
     assert_eq!(status, 200, "{node}");
-    assert!(node.contains("numeric(18,2)") && node.contains("Compiled SQL"), "{node}");
+    assert!(
+        node.contains("numeric(18,2)") && node.contains("Compiled SQL"),
+        "{node}"
+    );
 
     // psql: \dt, \d, a join, a refused DROP, a refused password.
     if tool("psql", None).is_some() {
         let out = psql(&server, PASSWORD, "\\dt");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains(" gold ") && text.contains("customer_metrics"), "{text}");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(" gold ") && text.contains("customer_metrics"),
+            "{text}"
+        );
         let out = psql(&server, PASSWORD, "\\dn");
         assert!(String::from_utf8_lossy(&out.stdout).contains("silver"));
         let out = psql(&server, PASSWORD, "\\d gold.customer_metrics");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(
             text.contains("Table \"gold.customer_metrics\"") && text.contains("numeric(18,2)"),
             "{text}"
@@ -258,12 +306,27 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         let out = psql(&server, PASSWORD, join);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let expected = common::rows(&project, join);
-        let count = expected[0].values().next().and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).expect("count");
-        assert!(text.contains(&count.to_string()), "psql join: {text}, expected count {count}");
+        let count = expected[0]
+            .values()
+            .next()
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .expect("count");
+        assert!(
+            text.contains(&count.to_string()),
+            "psql join: {text}, expected count {count}"
+        );
         let out = psql(&server, PASSWORD, "drop table gold.customer_metrics");
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
-        assert!(common::scalar_f64(&project, "select cast(count(*) as double) from gold.customer_metrics") > 0.0);
+        assert!(
+            common::scalar_f64(
+                &project,
+                "select cast(count(*) as double) from gold.customer_metrics"
+            ) > 0.0
+        );
         let out = psql(&server, "not-the-password", "select 1");
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("authentication failed"));
@@ -271,7 +334,8 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
 
     // Python: psycopg, SQLAlchemy reflection, pandas.
     if let Some(python) = python() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/pg_clients.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/pg_clients.py");
         let out = Command::new(python)
             .arg(script)
             .args([&server.pg_host, &server.pg_port, USER, PASSWORD, "oms"])
@@ -291,9 +355,17 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         std::fs::create_dir_all(&shots).expect("screenshot folder");
         let browser = |args: &[&str], url: &str| {
             Command::new(&chromium)
-                .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                ])
                 .args(["--virtual-time-budget=5000", "--window-size=1400,1100"])
-                .arg(format!("--user-data-dir={}", shots.join("profile").display()))
+                .arg(format!(
+                    "--user-data-dir={}",
+                    shots.join("profile").display()
+                ))
                 .args(args)
                 .arg(url)
                 .output()
@@ -303,13 +375,20 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
             let url = format!("http://{}/{slug}", server.http);
             let out = browser(&["--dump-dom"], &url);
             let dom = String::from_utf8_lossy(&out.stdout);
-            assert!(dom.contains("data-drawn=\"true\""), "{slug}: charts not drawn:\n{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                dom.contains("data-drawn=\"true\""),
+                "{slug}: charts not drawn:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let drawn: Vec<u64> = dom
                 .split("data-points=\"")
                 .skip(1)
                 .filter_map(|s| s.split('"').next().and_then(|n| n.parse().ok()))
                 .collect();
-            assert!(!drawn.is_empty() && drawn.iter().all(|n| *n > 0), "{slug}: empty chart ({drawn:?})");
+            assert!(
+                !drawn.is_empty() && drawn.iter().all(|n| *n > 0),
+                "{slug}: empty chart ({drawn:?})"
+            );
             if slug == "sales" {
                 let shown = dom
                     .split("id=\"kpi-net_revenue\" data-value=\"")
@@ -317,7 +396,10 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
                     .and_then(|s| s.split('"').next())
                     .and_then(|v| v.parse::<f64>().ok())
                     .expect("revenue KPI in the page");
-                assert!(close(shown, gold_revenue), "page shows {shown}, gold has {gold_revenue}");
+                assert!(
+                    close(shown, gold_revenue),
+                    "page shows {shown}, gold has {gold_revenue}"
+                );
                 let formatted = format!("{:.2}", gold_revenue);
                 let (int, frac) = formatted.split_once('.').expect("decimal");
                 let grouped: Vec<String> = int
@@ -331,7 +413,11 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
             }
             let png = shots.join(format!("{slug}.png"));
             let out = browser(&[&format!("--screenshot={}", png.display())], &url);
-            assert!(png.exists(), "screenshot of {slug}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                png.exists(),
+                "screenshot of {slug}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let out = browser(&["--dump-dom"], &format!("http://{}/docs/", server.http));
         let dom = String::from_utf8_lossy(&out.stdout);
@@ -343,7 +429,10 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
             .expect("lineage graph");
         assert!(nodes > 30, "lineage graph has {nodes} nodes");
         let png = shots.join("docs.png");
-        browser(&[&format!("--screenshot={}", png.display())], &format!("http://{}/docs/", server.http));
+        browser(
+            &[&format!("--screenshot={}", png.display())],
+            &format!("http://{}/docs/", server.http),
+        );
         eprintln!("screenshots: {}", shots.display());
     }
 }

@@ -91,24 +91,69 @@ pub static PAGES: &[Page] = &[
         about: "Net revenue (after discounts, net of returns in the period they were returned), orders, AOV and returns, from gold.fct_sales.",
         filters: &["from", "to", "channel"],
         panels: &[
-            panel("net_revenue", "Net revenue", Kpi, Money,
-                "select cast(sum(net_revenue) as double) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("orders", "Orders", Kpi, Count,
-                "select count(distinct case when line_type = 'sale' then order_id end) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("aov", "Average order value", Kpi, Money,
-                "select cast(sum(case when line_type = 'sale' then net_revenue end) as double) / nullif(count(distinct case when line_type = 'sale' then order_id end), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("returns", "Returns", Kpi, Money,
-                "select cast(-coalesce(sum(case when line_type = 'return' then net_revenue end), 0) as double) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("margin", "Gross margin", Kpi, Percent,
-                "select 100.0 * cast(sum(gross_profit) as double) / nullif(cast(sum(net_revenue) as double), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("daily_revenue", "Net revenue by day", Line, Money,
-                "select cast(event_date as varchar) as day, cast(sum(net_revenue) as double) as net_revenue from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by event_date order by event_date"),
-            panel("daily_orders", "Orders by day", Line, Count,
-                "select cast(event_date as varchar) as day, count(distinct order_id) as orders from gold.fct_sales where line_type = 'sale' and {{range:event_date}} and {{channel:channel}} group by event_date order by event_date"),
-            panel("monthly", "Revenue and returns by month", Bar, Money,
-                "select substr(cast(event_date as varchar), 1, 7) as month, cast(sum(case when line_type = 'sale' then net_revenue else 0 end) as double) as sales, cast(-sum(case when line_type = 'return' then net_revenue else 0 end) as double) as returns from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by 1 order by 1"),
-            panel("by_channel", "Net revenue by channel", Doughnut, Money,
-                "select coalesce(channel, '(none)') as channel, cast(sum(net_revenue) as double) as net_revenue from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by 1 order by 2 desc"),
+            panel(
+                "net_revenue",
+                "Net revenue",
+                Kpi,
+                Money,
+                "select cast(sum(net_revenue) as double) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "orders",
+                "Orders",
+                Kpi,
+                Count,
+                "select count(distinct case when line_type = 'sale' then order_id end) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "aov",
+                "Average order value",
+                Kpi,
+                Money,
+                "select cast(sum(case when line_type = 'sale' then net_revenue end) as double) / nullif(count(distinct case when line_type = 'sale' then order_id end), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "returns",
+                "Returns",
+                Kpi,
+                Money,
+                "select cast(-coalesce(sum(case when line_type = 'return' then net_revenue end), 0) as double) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "margin",
+                "Gross margin",
+                Kpi,
+                Percent,
+                "select 100.0 * cast(sum(gross_profit) as double) / nullif(cast(sum(net_revenue) as double), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "daily_revenue",
+                "Net revenue by day",
+                Line,
+                Money,
+                "select cast(event_date as varchar) as day, cast(sum(net_revenue) as double) as net_revenue from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by event_date order by event_date",
+            ),
+            panel(
+                "daily_orders",
+                "Orders by day",
+                Line,
+                Count,
+                "select cast(event_date as varchar) as day, count(distinct order_id) as orders from gold.fct_sales where line_type = 'sale' and {{range:event_date}} and {{channel:channel}} group by event_date order by event_date",
+            ),
+            panel(
+                "monthly",
+                "Revenue and returns by month",
+                Bar,
+                Money,
+                "select substr(cast(event_date as varchar), 1, 7) as month, cast(sum(case when line_type = 'sale' then net_revenue else 0 end) as double) as sales, cast(-sum(case when line_type = 'return' then net_revenue else 0 end) as double) as returns from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by 1 order by 1",
+            ),
+            panel(
+                "by_channel",
+                "Net revenue by channel",
+                Doughnut,
+                Money,
+                "select coalesce(channel, '(none)') as channel, cast(sum(net_revenue) as double) as net_revenue from gold.fct_sales where {{range:event_date}} and {{channel:channel}} group by 1 order by 2 desc",
+            ),
         ],
     },
     Page {
@@ -117,22 +162,62 @@ pub static PAGES: &[Page] = &[
         about: "RFM segments and lifetime value as of the last build (gold.customer_segmentation, gold.customer_metrics); cohorts by first-order month (gold.customer_cohorts).",
         filters: &["from", "to"],
         panels: &[
-            panel("customers", "Customers", Kpi, Count,
-                "select count(*) from gold.customer_metrics"),
-            panel("avg_clv", "Average CLV", Kpi, Money,
-                "select avg(cast(clv as double)) from gold.customer_metrics"),
-            panel("champions", "Champions", Kpi, Count,
-                "select count(*) from gold.customer_segmentation where segment = 'Champions'"),
-            panel("segments", "Customers by RFM segment", Bar, Count,
-                "select segment, count(*) as customers from gold.customer_segmentation group by 1 order by 2 desc"),
-            panel("segment_value", "Revenue by RFM segment", Doughnut, Money,
-                "select segment, cast(sum(monetary) as double) as revenue from gold.customer_segmentation group by 1 order by 2 desc"),
-            panel("clv_distribution", "CLV distribution", Bar, Count,
-                "select bucket, customers from (select case when clv < 1000 then '< 1k' when clv < 10000 then '1k–10k' when clv < 100000 then '10k–100k' when clv < 1000000 then '100k–1M' else '≥ 1M' end as bucket, min(clv) as low, count(*) as customers from gold.customer_metrics group by 1) order by low"),
-            panel("cohorts", "Cohort retention (% of the cohort active)", Line, Percent,
-                "select substr(cast(cohort_month as varchar), 1, 7) as series, cast(month_number as varchar) as label, retention_pct as value from gold.customer_cohorts where {{month:cohort_month}} order by cohort_month, month_number"),
-            panel("top_customers", "Top customers by CLV", Table, Money,
-                "select customer_name as customer, order_count as orders, cast(clv as double) as clv, cast(aov as double) as aov, round(100 * return_rate, 1) as return_rate_pct, last_order_date from gold.customer_metrics order by clv desc limit 15"),
+            panel(
+                "customers",
+                "Customers",
+                Kpi,
+                Count,
+                "select count(*) from gold.customer_metrics",
+            ),
+            panel(
+                "avg_clv",
+                "Average CLV",
+                Kpi,
+                Money,
+                "select avg(cast(clv as double)) from gold.customer_metrics",
+            ),
+            panel(
+                "champions",
+                "Champions",
+                Kpi,
+                Count,
+                "select count(*) from gold.customer_segmentation where segment = 'Champions'",
+            ),
+            panel(
+                "segments",
+                "Customers by RFM segment",
+                Bar,
+                Count,
+                "select segment, count(*) as customers from gold.customer_segmentation group by 1 order by 2 desc",
+            ),
+            panel(
+                "segment_value",
+                "Revenue by RFM segment",
+                Doughnut,
+                Money,
+                "select segment, cast(sum(monetary) as double) as revenue from gold.customer_segmentation group by 1 order by 2 desc",
+            ),
+            panel(
+                "clv_distribution",
+                "CLV distribution",
+                Bar,
+                Count,
+                "select bucket, customers from (select case when clv < 1000 then '< 1k' when clv < 10000 then '1k–10k' when clv < 100000 then '10k–100k' when clv < 1000000 then '100k–1M' else '≥ 1M' end as bucket, min(clv) as low, count(*) as customers from gold.customer_metrics group by 1) order by low",
+            ),
+            panel(
+                "cohorts",
+                "Cohort retention (% of the cohort active)",
+                Line,
+                Percent,
+                "select substr(cast(cohort_month as varchar), 1, 7) as series, cast(month_number as varchar) as label, retention_pct as value from gold.customer_cohorts where {{month:cohort_month}} order by cohort_month, month_number",
+            ),
+            panel(
+                "top_customers",
+                "Top customers by CLV",
+                Table,
+                Money,
+                "select customer_name as customer, order_count as orders, cast(clv as double) as clv, cast(aov as double) as aov, round(100 * return_rate, 1) as return_rate_pct, last_order_date from gold.customer_metrics order by clv desc limit 15",
+            ),
         ],
     },
     Page {
@@ -141,20 +226,55 @@ pub static PAGES: &[Page] = &[
         about: "Top products, return rates and margins over the chosen period and channel, from gold.fct_sales and gold.dim_products.",
         filters: &["from", "to", "channel"],
         panels: &[
-            panel("products_sold", "Products sold", Kpi, Count,
-                "select count(distinct product_id) from gold.fct_sales where line_type = 'sale' and {{range:event_date}} and {{channel:channel}}"),
-            panel("units", "Units sold", Kpi, Count,
-                "select sum(case when line_type = 'sale' then quantity else 0 end) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("return_rate", "Return rate (units)", Kpi, Percent,
-                "select 100.0 * sum(case when line_type = 'return' then -quantity else 0 end) / nullif(sum(case when line_type = 'sale' then quantity else 0 end), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}"),
-            panel("top_products", "Top 10 products by net revenue", Hbar, Money,
-                "select p.description, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc limit 10"),
-            panel("return_rates", "Highest return rates (products with ≥ 50 units sold)", Hbar, Percent,
-                "select description, rate from (select p.description, 100.0 * sum(case when s.line_type = 'return' then -s.quantity else 0 end) / sum(case when s.line_type = 'sale' then s.quantity else 0 end) as rate, sum(case when s.line_type = 'sale' then s.quantity else 0 end) as sold from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1) where sold >= 50 order by rate desc limit 10"),
-            panel("category_margin", "Gross margin by category", Bar, Percent,
-                "select p.category, 100.0 * cast(sum(s.gross_profit) as double) / nullif(cast(sum(s.net_revenue) as double), 0) as margin_pct from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc"),
-            panel("product_table", "Products", Table, Money,
-                "select p.description as product, p.category, sum(case when s.line_type = 'sale' then s.quantity else 0 end) as units_sold, sum(case when s.line_type = 'return' then -s.quantity else 0 end) as units_returned, cast(sum(s.net_revenue) as double) as net_revenue, round(100.0 * cast(sum(s.gross_profit) as double) / nullif(cast(sum(s.net_revenue) as double), 0), 1) as margin_pct from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2 order by net_revenue desc limit 25"),
+            panel(
+                "products_sold",
+                "Products sold",
+                Kpi,
+                Count,
+                "select count(distinct product_id) from gold.fct_sales where line_type = 'sale' and {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "units",
+                "Units sold",
+                Kpi,
+                Count,
+                "select sum(case when line_type = 'sale' then quantity else 0 end) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "return_rate",
+                "Return rate (units)",
+                Kpi,
+                Percent,
+                "select 100.0 * sum(case when line_type = 'return' then -quantity else 0 end) / nullif(sum(case when line_type = 'sale' then quantity else 0 end), 0) from gold.fct_sales where {{range:event_date}} and {{channel:channel}}",
+            ),
+            panel(
+                "top_products",
+                "Top 10 products by net revenue",
+                Hbar,
+                Money,
+                "select p.description, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc limit 10",
+            ),
+            panel(
+                "return_rates",
+                "Highest return rates (products with ≥ 50 units sold)",
+                Hbar,
+                Percent,
+                "select description, rate from (select p.description, 100.0 * sum(case when s.line_type = 'return' then -s.quantity else 0 end) / sum(case when s.line_type = 'sale' then s.quantity else 0 end) as rate, sum(case when s.line_type = 'sale' then s.quantity else 0 end) as sold from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1) where sold >= 50 order by rate desc limit 10",
+            ),
+            panel(
+                "category_margin",
+                "Gross margin by category",
+                Bar,
+                Percent,
+                "select p.category, 100.0 * cast(sum(s.gross_profit) as double) / nullif(cast(sum(s.net_revenue) as double), 0) as margin_pct from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc",
+            ),
+            panel(
+                "product_table",
+                "Products",
+                Table,
+                Money,
+                "select p.description as product, p.category, sum(case when s.line_type = 'sale' then s.quantity else 0 end) as units_sold, sum(case when s.line_type = 'return' then -s.quantity else 0 end) as units_returned, cast(sum(s.net_revenue) as double) as net_revenue, round(100.0 * cast(sum(s.gross_profit) as double) / nullif(cast(sum(s.net_revenue) as double), 0), 1) as margin_pct from gold.fct_sales s join gold.dim_products p on p.product_id = s.product_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2 order by net_revenue desc limit 25",
+            ),
         ],
     },
     Page {
@@ -163,18 +283,48 @@ pub static PAGES: &[Page] = &[
         about: "Net revenue by region, state and city over the chosen period and channel, from gold.fct_sales and gold.dim_locations.",
         filters: &["from", "to", "channel"],
         panels: &[
-            panel("regions", "Regions with sales", Kpi, Count,
-                "select count(distinct l.region) from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}}"),
-            panel("cities", "Cities with sales", Kpi, Count,
-                "select count(distinct l.city) from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}}"),
-            panel("by_region", "Net revenue by region", Bar, Money,
-                "select l.region, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc"),
-            panel("by_state", "Net revenue by state (ranked)", Hbar, Money,
-                "select concat(l.state, ', ', l.country) as state, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc limit 15"),
-            panel("region_trend", "Net revenue by region and month", Line, Money,
-                "select l.region as series, substr(cast(s.event_date as varchar), 1, 7) as label, cast(sum(s.net_revenue) as double) as value from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2 order by 2, 1"),
-            panel("city_table", "Cities", Table, Money,
-                "select l.region, l.state, l.city, count(distinct s.order_id) as orders, count(distinct s.customer_id) as customers, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2, 3 order by net_revenue desc limit 25"),
+            panel(
+                "regions",
+                "Regions with sales",
+                Kpi,
+                Count,
+                "select count(distinct l.region) from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}}",
+            ),
+            panel(
+                "cities",
+                "Cities with sales",
+                Kpi,
+                Count,
+                "select count(distinct l.city) from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}}",
+            ),
+            panel(
+                "by_region",
+                "Net revenue by region",
+                Bar,
+                Money,
+                "select l.region, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc",
+            ),
+            panel(
+                "by_state",
+                "Net revenue by state (ranked)",
+                Hbar,
+                Money,
+                "select concat(l.state, ', ', l.country) as state, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1 order by 2 desc limit 15",
+            ),
+            panel(
+                "region_trend",
+                "Net revenue by region and month",
+                Line,
+                Money,
+                "select l.region as series, substr(cast(s.event_date as varchar), 1, 7) as label, cast(sum(s.net_revenue) as double) as value from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2 order by 2, 1",
+            ),
+            panel(
+                "city_table",
+                "Cities",
+                Table,
+                Money,
+                "select l.region, l.state, l.city, count(distinct s.order_id) as orders, count(distinct s.customer_id) as customers, cast(sum(s.net_revenue) as double) as net_revenue from gold.fct_sales s join gold.dim_locations l on l.location_id = s.location_id where {{range:s.event_date}} and {{channel:s.channel}} group by 1, 2, 3 order by net_revenue desc limit 25",
+            ),
         ],
     },
     Page {
@@ -183,22 +333,62 @@ pub static PAGES: &[Page] = &[
         about: "Shipment SLA by carrier and warehouse (gold.shipment_sla): on time means delivered by the promised time.",
         filters: &["from", "to"],
         panels: &[
-            panel("shipments", "Shipments", Kpi, Count,
-                "select sum(shipments) from gold.shipment_sla where {{range:ship_day}}"),
-            panel("on_time", "Delivered on time", Kpi, Percent,
-                "select 100.0 * sum(on_time) / nullif(sum(delivered), 0) from gold.shipment_sla where {{range:ship_day}}"),
-            panel("avg_hours", "Average delivery time", Kpi, Hours,
-                "select sum(avg_delivery_hours * delivered) / nullif(sum(delivered), 0) from gold.shipment_sla where {{range:ship_day}}"),
-            panel("late_open", "Late and not delivered", Kpi, Count,
-                "select sum(late_open) from gold.shipment_sla where {{range:ship_day}}"),
-            panel("carrier_sla", "On-time rate by carrier", Bar, Percent,
-                "select carrier_name, 100.0 * sum(on_time) / nullif(sum(delivered), 0) as on_time_pct from gold.shipment_sla where {{range:ship_day}} group by 1 order by 2 desc"),
-            panel("warehouse_sla", "On-time rate by warehouse", Bar, Percent,
-                "select warehouse_name, 100.0 * sum(on_time) / nullif(sum(delivered), 0) as on_time_pct from gold.shipment_sla where {{range:ship_day}} group by 1 order by 2 desc"),
-            panel("weekly_shipments", "Shipments and late deliveries by week", Line, Count,
-                "select cast(cast(date_trunc('week', ship_day) as date) as varchar) as week, sum(shipments) as shipments, sum(delivered - on_time) as late from gold.shipment_sla where {{range:ship_day}} group by 1 order by 1"),
-            panel("late_table", "Late shipments by carrier and warehouse", Table, Count,
-                "select carrier_name as carrier, warehouse_name as warehouse, sum(shipments) as shipments, sum(delivered - on_time) as delivered_late, sum(late_open) as late_open, round(sum(avg_delivery_hours * delivered) / nullif(sum(delivered), 0), 1) as avg_hours from gold.shipment_sla where {{range:ship_day}} group by 1, 2 order by delivered_late desc"),
+            panel(
+                "shipments",
+                "Shipments",
+                Kpi,
+                Count,
+                "select sum(shipments) from gold.shipment_sla where {{range:ship_day}}",
+            ),
+            panel(
+                "on_time",
+                "Delivered on time",
+                Kpi,
+                Percent,
+                "select 100.0 * sum(on_time) / nullif(sum(delivered), 0) from gold.shipment_sla where {{range:ship_day}}",
+            ),
+            panel(
+                "avg_hours",
+                "Average delivery time",
+                Kpi,
+                Hours,
+                "select sum(avg_delivery_hours * delivered) / nullif(sum(delivered), 0) from gold.shipment_sla where {{range:ship_day}}",
+            ),
+            panel(
+                "late_open",
+                "Late and not delivered",
+                Kpi,
+                Count,
+                "select sum(late_open) from gold.shipment_sla where {{range:ship_day}}",
+            ),
+            panel(
+                "carrier_sla",
+                "On-time rate by carrier",
+                Bar,
+                Percent,
+                "select carrier_name, 100.0 * sum(on_time) / nullif(sum(delivered), 0) as on_time_pct from gold.shipment_sla where {{range:ship_day}} group by 1 order by 2 desc",
+            ),
+            panel(
+                "warehouse_sla",
+                "On-time rate by warehouse",
+                Bar,
+                Percent,
+                "select warehouse_name, 100.0 * sum(on_time) / nullif(sum(delivered), 0) as on_time_pct from gold.shipment_sla where {{range:ship_day}} group by 1 order by 2 desc",
+            ),
+            panel(
+                "weekly_shipments",
+                "Shipments and late deliveries by week",
+                Line,
+                Count,
+                "select cast(cast(date_trunc('week', ship_day) as date) as varchar) as week, sum(shipments) as shipments, sum(delivered - on_time) as late from gold.shipment_sla where {{range:ship_day}} group by 1 order by 1",
+            ),
+            panel(
+                "late_table",
+                "Late shipments by carrier and warehouse",
+                Table,
+                Count,
+                "select carrier_name as carrier, warehouse_name as warehouse, sum(shipments) as shipments, sum(delivered - on_time) as delivered_late, sum(late_open) as late_open, round(sum(avg_delivery_hours * delivered) / nullif(sum(delivered), 0), 1) as avg_hours from gold.shipment_sla where {{range:ship_day}} group by 1, 2 order by delivered_late desc",
+            ),
         ],
     },
     Page {
@@ -207,18 +397,48 @@ pub static PAGES: &[Page] = &[
         about: "Stock on hand and its value at cost, by warehouse and category, and what is running low (gold.inventory_levels, as of the last build).",
         filters: &[],
         panels: &[
-            panel("stock_value", "Stock value", Kpi, Money,
-                "select cast(sum(stock_value) as double) from gold.inventory_levels"),
-            panel("units_on_hand", "Units on hand", Kpi, Count,
-                "select sum(on_hand) from gold.inventory_levels"),
-            panel("low_stock", "Low-stock items", Kpi, Count,
-                "select count(*) from gold.inventory_levels where is_low_stock"),
-            panel("value_by_warehouse", "Stock value by warehouse", Bar, Money,
-                "select warehouse_name, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc"),
-            panel("value_by_category", "Stock value by category", Doughnut, Money,
-                "select category, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc"),
-            panel("cover_table", "Fewest days of cover (low stock flagged)", Table, Count,
-                "select description as product, warehouse_name as warehouse, on_hand, avg_daily_units_30d, round(days_of_cover, 1) as days_of_cover, is_low_stock as low_stock from gold.inventory_levels where days_of_cover is not null order by days_of_cover limit 25"),
+            panel(
+                "stock_value",
+                "Stock value",
+                Kpi,
+                Money,
+                "select cast(sum(stock_value) as double) from gold.inventory_levels",
+            ),
+            panel(
+                "units_on_hand",
+                "Units on hand",
+                Kpi,
+                Count,
+                "select sum(on_hand) from gold.inventory_levels",
+            ),
+            panel(
+                "low_stock",
+                "Low-stock items",
+                Kpi,
+                Count,
+                "select count(*) from gold.inventory_levels where is_low_stock",
+            ),
+            panel(
+                "value_by_warehouse",
+                "Stock value by warehouse",
+                Bar,
+                Money,
+                "select warehouse_name, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc",
+            ),
+            panel(
+                "value_by_category",
+                "Stock value by category",
+                Doughnut,
+                Money,
+                "select category, cast(sum(stock_value) as double) as stock_value from gold.inventory_levels group by 1 order by 2 desc",
+            ),
+            panel(
+                "cover_table",
+                "Fewest days of cover (low stock flagged)",
+                Table,
+                Count,
+                "select description as product, warehouse_name as warehouse, on_hand, avg_daily_units_30d, round(days_of_cover, 1) as days_of_cover, is_low_stock as low_stock from gold.inventory_levels where days_of_cover is not null order by days_of_cover limit 25",
+            ),
         ],
     },
     Page {
@@ -227,24 +447,69 @@ pub static PAGES: &[Page] = &[
         about: "Receivables by age (gold.credit_aging), rebates by month (gold.monthly_rebates) and orders not yet billed or shipped (gold.outstanding_orders).",
         filters: &["from", "to"],
         panels: &[
-            panel("balance", "Receivables", Kpi, Money,
-                "select cast(sum(balance) as double) from gold.credit_aging"),
-            panel("over_90", "Over 90 days", Kpi, Money,
-                "select cast(sum(days_91_180 + days_over_180) as double) from gold.credit_aging"),
-            panel("over_limit", "Customers over their limit", Kpi, Count,
-                "select count(*) from gold.credit_aging where balance > credit_limit"),
-            panel("outstanding", "Outstanding orders", Kpi, Count,
-                "select count(*) from gold.outstanding_orders"),
-            panel("aging", "Receivables by age", Bar, Money,
-                "select '0–30 days' as bucket, cast(sum(days_0_30) as double) as amount from gold.credit_aging union all select '31–60 days', cast(sum(days_31_60) as double) from gold.credit_aging union all select '61–90 days', cast(sum(days_61_90) as double) from gold.credit_aging union all select '91–180 days', cast(sum(days_91_180) as double) from gold.credit_aging union all select '> 180 days', cast(sum(days_over_180) as double) from gold.credit_aging"),
-            panel("rebates", "Rebates by month", Bar, Money,
-                "select substr(cast(month as varchar), 1, 7) as month, cast(sum(rebate_amount) as double) as rebates from gold.monthly_rebates where {{month:month}} group by 1 order by 1"),
-            panel("outstanding_status", "Outstanding orders by status", Doughnut, Count,
-                "select coalesce(status, '(none)') as status, count(*) as orders from gold.outstanding_orders group by 1 order by 2 desc"),
-            panel("balances_table", "Largest balances", Table, Money,
-                "select customer_name as customer, region, cast(credit_limit as double) as credit_limit, cast(balance as double) as balance, cast(days_91_180 + days_over_180 as double) as over_90 from gold.credit_aging order by balance desc limit 15"),
-            panel("outstanding_table", "Oldest outstanding orders", Table, Money,
-                "select order_id, customer, location, age_days, cast(amount as double) as amount, status, hold_reason from gold.outstanding_orders order by age_days desc limit 15"),
+            panel(
+                "balance",
+                "Receivables",
+                Kpi,
+                Money,
+                "select cast(sum(balance) as double) from gold.credit_aging",
+            ),
+            panel(
+                "over_90",
+                "Over 90 days",
+                Kpi,
+                Money,
+                "select cast(sum(days_91_180 + days_over_180) as double) from gold.credit_aging",
+            ),
+            panel(
+                "over_limit",
+                "Customers over their limit",
+                Kpi,
+                Count,
+                "select count(*) from gold.credit_aging where balance > credit_limit",
+            ),
+            panel(
+                "outstanding",
+                "Outstanding orders",
+                Kpi,
+                Count,
+                "select count(*) from gold.outstanding_orders",
+            ),
+            panel(
+                "aging",
+                "Receivables by age",
+                Bar,
+                Money,
+                "select '0–30 days' as bucket, cast(sum(days_0_30) as double) as amount from gold.credit_aging union all select '31–60 days', cast(sum(days_31_60) as double) from gold.credit_aging union all select '61–90 days', cast(sum(days_61_90) as double) from gold.credit_aging union all select '91–180 days', cast(sum(days_91_180) as double) from gold.credit_aging union all select '> 180 days', cast(sum(days_over_180) as double) from gold.credit_aging",
+            ),
+            panel(
+                "rebates",
+                "Rebates by month",
+                Bar,
+                Money,
+                "select substr(cast(month as varchar), 1, 7) as month, cast(sum(rebate_amount) as double) as rebates from gold.monthly_rebates where {{month:month}} group by 1 order by 1",
+            ),
+            panel(
+                "outstanding_status",
+                "Outstanding orders by status",
+                Doughnut,
+                Count,
+                "select coalesce(status, '(none)') as status, count(*) as orders from gold.outstanding_orders group by 1 order by 2 desc",
+            ),
+            panel(
+                "balances_table",
+                "Largest balances",
+                Table,
+                Money,
+                "select customer_name as customer, region, cast(credit_limit as double) as credit_limit, cast(balance as double) as balance, cast(days_91_180 + days_over_180 as double) as over_90 from gold.credit_aging order by balance desc limit 15",
+            ),
+            panel(
+                "outstanding_table",
+                "Oldest outstanding orders",
+                Table,
+                Money,
+                "select order_id, customer, location, age_days, cast(amount as double) as amount, status, hold_reason from gold.outstanding_orders order by age_days desc limit 15",
+            ),
         ],
     },
 ];
@@ -281,12 +546,12 @@ impl Filters {
         let date = |field: &str, value: Option<&str>| -> Result<Option<NaiveDate>, FilterError> {
             match value.map(str::trim).filter(|v| !v.is_empty()) {
                 None => Ok(None),
-                Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d").map(Some).map_err(|_| {
-                    FilterError {
+                Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| FilterError {
                         field: field.to_string(),
                         message: format!("'{v}' is not a date (YYYY-MM-DD)"),
-                    }
-                }),
+                    }),
             }
         };
         let from = date("from", from)?;
@@ -299,7 +564,10 @@ impl Filters {
                 message: format!("{t} is before from ({f})"),
             });
         }
-        let channel = match channel.map(str::trim).filter(|c| !c.is_empty() && *c != "all") {
+        let channel = match channel
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && *c != "all")
+        {
             None => None,
             Some(c) if channels.iter().any(|k| k == c) => Some(c.to_string()),
             Some(c) => {
@@ -331,10 +599,7 @@ impl Filters {
                         let mut parts = Vec::new();
                         if let Some(f) = self.from {
                             if kind == "month" {
-                                parts.push(format!(
-                                    "{column} >= date '{}'",
-                                    f.format("%Y-%m-01")
-                                ));
+                                parts.push(format!("{column} >= date '{}'", f.format("%Y-%m-01")));
                             } else {
                                 parts.push(format!("{column} >= date '{f}'"));
                             }
@@ -403,7 +668,12 @@ async fn query(snapshot: &Snapshot, sql: &str) -> Result<(Vec<String>, Vec<Recor
         .sql(sql)
         .await
         .map_err(|e| e.to_string())?;
-    let columns = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     Ok((columns, df.collect().await.map_err(|e| e.to_string())?))
 }
 
@@ -474,14 +744,20 @@ pub async fn panel_data(snapshot: &Snapshot, panel: &Panel, filters: &Filters) -
             data.series = series;
         }
         _ => {
-            data.labels = rows.iter().map(|r| r.first().cloned().unwrap_or(Value::Null)).collect();
+            data.labels = rows
+                .iter()
+                .map(|r| r.first().cloned().unwrap_or(Value::Null))
+                .collect();
             data.series = columns
                 .iter()
                 .enumerate()
                 .skip(1)
                 .map(|(i, name)| Series {
                     name: name.clone(),
-                    data: rows.iter().map(|r| r.get(i).cloned().unwrap_or(Value::Null)).collect(),
+                    data: rows
+                        .iter()
+                        .map(|r| r.get(i).cloned().unwrap_or(Value::Null))
+                        .collect(),
                 })
                 .collect();
         }
@@ -574,8 +850,13 @@ mod tests {
     #[test]
     fn filters_validate_and_substitute() {
         let channels = vec!["web".to_string(), "store".to_string()];
-        let f = Filters::parse(Some("2024-02-01"), Some("2024-03-31"), Some("web"), &channels)
-            .expect("valid");
+        let f = Filters::parse(
+            Some("2024-02-01"),
+            Some("2024-03-31"),
+            Some("web"),
+            &channels,
+        )
+        .expect("valid");
         assert_eq!(
             f.apply("where {{range:s.event_date}} and {{channel:s.channel}} and {{month:month}}"),
             "where (s.event_date >= date '2024-02-01' and s.event_date <= date '2024-03-31') \
@@ -587,7 +868,8 @@ mod tests {
         assert_eq!(err.field, "from");
         let err = Filters::parse(None, None, Some("x' or 1=1 --"), &channels).unwrap_err();
         assert_eq!(err.field, "channel");
-        let err = Filters::parse(Some("2024-03-01"), Some("2024-02-01"), None, &channels).unwrap_err();
+        let err =
+            Filters::parse(Some("2024-03-01"), Some("2024-02-01"), None, &channels).unwrap_err();
         assert_eq!(err.field, "to");
     }
 

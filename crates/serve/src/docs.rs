@@ -55,12 +55,22 @@ pub struct DocNode {
 fn page_file(id: &str) -> String {
     let safe: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("nodes/{safe}.html")
 }
 
-fn warehouse_columns(snapshot: Option<&Snapshot>, schema: &str, name: &str) -> Vec<(String, String)> {
+fn warehouse_columns(
+    snapshot: Option<&Snapshot>,
+    schema: &str,
+    name: &str,
+) -> Vec<(String, String)> {
     snapshot
         .and_then(|s| s.relation(schema, name))
         .map(|r| {
@@ -68,8 +78,9 @@ fn warehouse_columns(snapshot: Option<&Snapshot>, schema: &str, name: &str) -> V
                 .iter()
                 .map(|c| {
                     let ty = crate::pg::catalog::pg_type(&c.data_type);
-                    let shown = format_type(ty.oid(), crate::pg::catalog::type_modifier(&c.data_type))
-                        .unwrap_or_else(|| ty.name().to_string());
+                    let shown =
+                        format_type(ty.oid(), crate::pg::catalog::type_modifier(&c.data_type))
+                            .unwrap_or_else(|| ty.name().to_string());
                     (c.name.clone(), shown)
                 })
                 .collect()
@@ -83,8 +94,10 @@ fn merge_columns(
     tests_by_column: &HashMap<String, Vec<String>>,
 ) -> Vec<DocColumn> {
     let mut out: Vec<DocColumn> = Vec::new();
-    let described: HashMap<String, &orderlake_project::props::ColumnProps> =
-        documented.iter().map(|c| (c.name.to_ascii_lowercase(), c)).collect();
+    let described: HashMap<String, &orderlake_project::props::ColumnProps> = documented
+        .iter()
+        .map(|c| (c.name.to_ascii_lowercase(), c))
+        .collect();
     let mut seen = BTreeSet::new();
     for (name, data_type) in &stored {
         let props = described.get(&name.to_ascii_lowercase());
@@ -92,8 +105,13 @@ fn merge_columns(
         out.push(DocColumn {
             name: name.clone(),
             data_type: data_type.clone(),
-            description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-            tests: tests_by_column.get(&name.to_ascii_lowercase()).cloned().unwrap_or_default(),
+            description: props
+                .and_then(|p| p.description.clone())
+                .unwrap_or_default(),
+            tests: tests_by_column
+                .get(&name.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default(),
         });
     }
     // Documented but not (yet) in the warehouse: still listed, with the declared type if any.
@@ -101,7 +119,10 @@ fn merge_columns(
         if seen.insert(props.name.to_ascii_lowercase()) {
             out.push(DocColumn {
                 name: props.name.clone(),
-                data_type: props.data_type.clone().unwrap_or_else(|| "(not built)".into()),
+                data_type: props
+                    .data_type
+                    .clone()
+                    .unwrap_or_else(|| "(not built)".into()),
                 description: props.description.clone().unwrap_or_default(),
                 tests: tests_by_column
                     .get(&props.name.to_ascii_lowercase())
@@ -221,7 +242,11 @@ pub fn nodes(project: &Project, snapshot: Option<&Snapshot>) -> Vec<DocNode> {
         });
     }
     for source in project.sources.values() {
-        let stored = warehouse_columns(snapshot, &source.relation.schema, &source.relation.identifier);
+        let stored = warehouse_columns(
+            snapshot,
+            &source.relation.schema,
+            &source.relation.identifier,
+        );
         let columns_tests: HashMap<String, Vec<String>> = tests_by_column
             .iter()
             .filter(|((n, _), _)| *n == source.unique_id)
@@ -236,7 +261,10 @@ pub fn nodes(project: &Project, snapshot: Option<&Snapshot>) -> Vec<DocNode> {
                 .as_ref()
                 .map(|e| format!("external: {}", e.location))
                 .unwrap_or_else(|| "table".into()),
-            relation: Some(format!("{}.{}", source.relation.schema, source.relation.identifier)),
+            relation: Some(format!(
+                "{}.{}",
+                source.relation.schema, source.relation.identifier
+            )),
             path: source.path.display().to_string(),
             description: source.description.clone(),
             tags: vec![],
@@ -274,7 +302,11 @@ fn layout(nodes: &mut [DocNode]) {
         .map(|n| {
             (
                 n.id.clone(),
-                n.parents.iter().filter(|p| in_graph.contains(p)).cloned().collect(),
+                n.parents
+                    .iter()
+                    .filter(|p| in_graph.contains(p))
+                    .cloned()
+                    .collect(),
             )
         })
         .collect();
@@ -335,7 +367,12 @@ pub fn render(project: &Project, snapshot: Option<&Snapshot>) -> Result<BTreeMap
     site.insert("index.html".to_string(), index.into_bytes());
     let names: BTreeMap<&str, (&str, &str, &str)> = nodes
         .iter()
-        .map(|n| (n.id.as_str(), (n.name.as_str(), n.kind.as_str(), n.file.as_str())))
+        .map(|n| {
+            (
+                n.id.as_str(),
+                (n.name.as_str(), n.kind.as_str(), n.file.as_str()),
+            )
+        })
         .collect();
     let link = |id: &String| {
         let (name, kind, file) = names.get(id.as_str()).copied().unwrap_or((id, "?", ""));
@@ -395,7 +432,10 @@ mod tests {
 
     #[test]
     fn page_files_are_safe_names() {
-        assert_eq!(page_file("model.oms.fct_sales"), "nodes/model.oms.fct_sales.html");
+        assert_eq!(
+            page_file("model.oms.fct_sales"),
+            "nodes/model.oms.fct_sales.html"
+        );
         assert_eq!(page_file("test.oms.x/../y"), "nodes/test.oms.x_.._y.html");
     }
 }

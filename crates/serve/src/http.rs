@@ -142,7 +142,10 @@ async fn panel_json(
         return json_error(
             StatusCode::NOT_FOUND,
             Some("panel"),
-            format!("page '{slug}' has no panel '{id}' (panels: {})", known.join(", ")),
+            format!(
+                "page '{slug}' has no panel '{id}' (panels: {})",
+                known.join(", ")
+            ),
         );
     };
     let filters = match filters_of(&state, &params).await {
@@ -159,7 +162,14 @@ async fn page_html(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(page) = dashboard::page(&slug) else {
-        return (StatusCode::NOT_FOUND, Html(format!("<h1>No page {}</h1><p><a href=\"/sales\">Dashboard</a></p>", minijinja::HtmlEscape(&slug)))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html(format!(
+                "<h1>No page {}</h1><p><a href=\"/sales\">Dashboard</a></p>",
+                minijinja::HtmlEscape(&slug)
+            )),
+        )
+            .into_response();
     };
     let snapshot = state.live.snapshot();
     let channels = dashboard::channels(&snapshot).await;
@@ -200,7 +210,11 @@ async fn page_html(
     });
     match rendered {
         Ok(html) => Html(html).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("rendering {slug}: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering {slug}: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -235,7 +249,11 @@ async fn asset(Path(path): Path<String>) -> Response {
             );
             response
         }
-        None => json_error(StatusCode::NOT_FOUND, Some("path"), format!("no asset {path}")),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            Some("path"),
+            format!("no asset {path}"),
+        ),
     }
 }
 
@@ -256,6 +274,13 @@ fn serve_doc(state: &AppState, path: &str) -> Response {
     let site = state.docs.read().unwrap_or_else(|p| p.into_inner());
     match site.get(path) {
         Some(bytes) => file_response(path, bytes.clone()),
-        None => (StatusCode::NOT_FOUND, Html(format!("<h1>Not in the docs: {}</h1><p><a href=\"/docs/\">Docs home</a></p>", minijinja::HtmlEscape(path)))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Html(format!(
+                "<h1>Not in the docs: {}</h1><p><a href=\"/docs/\">Docs home</a></p>",
+                minijinja::HtmlEscape(path)
+            )),
+        )
+            .into_response(),
     }
 }

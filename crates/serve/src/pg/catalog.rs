@@ -211,7 +211,15 @@ pub(crate) fn type_rows() -> Vec<(u32, String, i16, String, u32, u32, &'static s
     let mut rows = Vec::new();
     for &(oid, name, len, category, elem, array) in TYPES {
         let kind = if category == "P" { "p" } else { "b" };
-        rows.push((oid, name.to_string(), len, category.to_string(), elem, array, kind));
+        rows.push((
+            oid,
+            name.to_string(),
+            len,
+            category.to_string(),
+            elem,
+            array,
+            kind,
+        ));
         if array != 0 {
             rows.push((array, format!("_{name}"), -1, "A".into(), oid, 0, "b"));
         }
@@ -611,7 +619,12 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
         ("usecreatedb", BOOL),
         ("usesuper", BOOL),
     ]);
-    t.row(vec![text(OWNER_NAME), oid(OWNER_OID), boolean(false), boolean(false)]);
+    t.row(vec![
+        text(OWNER_NAME),
+        oid(OWNER_OID),
+        boolean(false),
+        boolean(false),
+    ]);
     schema.register_table("pg_user".into(), t.build()?)?;
 
     let mut t = TableBuilder::new(&[
@@ -778,11 +791,7 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
         ),
         (
             "pg_collation",
-            &[
-                ("oid", OID),
-                ("collname", TEXT),
-                ("collnamespace", OID),
-            ],
+            &[("oid", OID), ("collname", TEXT), ("collnamespace", OID)],
         ),
         (
             "pg_trigger",
@@ -796,11 +805,7 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
         ),
         (
             "pg_rewrite",
-            &[
-                ("oid", OID),
-                ("rulename", TEXT),
-                ("ev_class", OID),
-            ],
+            &[("oid", OID), ("rulename", TEXT), ("ev_class", OID)],
         ),
         (
             "pg_policy",
@@ -842,14 +847,8 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
             "pg_partitioned_table",
             &[("partrelid", OID), ("partstrat", TEXT)],
         ),
-        (
-            "pg_foreign_table",
-            &[("ftrelid", OID), ("ftserver", OID)],
-        ),
-        (
-            "pg_sequence",
-            &[("seqrelid", OID), ("seqtypid", OID)],
-        ),
+        ("pg_foreign_table", &[("ftrelid", OID), ("ftserver", OID)]),
+        ("pg_sequence", &[("seqrelid", OID), ("seqtypid", OID)]),
         (
             "pg_extension",
             &[

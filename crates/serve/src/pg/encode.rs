@@ -22,7 +22,9 @@ use rust_decimal::Decimal;
 fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit) -> Option<NaiveDateTime> {
     let value = match unit {
         TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
-        TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row) * 1_000,
+        TimeUnit::Millisecond => {
+            array.as_primitive::<TimestampMillisecondType>().value(row) * 1_000
+        }
         TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
         TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000,
     };
@@ -41,12 +43,18 @@ fn encode_value(
     }
     match array.data_type() {
         DataType::Boolean => encoder.encode_field(&array.as_boolean().value(row)),
-        DataType::Int8 => encoder.encode_field(&i16::from(array.as_primitive::<Int8Type>().value(row))),
+        DataType::Int8 => {
+            encoder.encode_field(&i16::from(array.as_primitive::<Int8Type>().value(row)))
+        }
         DataType::Int16 => encoder.encode_field(&array.as_primitive::<Int16Type>().value(row)),
         DataType::Int32 => encoder.encode_field(&array.as_primitive::<Int32Type>().value(row)),
         DataType::Int64 => encoder.encode_field(&array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => encoder.encode_field(&i16::from(array.as_primitive::<UInt8Type>().value(row))),
-        DataType::UInt16 => encoder.encode_field(&i32::from(array.as_primitive::<UInt16Type>().value(row))),
+        DataType::UInt8 => {
+            encoder.encode_field(&i16::from(array.as_primitive::<UInt8Type>().value(row)))
+        }
+        DataType::UInt16 => {
+            encoder.encode_field(&i32::from(array.as_primitive::<UInt16Type>().value(row)))
+        }
         DataType::UInt32 => encoder.encode_field(&array.as_primitive::<UInt32Type>().value(row)),
         DataType::UInt64 => {
             encoder.encode_field(&(array.as_primitive::<UInt64Type>().value(row) as i64))
@@ -72,7 +80,8 @@ fn encode_value(
         }
         DataType::Timestamp(unit, None) => encoder.encode_field(&timestamp(array, row, unit)),
         DataType::Timestamp(unit, Some(_)) => {
-            let t = timestamp(array, row, unit).map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc));
+            let t = timestamp(array, row, unit)
+                .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc));
             encoder.encode_field(&t)
         }
         DataType::List(_) | DataType::LargeList(_) => {
@@ -132,7 +141,10 @@ fn encode_list(encoder: &mut DataRowEncoder, values: &ArrayRef) -> PgWireResult<
 }
 
 /// Encodes every row of `batch` for the columns described by `fields`.
-pub fn encode_batch(batch: &RecordBatch, fields: Arc<Vec<FieldInfo>>) -> PgWireResult<Vec<DataRow>> {
+pub fn encode_batch(
+    batch: &RecordBatch,
+    fields: Arc<Vec<FieldInfo>>,
+) -> PgWireResult<Vec<DataRow>> {
     let options = FormatOptions::default().with_null("");
     let formatters = batch
         .columns()

@@ -65,7 +65,14 @@ impl ScalarUDFImpl for PgFunction {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let out = (self.body)(&arrays, if arrays.is_empty() { rows } else { arrays[0].len() })?;
+        let out = (self.body)(
+            &arrays,
+            if arrays.is_empty() {
+                rows
+            } else {
+                arrays[0].len()
+            },
+        )?;
         if all_scalar && !arrays.is_empty() {
             return Ok(ColumnarValue::Scalar(
                 datafusion::common::ScalarValue::try_from_array(&out, 0)?,
@@ -249,10 +256,16 @@ pub fn register(
             Ok(Arc::new(builder.finish()) as ArrayRef)
         },
     );
-    register_fn(ctx, "pg_get_userbyid", false, DataType::Utf8, |args, rows| {
-        let n = rows_of(args, rows);
-        Ok(Arc::new(StringArray::from(vec![OWNER_NAME; n])) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "pg_get_userbyid",
+        false,
+        DataType::Utf8,
+        |args, rows| {
+            let n = rows_of(args, rows);
+            Ok(Arc::new(StringArray::from(vec![OWNER_NAME; n])) as ArrayRef)
+        },
+    );
     for name in [
         "pg_table_is_visible",
         "pg_type_is_visible",
@@ -270,10 +283,16 @@ pub fn register(
         });
     }
     for name in ["pg_is_in_recovery", "pg_relation_is_publishable"] {
-        register_fn(ctx, name, name == "pg_is_in_recovery", DataType::Boolean, |args, rows| {
-            let n = rows_of(args, rows);
-            Ok(Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef)
-        });
+        register_fn(
+            ctx,
+            name,
+            name == "pg_is_in_recovery",
+            DataType::Boolean,
+            |args, rows| {
+                let n = rows_of(args, rows);
+                Ok(Arc::new(BooleanArray::from(vec![false; n])) as ArrayRef)
+            },
+        );
     }
     for name in [
         "pg_get_expr",
@@ -313,10 +332,16 @@ pub fn register(
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    register_fn(ctx, "pg_encoding_to_char", false, DataType::Utf8, |args, rows| {
-        let n = rows_of(args, rows);
-        Ok(Arc::new(StringArray::from(vec!["UTF8"; n])) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "pg_encoding_to_char",
+        false,
+        DataType::Utf8,
+        |args, rows| {
+            let n = rows_of(args, rows);
+            Ok(Arc::new(StringArray::from(vec!["UTF8"; n])) as ArrayRef)
+        },
+    );
     register_fn(ctx, "quote_ident", false, DataType::Utf8, |args, rows| {
         let n = rows_of(args, rows);
         let texts = match args.first() {
@@ -326,24 +351,30 @@ pub fn register(
         let out: StringArray = texts.iter().map(|t| t.map(quote_ident)).collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    register_fn(ctx, "current_setting", false, DataType::Utf8, |args, rows| {
-        let n = rows_of(args, rows);
-        let names = match args.first() {
-            Some(a) => as_texts(a)?,
-            None => StringArray::from(vec![None::<String>; n]),
-        };
-        let out: StringArray = names
-            .iter()
-            .map(|name| {
-                let name = name?.to_ascii_lowercase();
-                SETTINGS
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(&name))
-                    .map(|(_, v)| v.to_string())
-            })
-            .collect();
-        Ok(Arc::new(out) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "current_setting",
+        false,
+        DataType::Utf8,
+        |args, rows| {
+            let n = rows_of(args, rows);
+            let names = match args.first() {
+                Some(a) => as_texts(a)?,
+                None => StringArray::from(vec![None::<String>; n]),
+            };
+            let out: StringArray = names
+                .iter()
+                .map(|name| {
+                    let name = name?.to_ascii_lowercase();
+                    SETTINGS
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                        .map(|(_, v)| v.to_string())
+                })
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
     register_fn(ctx, "set_config", false, DataType::Utf8, |args, rows| {
         let n = rows_of(args, rows);
         match args.get(1) {
@@ -351,12 +382,20 @@ pub fn register(
             None => Ok(Arc::new(StringArray::from(vec![None::<String>; n])) as ArrayRef),
         }
     });
-    register_fn(ctx, "pg_backend_pid", true, DataType::Int32, |_args, _rows| {
-        Ok(Arc::new(Int32Array::from(vec![std::process::id() as i32])) as ArrayRef)
-    });
-    register_fn(ctx, "txid_current", true, DataType::Int64, |_args, _rows| {
-        Ok(Arc::new(Int64Array::from(vec![1_i64])) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "pg_backend_pid",
+        true,
+        DataType::Int32,
+        |_args, _rows| Ok(Arc::new(Int32Array::from(vec![std::process::id() as i32])) as ArrayRef),
+    );
+    register_fn(
+        ctx,
+        "txid_current",
+        true,
+        DataType::Int64,
+        |_args, _rows| Ok(Arc::new(Int64Array::from(vec![1_i64])) as ArrayRef),
+    );
     for name in [
         "pg_relation_size",
         "pg_total_relation_size",
@@ -368,20 +407,29 @@ pub fn register(
             Ok(Arc::new(Int64Array::from(vec![0_i64; n])) as ArrayRef)
         });
     }
-    register_fn(ctx, "pg_size_pretty", false, DataType::Utf8, |args, rows| {
-        let n = rows_of(args, rows);
-        let sizes = match args.first() {
-            Some(a) => cast(a, &DataType::Int64)?,
-            None => Arc::new(Int64Array::from(vec![None; n])) as ArrayRef,
-        };
-        let sizes = sizes
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .cloned()
-            .unwrap_or_else(|| Int64Array::from(vec![None; n]));
-        let out: StringArray = sizes.iter().map(|s| s.map(|b| format!("{b} bytes"))).collect();
-        Ok(Arc::new(out) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "pg_size_pretty",
+        false,
+        DataType::Utf8,
+        |args, rows| {
+            let n = rows_of(args, rows);
+            let sizes = match args.first() {
+                Some(a) => cast(a, &DataType::Int64)?,
+                None => Arc::new(Int64Array::from(vec![None; n])) as ArrayRef,
+            };
+            let sizes = sizes
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .cloned()
+                .unwrap_or_else(|| Int64Array::from(vec![None; n]));
+            let out: StringArray = sizes
+                .iter()
+                .map(|s| s.map(|b| format!("{b} bytes")))
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
     let relations: Arc<Vec<CatalogRelation>> = Arc::new(relations.to_vec());
     for name in ["to_regclass", "pg_regclass"] {
         let relations = relations.clone();
@@ -421,44 +469,64 @@ pub fn register(
             )
             .collect(),
     );
-    register_fn(ctx, "to_regtype", false, DataType::UInt32, move |args, rows| {
-        let n = rows_of(args, rows);
-        let names = match args.first() {
-            Some(a) => as_texts(a)?,
-            None => StringArray::from(vec![None::<String>; n]),
-        };
-        let out: UInt32Array = names
-            .iter()
-            .map(|t| {
-                let t = t?.trim().to_ascii_lowercase();
-                let t = t.strip_prefix("pg_catalog.").unwrap_or(&t).trim_matches('"');
-                let t = match t.strip_suffix("[]") {
-                    Some(element) => format!("_{element}"),
-                    None => t.to_string(),
-                };
-                type_oids.get(&t).copied()
-            })
-            .collect();
-        Ok(Arc::new(out) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "to_regtype",
+        false,
+        DataType::UInt32,
+        move |args, rows| {
+            let n = rows_of(args, rows);
+            let names = match args.first() {
+                Some(a) => as_texts(a)?,
+                None => StringArray::from(vec![None::<String>; n]),
+            };
+            let out: UInt32Array = names
+                .iter()
+                .map(|t| {
+                    let t = t?.trim().to_ascii_lowercase();
+                    let t = t
+                        .strip_prefix("pg_catalog.")
+                        .unwrap_or(&t)
+                        .trim_matches('"');
+                    let t = match t.strip_suffix("[]") {
+                        Some(element) => format!("_{element}"),
+                        None => t.to_string(),
+                    };
+                    type_oids.get(&t).copied()
+                })
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
     let names: Arc<BTreeMap<u32, String>> = Arc::new(
         relations
             .iter()
-            .map(|r| (r.oid, format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.name))))
+            .map(|r| {
+                (
+                    r.oid,
+                    format!("{}.{}", quote_ident(&r.schema), quote_ident(&r.name)),
+                )
+            })
             .collect(),
     );
-    register_fn(ctx, "pg_regclass_name", false, DataType::Utf8, move |args, rows| {
-        let n = rows_of(args, rows);
-        let oids = match args.first() {
-            Some(a) => as_oids(a)?,
-            None => UInt32Array::from(vec![None; n]),
-        };
-        let out: StringArray = oids
-            .iter()
-            .map(|o| o.map(|o| names.get(&o).cloned().unwrap_or_else(|| o.to_string())))
-            .collect();
-        Ok(Arc::new(out) as ArrayRef)
-    });
+    register_fn(
+        ctx,
+        "pg_regclass_name",
+        false,
+        DataType::Utf8,
+        move |args, rows| {
+            let n = rows_of(args, rows);
+            let oids = match args.first() {
+                Some(a) => as_oids(a)?,
+                None => UInt32Array::from(vec![None; n]),
+            };
+            let out: StringArray = oids
+                .iter()
+                .map(|o| o.map(|o| names.get(&o).cloned().unwrap_or_else(|| o.to_string())))
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
 }
 
 #[cfg(test)]
@@ -484,7 +552,10 @@ mod tests {
             columns: vec![],
         }];
         assert_eq!(regclass(&relations, "gold.customer_metrics"), Some(17_400));
-        assert_eq!(regclass(&relations, "\"gold\".\"customer_metrics\""), Some(17_400));
+        assert_eq!(
+            regclass(&relations, "\"gold\".\"customer_metrics\""),
+            Some(17_400)
+        );
         assert_eq!(regclass(&relations, "customer_metrics"), Some(17_400));
         assert_eq!(regclass(&relations, "silver.customer_metrics"), None);
         assert_eq!(regclass(&relations, "17400"), Some(17_400));

@@ -450,7 +450,10 @@ pub fn split_statements(query: &str) -> Vec<String> {
 }
 
 /// Decodes the bound parameter values into the types the plan expects.
-fn bind_values(portal: &Portal<Prepared>, params: &[Option<DataType>]) -> PgWireResult<Vec<ScalarValue>> {
+fn bind_values(
+    portal: &Portal<Prepared>,
+    params: &[Option<DataType>],
+) -> PgWireResult<Vec<ScalarValue>> {
     let mut values = Vec::with_capacity(portal.parameter_len());
     for i in 0..portal.parameter_len() {
         let declared = portal
@@ -503,7 +506,8 @@ impl ExtendedQueryHandler for SqlService {
             Prepared::Query { params, .. } => bind_values(portal, params)?,
             Prepared::Session(_) => vec![],
         };
-        self.run(prepared, values, &portal.result_column_format).await
+        self.run(prepared, values, &portal.result_column_format)
+            .await
     }
 
     async fn do_describe_statement<C>(
@@ -518,11 +522,13 @@ impl ExtendedQueryHandler for SqlService {
         let params = inferred
             .into_iter()
             .enumerate()
-            .map(|(i, t)| match stmt.parameter_types.get(i).cloned().flatten() {
-                Some(declared) if declared != Type::UNKNOWN => declared,
-                _ if t == Type::UNKNOWN => Type::TEXT,
-                _ => t,
-            })
+            .map(
+                |(i, t)| match stmt.parameter_types.get(i).cloned().flatten() {
+                    Some(declared) if declared != Type::UNKNOWN => declared,
+                    _ if t == Type::UNKNOWN => Type::TEXT,
+                    _ => t,
+                },
+            )
             .collect();
         let fields = self
             .parser
@@ -538,9 +544,10 @@ impl ExtendedQueryHandler for SqlService {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let fields = self
-            .parser
-            .get_result_schema(&portal.statement.statement, Some(&portal.result_column_format))?;
+        let fields = self.parser.get_result_schema(
+            &portal.statement.statement,
+            Some(&portal.result_column_format),
+        )?;
         Ok(DescribePortalResponse::new(fields))
     }
 }
@@ -616,7 +623,10 @@ mod tests {
     #[test]
     fn users_parse_from_name_colon_password() {
         let user = PgUser::parse("ana:s3cret:x").expect("parses");
-        assert_eq!((user.name.as_str(), user.password.as_str()), ("ana", "s3cret:x"));
+        assert_eq!(
+            (user.name.as_str(), user.password.as_str()),
+            ("ana", "s3cret:x")
+        );
         assert!(PgUser::parse("ana").is_none());
         assert!(PgUser::parse(":pw").is_none());
     }

@@ -153,11 +153,29 @@ fn plain_operator(op: &[String]) -> Option<BinaryOperator> {
 
 /// Catalogs that are always empty here: no indexes, constraints, defaults, collations, ...
 const EMPTY_CATALOGS: &[&str] = &[
-    "pg_index", "pg_constraint", "pg_attrdef", "pg_description", "pg_shdescription", "pg_range",
-    "pg_enum", "pg_inherits", "pg_collation", "pg_trigger", "pg_rewrite", "pg_policy",
-    "pg_statistic_ext", "pg_publication", "pg_publication_rel", "pg_publication_namespace",
-    "pg_partitioned_table", "pg_foreign_table", "pg_sequence", "pg_extension", "pg_matviews",
-    "pg_depend", "pg_opclass",
+    "pg_index",
+    "pg_constraint",
+    "pg_attrdef",
+    "pg_description",
+    "pg_shdescription",
+    "pg_range",
+    "pg_enum",
+    "pg_inherits",
+    "pg_collation",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_rel",
+    "pg_publication_namespace",
+    "pg_partitioned_table",
+    "pg_foreign_table",
+    "pg_sequence",
+    "pg_extension",
+    "pg_matviews",
+    "pg_depend",
+    "pg_opclass",
 ];
 
 /// Whether a subquery inner-joins an always-empty catalog, so it has no rows: DataFusion
@@ -165,9 +183,15 @@ const EMPTY_CATALOGS: &[&str] = &[
 fn reads_empty_catalog(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
     use datafusion::sql::sqlparser::ast::SetExpr;
     match query.body.as_ref() {
-        SetExpr::Select(select) => select_reads_empty_catalog(select),
+        // Inner selects are visited first: one may already be emptied.
+        SetExpr::Select(select) => select_reads_empty_catalog(select) || is_emptied(select),
         _ => false,
     }
+}
+
+fn is_emptied(select: &datafusion::sql::sqlparser::ast::Select) -> bool {
+    select.from.is_empty()
+        && matches!(&select.selection, Some(Expr::Value(v)) if v.value == Value::Boolean(false))
 }
 
 fn select_reads_empty_catalog(select: &datafusion::sql::sqlparser::ast::Select) -> bool {
@@ -181,8 +205,10 @@ fn select_reads_empty_catalog(select: &datafusion::sql::sqlparser::ast::Select) 
     select.from.iter().any(|t| {
         is_empty(&t.relation)
             || t.joins.iter().any(|j| {
-                matches!(j.join_operator, JoinOperator::Inner(_) | JoinOperator::Join(_))
-                    && is_empty(&j.relation)
+                matches!(
+                    j.join_operator,
+                    JoinOperator::Inner(_) | JoinOperator::Join(_)
+                ) && is_empty(&j.relation)
             })
     })
 }
@@ -217,7 +243,15 @@ fn empty_select(select: &mut datafusion::sql::sqlparser::ast::Select) {
 }
 
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
 ];
 
 /// PostgreSQL lets a scalar subquery return one row without aggregating (catalog queries do
@@ -279,8 +313,7 @@ impl VisitorMut for Rewriter {
         use datafusion::sql::sqlparser::ast::SetExpr;
         // An emptied select has no FROM left for its ORDER BY to name.
         if let SetExpr::Select(select) = query.body.as_ref()
-            && select.from.is_empty()
-            && matches!(&select.selection, Some(Expr::Value(v)) if v.value == Value::Boolean(false))
+            && is_emptied(select)
         {
             query.order_by = None;
         }
@@ -315,16 +348,15 @@ impl VisitorMut for Rewriter {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         let replacement = match expr {
-            Expr::BinaryOp { left, op, right } => match op {
-                BinaryOperator::PGCustomBinaryOperator(parts) => {
-                    plain_operator(parts).map(|op| Expr::BinaryOp {
-                        left: left.clone(),
-                        op,
-                        right: right.clone(),
-                    })
-                }
-                _ => None,
-            },
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::PGCustomBinaryOperator(parts),
+                right,
+            } => plain_operator(parts).map(|op| Expr::BinaryOp {
+                left: left.clone(),
+                op,
+                right: right.clone(),
+            }),
             Expr::Collate { expr: inner, .. } => Some((**inner).clone()),
             // DataFusion's LIKE escapes only with a backslash; SQLAlchemy escapes with '/'.
             Expr::Like {
@@ -351,13 +383,17 @@ impl VisitorMut for Rewriter {
                 }
                 None
             }
-            Expr::Subquery(query) if reads_empty_catalog(query) => Some(Expr::Value(Value::Null.into())),
+            Expr::Subquery(query) if reads_empty_catalog(query) => {
+                Some(Expr::Value(Value::Null.into()))
+            }
             Expr::Exists { subquery, negated } if reads_empty_catalog(subquery) => {
                 Some(Expr::Value(Value::Boolean(*negated).into()))
             }
             Expr::InSubquery {
                 subquery, negated, ..
-            } if reads_empty_catalog(subquery) => Some(Expr::Value(Value::Boolean(*negated).into())),
+            } if reads_empty_catalog(subquery) => {
+                Some(Expr::Value(Value::Boolean(*negated).into()))
+            }
             Expr::Subquery(query) => {
                 aggregate_scalar_subquery(query);
                 None
@@ -416,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             sql,
-            "SELECT c.oid FROM pg_catalog.pg_class AS c WHERE c.relname ~ '^(orders)$' \
+            "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname ~ '^(orders)$' \
              AND c.oid = pg_regclass('gold.orders') AND pg_table_is_visible(c.oid) \
              AND CAST(format_type(c.reloftype) AS TEXT) = ''"
         );
@@ -426,7 +462,7 @@ mod tests {
     fn oid_casts_become_unsigned_integers() {
         assert_eq!(
             rewritten("select 1::oid, x::int2"),
-            "SELECT arrow_cast(1, 'UInt32'), CAST(x AS SMALLINT)"
+            "SELECT arrow_cast(1, 'UInt32'), x::INT2"
         );
     }
 }

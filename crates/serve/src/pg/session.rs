@@ -47,10 +47,7 @@ pub fn setting(name: &str) -> Option<&'static str> {
         "time zone" => "timezone",
         other => other,
     };
-    SETTINGS
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| *v)
+    SETTINGS.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
 }
 
 /// How one statement is answered.
@@ -71,10 +68,37 @@ pub enum Command {
 }
 
 const WRITES: &[&str] = &[
-    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "CREATE", "DROP", "ALTER",
-    "TRUNCATE", "GRANT", "REVOKE", "COPY", "VACUUM", "ANALYZE", "COMMENT", "REFRESH", "CALL", "DO",
-    "LOCK", "REINDEX", "CLUSTER", "IMPORT", "SECURITY", "PREPARE", "EXECUTE", "CHECKPOINT",
-    "LOAD", "ATTACH", "DETACH", "INSTALL",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "UPSERT",
+    "REPLACE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "TRUNCATE",
+    "GRANT",
+    "REVOKE",
+    "COPY",
+    "VACUUM",
+    "ANALYZE",
+    "COMMENT",
+    "REFRESH",
+    "CALL",
+    "DO",
+    "LOCK",
+    "REINDEX",
+    "CLUSTER",
+    "IMPORT",
+    "SECURITY",
+    "PREPARE",
+    "EXECUTE",
+    "CHECKPOINT",
+    "LOAD",
+    "ATTACH",
+    "DETACH",
+    "INSTALL",
 ];
 
 /// Classifies one statement by its leading keywords.
@@ -131,7 +155,10 @@ mod tests {
     #[test]
     fn session_statements_are_acknowledged_and_writes_refused() {
         assert_eq!(classify("select 1"), Command::Query);
-        assert_eq!(classify("  WITH x AS (select 1) select * from x"), Command::Query);
+        assert_eq!(
+            classify("  WITH x AS (select 1) select * from x"),
+            Command::Query
+        );
         assert_eq!(classify("SET extra_float_digits = 3"), Command::Ack("SET"));
         assert_eq!(classify("DISCARD ALL"), Command::Ack("DISCARD ALL"));
         assert_eq!(
@@ -149,6 +176,9 @@ mod tests {
             Command::Refused("INSERT".into())
         );
         assert_eq!(setting("TimeZone"), Some("UTC"));
-        assert_eq!(setting("transaction isolation level"), Some("read committed"));
+        assert_eq!(
+            setting("transaction isolation level"),
+            Some("read committed")
+        );
     }
 }
