@@ -12,8 +12,9 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::catalog::PG_CATALOG;
 
-/// Catalog tables clients name without `pg_catalog.`.
-const CATALOG_TABLES: &[&str] = &[
+/// Catalog tables with rows (the empty ones are [`EMPTY_CATALOGS`]); clients often name
+/// either without `pg_catalog.`.
+const POPULATED_CATALOGS: &[&str] = &[
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -27,31 +28,12 @@ const CATALOG_TABLES: &[&str] = &[
     "pg_tables",
     "pg_views",
     "pg_settings",
-    "pg_index",
-    "pg_constraint",
-    "pg_attrdef",
-    "pg_description",
-    "pg_shdescription",
-    "pg_range",
-    "pg_enum",
-    "pg_inherits",
-    "pg_collation",
-    "pg_trigger",
-    "pg_rewrite",
-    "pg_policy",
-    "pg_statistic_ext",
-    "pg_publication",
-    "pg_publication_rel",
-    "pg_publication_namespace",
-    "pg_partitioned_table",
-    "pg_foreign_table",
-    "pg_sequence",
-    "pg_extension",
-    "pg_matviews",
     "pg_tablespace",
-    "pg_depend",
-    "pg_opclass",
 ];
+
+fn is_catalog_table(name: &str) -> bool {
+    POPULATED_CATALOGS.contains(&name) || EMPTY_CATALOGS.contains(&name)
+}
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) {
@@ -297,7 +279,7 @@ impl VisitorMut for Rewriter {
     fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
         if relation.0.len() == 1
             && let Some(name) = last_part(relation)
-            && CATALOG_TABLES.contains(&name.as_str())
+            && is_catalog_table(&name)
         {
             relation
                 .0
