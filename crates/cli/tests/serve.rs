@@ -173,6 +173,17 @@ fn psql(server: &Server, password: &str, command: &str) -> std::process::Output 
         .expect("run psql")
 }
 
+/// Runs a psql command that must succeed; its output.
+fn psql_ok(server: &Server, command: &str) -> String {
+    let out = psql(server, PASSWORD, command);
+    assert!(
+        out.status.success(),
+        "psql {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
     let (_dir, project) = demo();
@@ -278,33 +289,19 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
 
     // psql: \dt, \d, a join, a refused DROP, a refused password.
     if tool("psql", None).is_some() {
-        let out = psql(&server, PASSWORD, "\\dt");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = psql_ok(&server, "\\dt");
         assert!(
             text.contains(" gold ") && text.contains("customer_metrics"),
             "{text}"
         );
-        let out = psql(&server, PASSWORD, "\\dn");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("silver"));
-        let out = psql(&server, PASSWORD, "\\d gold.customer_metrics");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(psql_ok(&server, "\\dn").contains("silver"));
+        let text = psql_ok(&server, "\\d gold.customer_metrics");
         assert!(
             text.contains("Table \"gold.customer_metrics\"") && text.contains("numeric(18,2)"),
             "{text}"
         );
         let join = "select count(*), round(sum(m.clv), 2) from gold.customer_metrics m join gold.customer_segmentation s on s.customer_id = m.customer_id where s.segment = 'Champions'";
-        let out = psql(&server, PASSWORD, join);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let text = psql_ok(&server, join);
         let expected = common::rows(&project, join);
         let count = expected[0]
             .values()

@@ -817,17 +817,23 @@ pub async fn page_data(snapshot: &Snapshot, page: &'static Page, filters: &Filte
     }
 }
 
-/// The channels present in the sales facts, for the filter.
+/// The channels present in the sales facts, for the filter (once per snapshot).
 pub async fn channels(snapshot: &Snapshot) -> Vec<String> {
     let sql = "select distinct channel from gold.fct_sales where channel is not null order by 1";
-    match query(snapshot, sql).await.and_then(batches_to_rows) {
-        Ok((_, rows)) => rows
-            .into_iter()
-            .filter_map(|r| r.into_iter().next())
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    snapshot
+        .channels
+        .get_or_init(|| async {
+            match query(snapshot, sql).await.and_then(batches_to_rows) {
+                Ok((_, rows)) => rows
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next())
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        })
+        .await
+        .clone()
 }
 
 /// The first and last sale dates, shown as the filter's bounds.

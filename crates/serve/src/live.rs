@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use orderlake_engine::{RelationKind, Warehouse};
@@ -22,6 +22,9 @@ pub struct Snapshot {
     pub version: u64,
     pub relations: Vec<CatalogRelation>,
     pub opened_at: chrono::DateTime<chrono::Utc>,
+    /// The sales channels, asked once per snapshot: every dashboard request validates its
+    /// channel filter against them.
+    pub(crate) channels: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl Snapshot {
@@ -84,24 +87,6 @@ impl Live {
         tracing::info!(version, "warehouse changed: new snapshot");
         Ok(true)
     }
-
-    /// Checks for changes every `every` until `shutdown` resolves.
-    pub async fn watch(
-        self: Arc<Self>,
-        every: Duration,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut shutdown = shutdown;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(e) = self.refresh().await {
-                tracing::warn!("refreshing the warehouse: {e}");
-            }
-        }
-    }
 }
 
 async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
@@ -129,6 +114,7 @@ async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
         version,
         relations,
         opened_at: chrono::Utc::now(),
+        channels: tokio::sync::OnceCell::new(),
     })
 }
 

@@ -10,30 +10,7 @@ use datafusion::sql::sqlparser::ast::{
     VisitMut, VisitorMut,
 };
 
-use super::catalog::PG_CATALOG;
-
-/// Catalog tables with rows (the empty ones are [`EMPTY_CATALOGS`]); clients often name
-/// either without `pg_catalog.`.
-const POPULATED_CATALOGS: &[&str] = &[
-    "pg_namespace",
-    "pg_class",
-    "pg_attribute",
-    "pg_type",
-    "pg_proc",
-    "pg_database",
-    "pg_am",
-    "pg_roles",
-    "pg_authid",
-    "pg_user",
-    "pg_tables",
-    "pg_views",
-    "pg_settings",
-    "pg_tablespace",
-];
-
-fn is_catalog_table(name: &str) -> bool {
-    POPULATED_CATALOGS.contains(&name) || EMPTY_CATALOGS.contains(&name)
-}
+use super::catalog::{PG_CATALOG, is_catalog_table, is_empty_catalog};
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) {
@@ -133,33 +110,6 @@ fn plain_operator(op: &[String]) -> Option<BinaryOperator> {
     })
 }
 
-/// Catalogs that are always empty here: no indexes, constraints, defaults, collations, ...
-const EMPTY_CATALOGS: &[&str] = &[
-    "pg_index",
-    "pg_constraint",
-    "pg_attrdef",
-    "pg_description",
-    "pg_shdescription",
-    "pg_range",
-    "pg_enum",
-    "pg_inherits",
-    "pg_collation",
-    "pg_trigger",
-    "pg_rewrite",
-    "pg_policy",
-    "pg_statistic_ext",
-    "pg_publication",
-    "pg_publication_rel",
-    "pg_publication_namespace",
-    "pg_partitioned_table",
-    "pg_foreign_table",
-    "pg_sequence",
-    "pg_extension",
-    "pg_matviews",
-    "pg_depend",
-    "pg_opclass",
-];
-
 /// Whether a subquery inner-joins an always-empty catalog, so it has no rows: DataFusion
 /// cannot plan some of the correlated forms clients send, and the answer is known anyway.
 fn reads_empty_catalog(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
@@ -179,9 +129,7 @@ fn is_emptied(select: &datafusion::sql::sqlparser::ast::Select) -> bool {
 fn select_reads_empty_catalog(select: &datafusion::sql::sqlparser::ast::Select) -> bool {
     use datafusion::sql::sqlparser::ast::{JoinOperator, TableFactor};
     let is_empty = |factor: &TableFactor| match factor {
-        TableFactor::Table { name, .. } => {
-            last_part(name).is_some_and(|n| EMPTY_CATALOGS.contains(&n.as_str()))
-        }
+        TableFactor::Table { name, .. } => last_part(name).is_some_and(|n| is_empty_catalog(&n)),
         _ => false,
     };
     select.from.iter().any(|t| {
