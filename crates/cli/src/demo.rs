@@ -10,7 +10,7 @@ use clap::Args;
 use include_dir::{Dir, include_dir};
 use orderlake_engine::output::{Format, format_batches};
 
-use crate::{GlobalArgs, RunArgs};
+use crate::{GlobalArgs, RunArgs, RunCommand};
 
 /// The OMS lakehouse project, embedded folder by folder (never its `warehouse/` or `target/`)
 /// so the binary runs the demo from anywhere.
@@ -161,7 +161,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
 
     // 3. Bronze → silver → gold, with every test.
     println!();
-    let code = crate::execute(&global, "demo", &RunArgs::default(), &crate::ALL_KINDS).await?;
+    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }
@@ -199,7 +199,7 @@ async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
     );
     let mut global = global.clone();
     global.project_dir = out.to_path_buf();
-    let code = crate::execute(&global, "demo", &RunArgs::default(), &crate::ALL_KINDS).await?;
+    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

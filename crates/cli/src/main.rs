@@ -1,6 +1,5 @@
 //! `orderlake`: build, test and query an order lakehouse from a dbt-style project.
 
-mod artifacts;
 mod demo;
 mod desk;
 mod lake;
@@ -12,13 +11,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use orderlake_engine::Warehouse;
+use orderlake_engine::invocation::{self, Command as RunCommand, Request};
 use orderlake_engine::output::{Format, format_batches};
-use orderlake_engine::{RunOptions, Status, Warehouse};
-use orderlake_project::{LoadOptions, Project, ResourceType};
+use orderlake_project::{LoadOptions, Project};
 
 #[derive(Parser)]
 #[command(
@@ -262,16 +261,7 @@ pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
 }
 
 async fn open_warehouse(project: &Project) -> Result<Warehouse> {
-    let warehouse = Warehouse::open(&project.target.warehouse, &project.target.schema)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the warehouse at {}",
-                project.target.warehouse.display()
-            )
-        })?;
-    orderlake_engine::run::register_sources(project, &warehouse).await?;
-    Ok(warehouse)
+    Ok(invocation::open_warehouse(project).await?)
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -286,13 +276,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build(args) => execute(&global, "build", &args, &ALL_KINDS).await,
-        Command::Run(args) => execute(&global, "run", &args, &[ResourceType::Model]).await,
-        Command::Test(args) => execute(&global, "test", &args, &[ResourceType::Test]).await,
-        Command::Seed(args) => execute(&global, "seed", &args, &[ResourceType::Seed]).await,
-        Command::Snapshot(args) => {
-            execute(&global, "snapshot", &args, &[ResourceType::Snapshot]).await
-        }
+        Command::Build(args) => execute(&global, RunCommand::Build, &args).await,
+        Command::Run(args) => execute(&global, RunCommand::Run, &args).await,
+        Command::Test(args) => execute(&global, RunCommand::Test, &args).await,
+        Command::Seed(args) => execute(&global, RunCommand::Seed, &args).await,
+        Command::Snapshot(args) => execute(&global, RunCommand::Snapshot, &args).await,
         Command::Source {
             command: SourceCommand::Freshness { selection },
         } => freshness(&global, &selection).await,
@@ -358,63 +346,31 @@ fn selected(project: &Project, selection: &Selection) -> Result<BTreeSet<String>
     )?)
 }
 
-pub(crate) const ALL_KINDS: [ResourceType; 4] = [
-    ResourceType::Seed,
-    ResourceType::Model,
-    ResourceType::Snapshot,
-    ResourceType::Test,
-];
-
-/// Loads, selects, runs and reports; the exit code is non-zero when anything errored or failed.
-async fn execute(
-    global: &GlobalArgs,
-    command: &str,
-    args: &RunArgs,
-    kinds: &[ResourceType],
-) -> Result<ExitCode> {
-    let started = Instant::now();
-    let started_at = chrono::Utc::now();
+/// Loads, plans, runs and reports; the exit code is non-zero when anything errored or failed.
+async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Result<ExitCode> {
     let project = Arc::new(load_project(global)?);
-    let selection = selected(&project, &args.selection)?;
-    let warehouse = Arc::new(open_warehouse(&project).await?);
-    let options = RunOptions {
-        threads: project.target.threads,
+    let request = Request {
+        command,
+        select: args.selection.select.clone(),
+        exclude: args.selection.exclude.clone(),
         full_refresh: args.full_refresh,
-        kinds: kinds.iter().copied().collect(),
-        run_id: uuid::Uuid::new_v4().to_string(),
         event_time_start: args.event_time_start.clone(),
         event_time_end: args.event_time_end.clone(),
     };
-    artifacts::write_manifest(&project)?;
-    let reporter = Arc::new(report::Printer::new(&project, &selection, &options));
-    let results = orderlake_engine::run::run(
-        project.clone(),
-        warehouse.clone(),
-        &selection,
-        &options,
-        reporter.clone(),
-    )
-    .await;
-    reporter.finish();
-    let elapsed = started.elapsed().as_secs_f64();
-    artifacts::write_run_results(&project, &results, elapsed)?;
-    if let Err(e) = orderlake_engine::events::append(
-        &warehouse,
+    let plan = invocation::plan(&project, &request)?;
+    let warehouse = Arc::new(open_warehouse(&project).await?);
+    let reporter = Arc::new(report::Printer::new(
         &project,
-        &options.run_id,
-        command,
-        started_at,
-        &results,
-    )
-    .await
-    {
-        eprintln!("warning: could not append to the event log: {e}");
+        &plan.selected,
+        &plan.options,
+    ));
+    let outcome = invocation::execute(project.clone(), warehouse, &plan, reporter.clone()).await?;
+    reporter.finish();
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
     }
-    report::summary(&project, &results, elapsed);
-    let failed = results
-        .iter()
-        .any(|r| matches!(r.status, Status::Error | Status::Fail | Status::Skipped));
-    Ok(if failed {
+    report::summary(&project, &outcome.results, outcome.elapsed_seconds);
+    Ok(if outcome.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -424,30 +380,8 @@ async fn execute(
 async fn freshness(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
     let project = load_project(global)?;
     let warehouse = open_warehouse(&project).await?;
-    let wanted: Option<BTreeSet<String>> = if selection.select.is_empty() {
-        None
-    } else {
-        let mut ids = BTreeSet::new();
-        for s in selection.select.iter().flat_map(|s| s.split_whitespace()) {
-            let name = s.strip_prefix("source:").unwrap_or(s);
-            for src in project.sources.values() {
-                if src.source_name == name || format!("{}.{}", src.source_name, src.name) == name {
-                    ids.insert(src.unique_id.clone());
-                }
-            }
-        }
-        Some(ids)
-    };
-    let now = chrono::Utc::now();
-    let mut results = Vec::new();
-    for source in orderlake_engine::freshness::checked_sources(&project) {
-        if wanted
-            .as_ref()
-            .is_some_and(|w| !w.contains(&source.unique_id))
-        {
-            continue;
-        }
-        let r = orderlake_engine::freshness::check(&warehouse, source, now).await;
+    let results = invocation::freshness(&project, &warehouse, &selection.select).await?;
+    for r in &results {
         let status = serde_json::to_value(r.status)?
             .as_str()
             .unwrap_or_default()
@@ -461,25 +395,11 @@ async fn freshness(global: &GlobalArgs, selection: &Selection) -> Result<ExitCod
             r.source,
             r.message.clone().unwrap_or_default()
         );
-        results.push(r);
     }
     if results.is_empty() {
         println!("No source declares loaded_at_field and freshness.");
     }
-    let path = project.target_dir().join("sources.json");
-    std::fs::create_dir_all(project.target_dir())?;
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&serde_json::json!({"results": results}))?,
-    )?;
-    let failed = results.iter().any(|r| {
-        matches!(
-            r.status,
-            orderlake_engine::freshness::FreshnessStatus::Error
-                | orderlake_engine::freshness::FreshnessStatus::RuntimeError
-        )
-    });
-    Ok(if failed {
+    Ok(if invocation::freshness_failed(&results) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -494,54 +414,28 @@ async fn runs(
 ) -> Result<ExitCode> {
     let project = load_project(global)?;
     let warehouse = open_warehouse(&project).await?;
-    let events = orderlake_engine::events::relation();
-    if warehouse.kind_of(&events).is_none() {
-        println!("No runs yet: the event log {events} is empty.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let sql = match run_id {
-        Some(id) => format!(
-            "select node, resource_type, status, rows_written, test_failures, rows_dropped, rows_warned, round(seconds, 2) as seconds, message \
-             from {events} where run_id = '{}' order by node",
-            id.replace('\'', "''")
-        ),
-        None => format!(
-            "select run_id, command, min(run_started_at) as started_at, count(*) as nodes, \
-             sum(case when status in ('success', 'pass') then 1 else 0 end) as ok, \
-             sum(case when status = 'warn' then 1 else 0 end) as warn, \
-             sum(case when status in ('error', 'fail') then 1 else 0 end) as failed, \
-             sum(case when status = 'skipped' then 1 else 0 end) as skipped, \
-             sum(rows_written) as rows_written, round(sum(seconds), 2) as node_seconds \
-             from {events} group by run_id, command order by started_at desc limit {limit}"
-        ),
+    let batches = match run_id {
+        Some(id) => invocation::run_nodes(&warehouse, id).await?,
+        None => invocation::recent_runs(&warehouse, limit).await?,
     };
-    let batches = warehouse.sql(&sql).await?.collect().await?;
+    let Some(batches) = batches else {
+        println!(
+            "No runs yet: the event log {} is empty.",
+            orderlake_engine::events::relation()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     print!("{}", ensure_newline(format_batches(&batches, format)?));
     Ok(ExitCode::SUCCESS)
 }
 
 fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
     let project = load_project(global)?;
-    let ids = selected(&project, selection)?;
-    artifacts::write_manifest(&project)?;
-    let mut count = 0;
-    for id in &ids {
-        let node = &project.nodes[id];
-        if node.resource_type == ResourceType::Seed {
-            continue;
-        }
-        let compiled = project.compile(id, false)?;
-        let path = project.root.join(project.compiled_path(node));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        }
-        std::fs::write(&path, &compiled.sql).with_context(|| path.display().to_string())?;
-        count += 1;
-    }
+    let (count, dir) = invocation::compile(&project, &selection.select, &selection.exclude)?;
     println!(
         "Compiled {count} node{} to {}",
         if count == 1 { "" } else { "s" },
-        project.target_dir().join("compiled").display()
+        dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -9,17 +9,48 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use orderlake_project::{Project, Relation};
+use orderlake_project::{Project, Relation, sql_string};
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::run::NodeResult;
 use crate::warehouse::{Warehouse, WriteMode};
 
-pub const EVENTS_SCHEMA: &str = "_orderlake";
 pub const EVENTS_TABLE: &str = "events";
 
 pub fn relation() -> Relation {
-    Relation::new(EVENTS_SCHEMA, EVENTS_TABLE)
+    Relation::new(crate::layout::SYSTEM_SCHEMA, EVENTS_TABLE)
+}
+
+/// One row per run: counts by status, rows written, node seconds; newest first.
+pub async fn recent_runs(warehouse: &Warehouse, limit: usize) -> Result<Option<Vec<RecordBatch>>> {
+    let events = relation();
+    if warehouse.kind_of(&events).is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select run_id, command, min(run_started_at) as started_at, count(*) as nodes, \
+         sum(case when status in ('success', 'pass') then 1 else 0 end) as ok, \
+         sum(case when status = 'warn' then 1 else 0 end) as warn, \
+         sum(case when status in ('error', 'fail') then 1 else 0 end) as failed, \
+         sum(case when status = 'skipped' then 1 else 0 end) as skipped, \
+         sum(rows_written) as rows_written, round(sum(seconds), 2) as node_seconds \
+         from {events} group by run_id, command order by started_at desc limit {limit}"
+    );
+    Ok(Some(warehouse.sql(&sql).await?.collect().await?))
+}
+
+/// The nodes of one run, by name.
+pub async fn run_nodes(warehouse: &Warehouse, run_id: &str) -> Result<Option<Vec<RecordBatch>>> {
+    let events = relation();
+    if warehouse.kind_of(&events).is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select node, resource_type, status, rows_written, test_failures, rows_dropped, rows_warned, round(seconds, 2) as seconds, message \
+         from {events} where run_id = {} order by node",
+        sql_string(run_id)
+    );
+    Ok(Some(warehouse.sql(&sql).await?.collect().await?))
 }
 
 /// Appends one event per node result of run `run_id`.
@@ -150,8 +181,7 @@ pub async fn append(
                 .collect::<Vec<_>>(),
         )),
     ];
-    let batch =
-        RecordBatch::try_new(schema, columns).map_err(|e| EngineError::DataFusion(e.into()))?;
+    let batch = RecordBatch::try_new(schema, columns)?;
     let df = warehouse.context().read_batch(batch)?;
     warehouse.write(&relation(), df, WriteMode::Append).await?;
     Ok(())

@@ -6,10 +6,10 @@ use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::DataFrame;
-use orderlake_project::{Node, OnViolation, Relation};
+use orderlake_project::{Node, OnViolation, Relation, sql_string};
 use serde::Serialize;
 
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, ResultExt};
 use crate::warehouse::{Warehouse, WriteMode};
 
 /// How many rows broke one expectation in one build.
@@ -49,10 +49,6 @@ fn holds(expression: &str) -> String {
     format!("coalesce(({expression}), false)")
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 impl Checker<'_> {
     /// Plans the model's SQL with its expectations applied: checks `fail` ones, quarantines rows
     /// that break `drop` ones, and returns the rows to write with the counts.
@@ -77,7 +73,7 @@ impl Checker<'_> {
             .warehouse
             .sql(&format!("select {counts} from (\n{body}\n) q"))
             .await
-            .map_err(|e| EngineError::Invalid(format!("expectations of {}: {e}", self.node.name)))?
+            .context(|| format!("expectations of {}", self.node.name))?
             .collect()
             .await?;
         let mut results = Vec::new();
@@ -106,11 +102,10 @@ impl Checker<'_> {
             .map(|r| format!("'{}' ({} rows)", r.name, r.violations))
             .collect();
         if !failed.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "expectation failed on {}: {}; nothing was written",
-                self.node.name,
-                failed.join(", ")
-            )));
+            return Err(EngineError::ExpectationFailed {
+                node: self.node.name.clone(),
+                failed,
+            });
         }
         let drops: Vec<&orderlake_project::Expectation> = expectations
             .iter()

@@ -2,7 +2,7 @@
 //! `error_after` (`{count: 12, period: hour}`).
 
 use chrono::{DateTime, Duration, Utc};
-use orderlake_project::jinja::quote_ident;
+use orderlake_project::quote_ident;
 use orderlake_project::{Project, Source};
 use serde::Serialize;
 

@@ -1,21 +1,35 @@
 //! Execute orderlake projects on Apache DataFusion, with every table stored as Delta Lake.
 //!
-//! - [`Warehouse`]: a DataFusion session over a folder of Delta tables and persisted views.
-//! - [`run`]: executes a selection of a [`orderlake_project::Project`] in DAG order.
+//! - [`invocation`]: one command on a project (build, run, test, seed, snapshot, compile,
+//!   freshness, the event log) — what the CLI, `serve` and tests call.
+//! - [`Warehouse`]: a DataFusion session over a folder of Delta tables and persisted views,
+//!   laid out as [`layout`] says.
+//! - [`run`]: executes a selection in DAG order; [`execute`] builds one node by its typed
+//!   [`orderlake_project::Materialization`].
 //! - [`functions`]: SQL functions users of DuckDB, Postgres and Snowflake expect.
+//!
+//! ```text
+//! invocation ──► run ──► execute ──► incremental / snapshot / expectations ──► warehouse ──► layout
+//!     └──► artifacts, events, freshness ─────────────────────────────────────────┘
+//! ```
 
+pub mod artifacts;
 pub mod delta_types;
 pub mod error;
 pub mod events;
+mod execute;
 pub mod expectations;
 pub mod freshness;
 pub mod functions;
 pub mod incremental;
+pub mod invocation;
+pub mod layout;
 pub mod output;
 pub mod run;
 pub mod snapshot;
 pub mod warehouse;
 
-pub use error::{EngineError, Result};
+pub use error::{EngineError, Result, report};
+pub use layout::RelationKind;
 pub use run::{NodeResult, Reporter, RunOptions, Status};
-pub use warehouse::{RelationKind, Warehouse, WriteMode};
+pub use warehouse::{Warehouse, WriteMode};

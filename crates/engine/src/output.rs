@@ -32,7 +32,9 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String>
                         .map_err(|e| EngineError::DataFusion(e.into()))?;
                 }
             }
-            String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))
+            String::from_utf8(buf).map_err(|e| {
+                EngineError::DataFusion(datafusion::error::DataFusionError::External(Box::new(e)))
+            })
         }
         Format::Json => {
             let mut buf = Vec::new();
@@ -50,7 +52,9 @@ pub fn format_batches(batches: &[RecordBatch], format: Format) -> Result<String>
                     .finish()
                     .map_err(|e| EngineError::DataFusion(e.into()))?;
             }
-            let text = String::from_utf8(buf).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            let text = String::from_utf8(buf).map_err(|e| {
+                EngineError::DataFusion(datafusion::error::DataFusionError::External(Box::new(e)))
+            })?;
             Ok(if text.is_empty() {
                 "[]".to_string()
             } else {

@@ -8,18 +8,12 @@
 //! current version), and `dbt_is_deleted` with `hard_deletes: new_record`.
 
 use chrono::{DateTime, Utc};
-use orderlake_project::jinja::quote_ident;
-use orderlake_project::{Node, Project, Relation};
+use orderlake_project::spec::{CheckCols, HardDeletes, SnapshotSpec, SnapshotStrategy};
+use orderlake_project::{Node, Project, Relation, quote_ident};
 
 use crate::error::{EngineError, Result};
-use crate::warehouse::{RelationKind, Warehouse, WriteMode};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HardDeletes {
-    Ignore,
-    Invalidate,
-    NewRecord,
-}
+use crate::layout::RelationKind;
+use crate::warehouse::{Warehouse, WriteMode};
 
 const META: &[&str] = &[
     "dbt_scd_id",
@@ -29,7 +23,8 @@ const META: &[&str] = &[
     "dbt_is_deleted",
 ];
 
-struct Spec {
+/// The snapshot's configuration applied to its query's columns.
+struct Plan {
     keys: Vec<String>,
     /// The expression giving a row's version time (`updated_at`, or the run time for `check`).
     version_time: Option<String>,
@@ -37,79 +32,40 @@ struct Spec {
     hard_deletes: HardDeletes,
 }
 
-fn spec(node: &Node, source_columns: &[String]) -> Result<Spec> {
-    let err = |m: String| {
-        EngineError::Invalid(format!(
-            "{}: snapshot {}: {m}",
-            node.path.display(),
-            node.name
-        ))
-    };
-    let keys = crate::incremental::unique_key(node);
-    if keys.is_empty() {
-        return Err(err("needs config unique_key".into()));
-    }
+fn plan(node: &Node, spec: &SnapshotSpec, source_columns: &[String]) -> Result<Plan> {
+    let keys = spec.unique_key.clone();
     for k in &keys {
         if !source_columns.contains(k) {
-            return Err(err(format!(
-                "unique_key '{k}' is not a column of the query"
-            )));
+            return Err(EngineError::definition(
+                &node.path,
+                format!(
+                    "snapshot {}: unique_key '{k}' is not a column of the query",
+                    node.name
+                ),
+            ));
         }
     }
-    let hard_deletes = match node.config.str("hard_deletes") {
-        Some("ignore") => HardDeletes::Ignore,
-        Some("invalidate") => HardDeletes::Invalidate,
-        Some("new_record") => HardDeletes::NewRecord,
-        Some(other) => {
-            return Err(err(format!(
-                "hard_deletes '{other}' is not one of ignore, invalidate, new_record"
-            )));
-        }
-        None if node.config.bool("invalidate_hard_deletes").unwrap_or(false) => {
-            HardDeletes::Invalidate
-        }
-        None => HardDeletes::Ignore,
-    };
-    match node.config.str("strategy").unwrap_or("timestamp") {
-        "timestamp" => {
-            let Some(updated_at) = node.config.str("updated_at") else {
-                return Err(err("strategy 'timestamp' needs config updated_at".into()));
-            };
-            Ok(Spec {
-                keys,
-                version_time: Some(format!("cast(s.{} as timestamp)", quote_ident(updated_at))),
-                check_cols: Vec::new(),
-                hard_deletes,
-            })
-        }
-        "check" => {
-            let check_cols = match node.config.get("check_cols") {
-                Some(serde_json::Value::String(s)) if s == "all" => source_columns
+    Ok(match &spec.strategy {
+        SnapshotStrategy::Timestamp { updated_at } => Plan {
+            keys,
+            version_time: Some(format!("cast(s.{} as timestamp)", quote_ident(updated_at))),
+            check_cols: Vec::new(),
+            hard_deletes: spec.hard_deletes,
+        },
+        SnapshotStrategy::Check { check_cols } => Plan {
+            check_cols: match check_cols {
+                CheckCols::All => source_columns
                     .iter()
                     .filter(|c| !keys.contains(c))
                     .cloned()
                     .collect(),
-                Some(serde_json::Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
-                _ => {
-                    return Err(err(
-                        "strategy 'check' needs check_cols: a list of columns, or 'all'".into(),
-                    ));
-                }
-            };
-            Ok(Spec {
-                keys,
-                version_time: None,
-                check_cols,
-                hard_deletes,
-            })
-        }
-        other => Err(err(format!(
-            "strategy '{other}' is not one of timestamp, check"
-        ))),
-    }
+                CheckCols::Columns(columns) => columns.clone(),
+            },
+            keys,
+            version_time: None,
+            hard_deletes: spec.hard_deletes,
+        },
+    })
 }
 
 /// Builds or advances a snapshot; returns the number of rows in the new history.
@@ -117,12 +73,10 @@ pub async fn run(
     project: &Project,
     warehouse: &Warehouse,
     node: &Node,
+    spec: &SnapshotSpec,
+    relation: &Relation,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let relation: Relation = node
-        .relation
-        .clone()
-        .ok_or_else(|| EngineError::Invalid(format!("{} has no relation", node.name)))?;
     let compiled = project.compile(&node.unique_id, false)?;
     let source_sql = compiled.sql.trim().trim_end_matches(';').to_string();
     let probe = warehouse.sql(&source_sql).await?;
@@ -132,7 +86,7 @@ pub async fn run(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let spec = spec(node, &columns)?;
+    let spec = plan(node, spec, &columns)?;
     let now_lit = format!(
         "cast('{}' as timestamp)",
         now.format("%Y-%m-%d %H:%M:%S%.6f")
@@ -174,11 +128,11 @@ pub async fn run(
         )
     };
 
-    let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
+    let exists = warehouse.kind_of(relation) == Some(RelationKind::Table);
     let sql = if !exists {
         format!("select {} from (\n{source_sql}\n) s", new_version(&version))
     } else {
-        let existing = warehouse.table_schema(&relation).await?;
+        let existing = warehouse.table_schema(relation).await?;
         let has_flag = existing.field_with_name("dbt_is_deleted").is_ok();
         let is_deleted = |alias: &str| {
             if has_flag {
@@ -275,12 +229,6 @@ select {new_fresh} from fresh s
             },
         )
     };
-    let df = warehouse.sql(&sql).await.map_err(|e| {
-        EngineError::Invalid(format!(
-            "snapshot {} ({}): {e}",
-            node.name,
-            node.path.display()
-        ))
-    })?;
-    warehouse.write(&relation, df, WriteMode::Replace).await
+    let df = warehouse.sql(&sql).await?;
+    warehouse.write(relation, df, WriteMode::Replace).await
 }

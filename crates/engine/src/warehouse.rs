@@ -1,11 +1,5 @@
-//! The warehouse: a folder of schemas, each a folder of relations.
-//!
-//! ```text
-//! <warehouse>/<schema>/<name>/_delta_log/...   a table (Delta Lake)
-//! <warehouse>/<schema>/<name>/view.sql         a view (its SELECT, re-planned on open)
-//! ```
-//!
-//! Views are kept as SQL so they survive the process and any tool can read what they are.
+//! The warehouse: a DataFusion session over a folder of Delta tables and persisted views, and
+//! every write to them. How that folder is laid out is [`crate::layout`]'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,26 +21,10 @@ use orderlake_project::Relation;
 use crate::delta_types;
 use crate::error::{EngineError, Result};
 use crate::functions;
+use crate::layout::{self, RelationKind, StoredRelation, VIEW_FILE, kind_of_dir};
 
 /// The catalog name under which every warehouse schema is registered.
 pub const CATALOG: &str = "orderlake";
-
-const VIEW_FILE: &str = "view.sql";
-
-/// What a relation in the warehouse is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelationKind {
-    Table,
-    View,
-}
-
-/// One relation found in the warehouse folder.
-#[derive(Debug, Clone)]
-pub struct StoredRelation {
-    pub schema: String,
-    pub name: String,
-    pub kind: RelationKind,
-}
 
 /// How a write treats what is already in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +99,7 @@ impl Warehouse {
     }
 
     pub fn relation_dir(&self, relation: &Relation) -> PathBuf {
-        self.root.join(&relation.schema).join(&relation.identifier)
+        layout::relation_dir(&self.root, relation)
     }
 
     /// What is stored for `relation`, if anything.
@@ -131,26 +109,7 @@ impl Warehouse {
 
     /// Every relation in the warehouse folder, sorted by schema and name.
     pub fn list(&self) -> Result<Vec<StoredRelation>> {
-        let mut out = Vec::new();
-        for schema_dir in sorted_dirs(&self.root)? {
-            let schema = file_name(&schema_dir);
-            // `_orderlake` holds the event log; other `_`/`.` folders are not schemas.
-            if (schema.starts_with('_') && schema != crate::events::EVENTS_SCHEMA)
-                || schema.starts_with('.')
-            {
-                continue;
-            }
-            for rel_dir in sorted_dirs(&schema_dir)? {
-                if let Some(kind) = kind_of_dir(&rel_dir) {
-                    out.push(StoredRelation {
-                        schema: schema.clone(),
-                        name: file_name(&rel_dir),
-                        kind,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        layout::list(&self.root)
     }
 
     async fn register_all(&self) -> Result<()> {
@@ -205,7 +164,7 @@ impl Warehouse {
         let catalog = self
             .ctx
             .catalog(CATALOG)
-            .ok_or_else(|| EngineError::Invalid(format!("catalog {CATALOG} is missing")))?;
+            .ok_or_else(|| EngineError::Warehouse(format!("catalog {CATALOG} is missing")))?;
         if catalog.schema(schema).is_none() {
             catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()))?;
         }
@@ -321,16 +280,17 @@ impl Warehouse {
             .collect();
         for key in unique_key {
             if !columns.iter().any(|c| c == key) {
-                return Err(EngineError::Invalid(format!(
-                    "unique_key '{key}' is not a column of the model (columns: {})",
-                    columns.join(", ")
-                )));
+                return Err(EngineError::UnknownColumn {
+                    role: "unique_key",
+                    column: key.clone(),
+                    columns,
+                });
             }
         }
         let predicate = unique_key
             .iter()
             .map(|k| {
-                let q = orderlake_project::jinja::quote_ident(k);
+                let q = orderlake_project::quote_ident(k);
                 format!("target.{q} = source.{q}")
             })
             .collect::<Vec<_>>()
@@ -344,14 +304,14 @@ impl Warehouse {
             .with_session_state(Arc::new(self.ctx.state()))
             .when_matched_update(|mut update| {
                 for c in &columns {
-                    let q = orderlake_project::jinja::quote_ident(c);
+                    let q = orderlake_project::quote_ident(c);
                     update = update.update(c.as_str(), format!("source.{q}"));
                 }
                 update
             })?
             .when_not_matched_insert(|mut insert| {
                 for c in &columns {
-                    let q = orderlake_project::jinja::quote_ident(c);
+                    let q = orderlake_project::quote_ident(c);
                     insert = insert.set(c.as_str(), format!("source.{q}"));
                 }
                 insert
@@ -470,11 +430,11 @@ impl Warehouse {
             .collect();
         for name in column_types.keys() {
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(name)) {
-                return Err(EngineError::Invalid(format!(
-                    "{}: column_types names '{name}', which is not a column (columns: {})",
-                    csv.display(),
-                    columns.join(", ")
-                )));
+                return Err(EngineError::UnknownColumn {
+                    role: "column_types",
+                    column: name.clone(),
+                    columns,
+                });
             }
         }
         let override_for = |column: &str| {
@@ -501,7 +461,7 @@ impl Warehouse {
         let exprs: Vec<String> = columns
             .iter()
             .map(|c| {
-                let quoted = orderlake_project::jinja::quote_ident(c);
+                let quoted = orderlake_project::quote_ident(c);
                 match override_for(c) {
                     Some(ty) => format!("cast({quoted} as {ty}) as {quoted}"),
                     None => quoted,
@@ -567,9 +527,10 @@ impl Warehouse {
                     .await?
             }
             other => {
-                return Err(EngineError::Invalid(format!(
-                    "{location}: unknown file format '{other}' (use csv, parquet or json)"
-                )));
+                return Err(EngineError::definition(
+                    location,
+                    format!("unknown file format '{other}' (use csv, parquet or json)"),
+                ));
             }
         };
         self.register_provider(relation, df.into_view())
@@ -595,36 +556,6 @@ async fn rows_added(table: &DeltaTable) -> u64 {
         .and_then(|m| m.get("num_added_rows"))
         .and_then(|v| v.as_u64())
         .unwrap_or(0)
-}
-
-fn kind_of_dir(dir: &Path) -> Option<RelationKind> {
-    if dir.join("_delta_log").is_dir() {
-        Some(RelationKind::Table)
-    } else if dir.join(VIEW_FILE).is_file() {
-        Some(RelationKind::View)
-    } else {
-        None
-    }
-}
-
-fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 #[allow(dead_code)]

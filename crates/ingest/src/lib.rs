@@ -23,7 +23,7 @@ use datafusion::arrow::array::{ArrayRef, Int64Array, StringBuilder, TimestampMic
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use orderlake_engine::warehouse::{Warehouse, WriteMode};
-use orderlake_project::Relation;
+use orderlake_project::{Relation, sql_string};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -107,11 +107,7 @@ pub fn entity_of(file_name: &str) -> Option<String> {
 }
 
 fn log_relation() -> Relation {
-    Relation::new(orderlake_engine::events::EVENTS_SCHEMA, "ingest_log")
-}
-
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    Relation::new(orderlake_engine::layout::SYSTEM_SCHEMA, "ingest_log")
 }
 
 /// A file's identity in the log: its name, size and modification time.

@@ -68,8 +68,27 @@ pub enum ProjectError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 
+    /// A configuration value that is not allowed, where it was written.
+    #[error("{}{}: {kind} '{node}': {message}", path.display(), line_suffix(*.line))]
+    Config {
+        path: PathBuf,
+        /// 1-based; 0 when the line could not be found.
+        line: usize,
+        kind: &'static str,
+        node: String,
+        message: String,
+    },
+
     #[error("invalid selector '{selector}': {message}")]
     Selector { selector: String, message: String },
+}
+
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 fn closest_hint(closest: &Option<String>) -> String {

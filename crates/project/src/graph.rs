@@ -185,6 +185,33 @@ pub fn select(
     Ok(selected)
 }
 
+/// The sources a selection names, for commands about sources (`source freshness`): every source
+/// when there are no selectors; a bare name is read as `source:<name>` (`raw`, `raw.orders`).
+pub fn select_sources(
+    nodes: &BTreeMap<String, Node>,
+    sources: &BTreeMap<String, Source>,
+    dag: &Dag,
+    selectors: &[String],
+) -> Result<BTreeSet<String>> {
+    if selectors.is_empty() {
+        return Ok(sources.keys().cloned().collect());
+    }
+    let mut out = BTreeSet::new();
+    for s in selectors.iter().flat_map(|s| s.split_whitespace()) {
+        let term = if s.contains(':') {
+            s.to_string()
+        } else {
+            format!("source:{s}")
+        };
+        out.extend(
+            resolve_union_term(nodes, sources, dag, &term)?
+                .into_iter()
+                .filter(|id| sources.contains_key(id)),
+        );
+    }
+    Ok(out)
+}
+
 fn resolve_union_term(
     nodes: &BTreeMap<String, Node>,
     sources: &BTreeMap<String, Source>,

@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 
 use crate::config::Target;
 use crate::error::{ProjectError, closest_name};
+use crate::relation::{Relation, quote_ident};
 
 pub(crate) const MACRO_TEMPLATE: &str = "__macros__";
 
@@ -108,49 +109,6 @@ fn rewrite_blocks(source: &str) -> String {
     test_close
         .replace_all(&out, "{%$1 endmacro $2%}")
         .into_owned()
-}
-
-/// How a relation is spelled in SQL.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Relation {
-    pub schema: String,
-    pub identifier: String,
-    /// Ephemeral models are inlined as a CTE named `__dbt__cte__<name>`.
-    pub ephemeral: bool,
-}
-
-impl Relation {
-    pub fn new(schema: impl Into<String>, identifier: impl Into<String>) -> Self {
-        Relation {
-            schema: schema.into(),
-            identifier: identifier.into(),
-            ephemeral: false,
-        }
-    }
-
-    pub fn cte_name(&self) -> String {
-        format!("__dbt__cte__{}", self.identifier)
-    }
-}
-
-impl fmt::Display for Relation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.ephemeral {
-            write!(f, "{}", self.cte_name())
-        } else {
-            write!(
-                f,
-                "{}.{}",
-                quote_ident(&self.schema),
-                quote_ident(&self.identifier)
-            )
-        }
-    }
-}
-
-/// Quotes an identifier for DataFusion (double quotes, doubled inside).
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl Object for Relation {

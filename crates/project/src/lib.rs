@@ -14,6 +14,8 @@ pub mod graph;
 pub mod jinja;
 mod load;
 pub mod props;
+pub mod relation;
+pub mod spec;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,9 +26,10 @@ use serde_json::Value as Json;
 pub use config::{Config, Target};
 pub use error::{ProjectError, Result};
 pub use graph::Dag;
-pub use jinja::Relation;
 pub use load::LoadOptions;
 pub use props::{ColumnProps, Expectation, OnViolation};
+pub use relation::{Relation, quote_ident, sql_string};
+pub use spec::Materialization;
 
 /// What kind of node a graph vertex is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -75,7 +78,10 @@ pub struct Node {
     pub patch_path: Option<PathBuf>,
     pub fqn: Vec<String>,
     pub raw_code: String,
+    /// Every configuration key as written (for the manifest, selectors and Jinja's `config.get`).
     pub config: Config,
+    /// What the engine builds, resolved from `config` at load.
+    pub materialization: Materialization,
     pub description: String,
     pub columns: Vec<ColumnProps>,
     pub refs: Vec<String>,
@@ -90,17 +96,13 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn materialized(&self) -> &str {
-        match self.resource_type {
-            ResourceType::Seed => "seed",
-            ResourceType::Test => "test",
-            ResourceType::Snapshot => "snapshot",
-            _ => self.config.materialized(),
-        }
+    /// dbt's name for how the node is built: `view`, `table`, `incremental`, `seed`, ….
+    pub fn materialized(&self) -> &'static str {
+        self.materialization.name()
     }
 
     pub fn is_ephemeral(&self) -> bool {
-        self.resource_type == ResourceType::Model && self.materialized() == "ephemeral"
+        self.materialization == Materialization::Ephemeral
     }
 }
 

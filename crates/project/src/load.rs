@@ -10,9 +10,10 @@ use serde_json::Value as Json;
 use crate::config::{Config, ProjectFile, Target, config_from_tree, yaml_to_json};
 use crate::error::{ProjectError, Result};
 use crate::graph::Dag;
-use crate::jinja::{self, MacroLibrary, Phase, Relation, RenderTarget, Scope};
+use crate::jinja::{self, MacroLibrary, Phase, RenderTarget, Scope};
 use crate::props::{NodeProps, PropertiesFile};
-use crate::{Compiled, External, Node, Project, ResourceType, Source, TestSpec};
+use crate::relation::Relation;
+use crate::{Compiled, External, Materialization, Node, Project, ResourceType, Source, TestSpec};
 
 /// What the command line may override.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +129,9 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         .map(|n| (n.name.clone(), n.path.clone()))
         .collect();
     nodes.retain(|_, n| n.config.enabled());
+    for node in nodes.values_mut() {
+        node.materialization = crate::spec::resolve_node(&root, node)?;
+    }
     Arc::make_mut(&mut scope)
         .names
         .retain(|name, _| !disabled.contains_key(name));
@@ -156,9 +160,15 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
     // Generic tests from properties files.
     let mut used_names = BTreeSet::new();
     for pending in pending_tests {
-        if let Some(node) =
-            build_generic_test(&scope, &file, &nodes, &sources, pending, &mut used_names)?
-        {
+        if let Some(node) = build_generic_test(
+            &root,
+            &scope,
+            &file,
+            &nodes,
+            &sources,
+            pending,
+            &mut used_names,
+        )? {
             nodes.insert(node.unique_id.clone(), node);
         }
     }
@@ -439,6 +449,8 @@ impl Loader {
                 fqn,
                 raw_code,
                 config,
+                // Resolved after the parse render, once the SQL's own config() is known.
+                materialization: Materialization::View,
                 description: String::new(),
                 columns: Vec::new(),
                 refs: Vec::new(),
@@ -721,6 +733,7 @@ const TEST_CONFIG_KEYS: &[&str] = &[
 ];
 
 fn build_generic_test(
+    root: &Path,
     scope: &Arc<Scope>,
     file: &ProjectFile,
     nodes: &BTreeMap<String, Node>,
@@ -859,6 +872,7 @@ fn build_generic_test(
         fqn,
         raw_code: String::new(),
         config: node_config,
+        materialization: Materialization::View,
         description: String::new(),
         columns: Vec::new(),
         refs: Vec::new(),
@@ -882,6 +896,7 @@ fn build_generic_test(
     if !node.config.enabled() {
         return Ok(None);
     }
+    node.materialization = crate::spec::resolve_node(root, &node)?;
     Ok(Some(node))
 }
 

@@ -592,7 +592,7 @@ impl Filters {
                 match &c[1] {
                     "channel" => match &self.channel {
                         // Validated against the known channels; quotes doubled all the same.
-                        Some(ch) => format!("{column} = '{}'", ch.replace('\'', "''")),
+                        Some(ch) => format!("{column} = {}", orderlake_project::sql_string(ch)),
                         None => "true".to_string(),
                     },
                     kind => {

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use orderlake_engine::{RelationKind, Warehouse};
+use orderlake_engine::{RelationKind, Warehouse, layout};
 use orderlake_project::Project;
 
 use crate::error::{Result, ServeError};
@@ -91,12 +91,9 @@ impl Live {
 
 async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
     let root = &project.target.warehouse;
-    let warehouse = Warehouse::open(root, &project.target.schema)
+    let warehouse = orderlake_engine::invocation::open_warehouse(project)
         .await
-        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
-    orderlake_engine::run::register_sources(project, &warehouse)
-        .await
-        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
+        .map_err(|e| ServeError::Warehouse(root.clone(), orderlake_engine::report(&e)))?;
     let mut relations = Vec::new();
     let stored = warehouse
         .list()
@@ -126,44 +123,27 @@ async fn table_schema(warehouse: &Warehouse, schema: &str, name: &str) -> Option
 
 fn fingerprint(root: &Path) -> Fingerprint {
     let mut out = Vec::new();
-    for entry in walk_relations(root) {
-        let log = entry.join("_delta_log");
-        if log.is_dir() {
-            // The newest commit file names the table's version; its count changes on every commit.
-            let mut newest: Option<SystemTime> = None;
-            let mut count = 0u64;
-            if let Ok(entries) = std::fs::read_dir(&log) {
-                for e in entries.flatten() {
-                    count += 1;
-                    if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
-                        newest = newest.max(Some(modified));
+    // A warehouse that cannot be listed right now has no fingerprint: the next poll tries again.
+    for relation in layout::list(root).unwrap_or_default() {
+        match relation.kind {
+            RelationKind::Table => {
+                // The newest commit file names the table's version; its count changes on every commit.
+                let mut newest: Option<SystemTime> = None;
+                let mut count = 0u64;
+                if let Ok(entries) = std::fs::read_dir(relation.dir.join(layout::DELTA_LOG)) {
+                    for e in entries.flatten() {
+                        count += 1;
+                        if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
+                            newest = newest.max(Some(modified));
+                        }
                     }
                 }
+                out.push((relation.dir, newest, count));
             }
-            out.push((entry, newest, count));
-        } else {
-            let view = entry.join("view.sql");
-            let modified = std::fs::metadata(&view).and_then(|m| m.modified()).ok();
-            out.push((entry, modified, 0));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn walk_relations(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(schemas) = std::fs::read_dir(root) else {
-        return out;
-    };
-    for schema in schemas.flatten() {
-        let Ok(relations) = std::fs::read_dir(schema.path()) else {
-            continue;
-        };
-        for relation in relations.flatten() {
-            let path = relation.path();
-            if path.join("_delta_log").is_dir() || path.join("view.sql").is_file() {
-                out.push(path);
+            RelationKind::View => {
+                let view = relation.dir.join(layout::VIEW_FILE);
+                let modified = std::fs::metadata(&view).and_then(|m| m.modified()).ok();
+                out.push((relation.dir, modified, 0));
             }
         }
     }

@@ -1,18 +1,26 @@
-//! `target/manifest.json` and `target/run_results.json`, in the shape dbt tools read.
+//! What a run leaves under `target/`, in the shapes dbt tools read: `manifest.json`,
+//! `run_results.json` and `sources.json`.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use orderlake_engine::NodeResult;
 use orderlake_project::Project;
 use serde_json::{Value, json};
 
+use crate::error::{EngineError, Result};
+use crate::freshness::FreshnessResult;
+use crate::run::NodeResult;
+
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
     }
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text).with_context(|| path.display().to_string())
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        EngineError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        )
+    })?;
+    std::fs::write(path, text).map_err(|e| EngineError::io(path, e))
 }
 
 pub fn manifest(project: &Project) -> Value {
@@ -123,4 +131,11 @@ pub fn write_run_results(project: &Project, results: &[NodeResult], elapsed: f64
         })).collect::<Vec<_>>(),
     });
     write_json(&project.target_dir().join("run_results.json"), &value)
+}
+
+pub fn write_sources(project: &Project, results: &[FreshnessResult]) -> Result<()> {
+    write_json(
+        &project.target_dir().join("sources.json"),
+        &json!({"results": results}),
+    )
 }

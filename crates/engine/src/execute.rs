@@ -1,0 +1,363 @@
+//! Building one node: a model by its materialization, a seed, a snapshot, or a test.
+//!
+//! The node's [`Materialization`] was typed when the project loaded; this module only matches on
+//! it. Every error leaves here wrapped in [`EngineError::Node`], naming the node and its compiled
+//! SQL.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use orderlake_project::spec::{IncrementalSpec, SeedSpec, Severity, Strategy, TestConfig};
+use orderlake_project::{Materialization, Node, Project, Relation, ResourceType};
+
+use crate::error::{EngineError, Result};
+use crate::expectations::{Checker, ExpectationResult};
+use crate::incremental::{self, Window};
+use crate::layout::RelationKind;
+use crate::run::{NodeResult, RunOptions, Status};
+use crate::warehouse::{Warehouse, WriteMode};
+
+/// Builds or tests one node and says how it went; errors become an `Error` result.
+pub(crate) async fn execute_node(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    options: &RunOptions,
+) -> NodeResult {
+    let mut result = NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Success,
+        rows: None,
+        failures: None,
+        execution_time: 0.0,
+        message: None,
+        relation: node.relation.as_ref().map(Relation::to_string),
+        expectations: Vec::new(),
+    };
+    let outcome = build(project, warehouse, node, options)
+        .await
+        .map_err(|e| EngineError::Node {
+            kind: node.resource_type,
+            name: node.name.clone(),
+            path: node.path.clone(),
+            compiled: e.compiled,
+            source: Box::new(e.source),
+        });
+    match outcome {
+        Ok(o) => {
+            result.status = o.status.unwrap_or(Status::Success);
+            result.rows = o.rows;
+            result.failures = o.failures;
+            result.message = o.message;
+            result.expectations = o.expectations;
+        }
+        Err(e) => {
+            result.status = Status::Error;
+            result.message = Some(crate::error::report(&e));
+        }
+    }
+    result
+}
+
+/// A node's error, with the path of its compiled SQL when it got that far.
+struct NodeError {
+    compiled: Option<PathBuf>,
+    source: EngineError,
+}
+
+type Built = std::result::Result<Outcome, Box<NodeError>>;
+
+/// Tags an error with where the node's compiled SQL is (`None`: it was not compiled yet).
+fn at(compiled: Option<PathBuf>) -> impl FnOnce(EngineError) -> Box<NodeError> {
+    move |source| Box::new(NodeError { compiled, source })
+}
+
+async fn build(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    options: &RunOptions,
+) -> Built {
+    let relation = || {
+        node.relation.clone().ok_or_else(|| {
+            at(None)(EngineError::definition(
+                &node.path,
+                "has no relation in the warehouse",
+            ))
+        })
+    };
+    match &node.materialization {
+        Materialization::Test(config) => run_test(project, warehouse, node, config).await,
+        Materialization::Seed(spec) => run_seed(project, warehouse, node, spec, &relation()?)
+            .await
+            .map_err(at(None)),
+        Materialization::Snapshot(spec) => {
+            let compiled = project.compiled_path(node);
+            crate::snapshot::run(
+                project,
+                warehouse,
+                node,
+                spec,
+                &relation()?,
+                chrono::Utc::now(),
+            )
+            .await
+            .map(|rows| Outcome {
+                rows: Some(rows),
+                ..Default::default()
+            })
+            .map_err(at(Some(compiled)))
+        }
+        Materialization::Ephemeral => Ok(Outcome::default()),
+        Materialization::View => {
+            let relation = relation()?;
+            let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+            if !node.expectations.is_empty() {
+                tracing::warn!(
+                    "{}: expectations apply to tables and incremental models, not views",
+                    node.name
+                );
+            }
+            warehouse
+                .create_view(&relation, &sql)
+                .await
+                .map_err(at(Some(path)))?;
+            Ok(Outcome::default())
+        }
+        Materialization::Table => {
+            let relation = relation()?;
+            let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+            let checker = checker(warehouse, node, &relation, options);
+            let written = async {
+                let (df, checks) = checker.apply(&sql).await?;
+                let rows = warehouse.write(&relation, df, WriteMode::Replace).await?;
+                Ok(Outcome::written(rows, checks))
+            };
+            written.await.map_err(at(Some(path)))
+        }
+        Materialization::Incremental(spec) => {
+            run_incremental(project, warehouse, node, spec, &relation()?, options).await
+        }
+    }
+}
+
+fn checker<'a>(
+    warehouse: &'a Warehouse,
+    node: &'a Node,
+    relation: &'a Relation,
+    options: &'a RunOptions,
+) -> Checker<'a> {
+    Checker {
+        warehouse,
+        node,
+        relation,
+        run_id: &options.run_id,
+    }
+}
+
+async fn run_incremental(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    spec: &IncrementalSpec,
+    relation: &Relation,
+    options: &RunOptions,
+) -> Built {
+    let checker = checker(warehouse, node, relation, options);
+    let full_refresh = options.full_refresh || spec.full_refresh;
+    if let Strategy::Microbatch(microbatch) = &spec.strategy {
+        let window = Window {
+            start: options.event_time_start.clone(),
+            end: options.event_time_end.clone(),
+        };
+        let (rows, checks) = incremental::run_microbatch(
+            project,
+            warehouse,
+            node,
+            microbatch,
+            relation,
+            full_refresh,
+            &window,
+            &checker,
+        )
+        .await
+        .map_err(at(Some(project.compiled_path(node))))?;
+        return Ok(Outcome::written(rows, checks));
+    }
+    let exists = warehouse.kind_of(relation) == Some(RelationKind::Table);
+    let incremental = exists && !full_refresh;
+    let (sql, path) = compile_to_file(project, node, incremental).map_err(at(None))?;
+    let written = async {
+        let (df, checks) = checker.apply(&sql).await?;
+        let rows = if incremental {
+            incremental::write_increment(warehouse, node, spec, relation, df).await?
+        } else {
+            warehouse.write(relation, df, WriteMode::Replace).await?
+        };
+        Ok(Outcome::written(rows, checks))
+    };
+    written.await.map_err(at(Some(path)))
+}
+
+#[derive(Default)]
+struct Outcome {
+    status: Option<Status>,
+    rows: Option<u64>,
+    failures: Option<u64>,
+    message: Option<String>,
+    expectations: Vec<ExpectationResult>,
+}
+
+impl Outcome {
+    fn written(rows: u64, expectations: Vec<ExpectationResult>) -> Self {
+        let warned: Vec<String> = expectations
+            .iter()
+            .filter(|e| e.violations > 0)
+            .map(|e| {
+                format!(
+                    "{} rows broke '{}' ({:?})",
+                    e.violations, e.name, e.on_violation
+                )
+                .to_lowercase()
+            })
+            .collect();
+        Outcome {
+            status: Some(if warned.is_empty() {
+                Status::Success
+            } else {
+                Status::Warn
+            }),
+            rows: Some(rows),
+            message: (!warned.is_empty()).then(|| format!("expectations: {}", warned.join("; "))),
+            expectations,
+            ..Default::default()
+        }
+    }
+}
+
+/// Compiles a node and writes its SQL under `target/compiled`, returning (sql, path).
+fn compile_to_file(
+    project: &Project,
+    node: &Node,
+    is_incremental: bool,
+) -> Result<(String, PathBuf)> {
+    let compiled = project.compile(&node.unique_id, is_incremental)?;
+    let rel_path = project.compiled_path(node);
+    write_compiled(&project.root, &rel_path, &compiled.sql)?;
+    Ok((compiled.sql, rel_path))
+}
+
+/// Writes compiled SQL at `rel_path` below the project root.
+pub(crate) fn write_compiled(root: &Path, rel_path: &Path, sql: &str) -> Result<()> {
+    let path = root.join(rel_path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    }
+    std::fs::write(&path, sql).map_err(|e| EngineError::io(&path, e))
+}
+
+async fn run_seed(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    spec: &SeedSpec,
+    relation: &Relation,
+) -> Result<Outcome> {
+    let rows = warehouse
+        .load_seed(
+            relation,
+            &project.root.join(&node.path),
+            &spec.column_types,
+            spec.delimiter,
+        )
+        .await?;
+    Ok(Outcome {
+        rows: Some(rows),
+        ..Default::default()
+    })
+}
+
+async fn run_test(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    config: &TestConfig,
+) -> Built {
+    let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+    let at_sql = |e: EngineError| at(Some(path.clone()))(e);
+    let body = sql.trim().trim_end_matches(';');
+    let limit = config
+        .limit
+        .map(|n| format!("\nlimit {n}"))
+        .unwrap_or_default();
+    let query = format!(
+        "select {} as failures from (\n{body}{limit}\n) dbt_internal_test",
+        config.fail_calc
+    );
+    let batches = warehouse
+        .sql(&query)
+        .await
+        .map_err(at_sql)?
+        .collect()
+        .await
+        .map_err(|e| at_sql(e.into()))?;
+    let mut failures: i64 = 0;
+    for batch in &batches {
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let column = cast(batch.column(0), &DataType::Int64).map_err(|e| at_sql(e.into()))?;
+        if let Some(ints) = column.as_any().downcast_ref::<Int64Array>()
+            && !ints.is_null(0)
+        {
+            failures += ints.value(0);
+        }
+    }
+    if config.store_failures {
+        let audit = Relation::new(
+            format!("{}_dbt_test__audit", project.target.schema),
+            node.name.clone(),
+        );
+        warehouse
+            .create_table_as(&audit, body)
+            .await
+            .map_err(at_sql)?;
+    }
+    let status = if config.severity == Severity::Error && config.error_if.holds(failures) {
+        Status::Fail
+    } else if config.warn_if.holds(failures) {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    let message = match status {
+        Status::Pass => None,
+        _ => Some(format!(
+            "got {failures} result{}, configured to {} if {}",
+            if failures == 1 { "" } else { "s" },
+            if status == Status::Fail {
+                "fail"
+            } else {
+                "warn"
+            },
+            if status == Status::Fail {
+                config.error_if
+            } else {
+                config.warn_if
+            }
+        )),
+    };
+    Ok(Outcome {
+        status: Some(status),
+        failures: Some(failures.max(0) as u64),
+        message,
+        ..Default::default()
+    })
+}
+
+/// Whether a node is built by `execute_node` at all (ephemeral models are inlined instead).
+pub(crate) fn is_runnable(node: &Node) -> bool {
+    node.resource_type != ResourceType::Source && !node.is_ephemeral()
+}
