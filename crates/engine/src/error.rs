@@ -28,12 +28,12 @@ pub enum EngineError {
     },
 
     /// A node's definition does not fit the data it reads or writes (a key that is not a
-    /// column, a column type that does not exist, a file format that is not supported).
-    #[error("{}: {message}", path.display())]
-    Definition { path: PathBuf, message: String },
+    /// column, a file format that is not supported, a setting the run needs and lacks).
+    #[error("{0}")]
+    Definition(String),
 
     /// A configuration names a column the data does not have.
-    #[error("{role} '{column}' is not a column of the model (columns: {})", columns.join(", "))]
+    #[error("{role} '{column}' is not a column of the query (columns: {})", columns.join(", "))]
     UnknownColumn {
         role: &'static str,
         column: String,
@@ -42,11 +42,10 @@ pub enum EngineError {
 
     /// An incremental model's columns changed and `on_schema_change: fail` refuses it.
     #[error(
-        "{}: the model's columns changed (new: [{}], removed: [{}]) and on_schema_change is 'fail'; run with --full-refresh or change on_schema_change",
-        path.display(), added.join(", "), removed.join(", ")
+        "the model's columns changed (new: [{}], removed: [{}]) and on_schema_change is 'fail'; run with --full-refresh or change on_schema_change",
+        added.join(", "), removed.join(", ")
     )]
     SchemaChanged {
-        path: PathBuf,
         added: Vec<String>,
         removed: Vec<String>,
     },
@@ -109,11 +108,8 @@ impl EngineError {
         }
     }
 
-    pub(crate) fn definition(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        EngineError::Definition {
-            path: path.into(),
-            message: message.into(),
-        }
+    pub(crate) fn definition(message: impl Into<String>) -> Self {
+        EngineError::Definition(message.into())
     }
 
     pub(crate) fn argument(what: impl Into<String>, message: impl Into<String>) -> Self {

@@ -81,12 +81,9 @@ async fn build(
     options: &RunOptions,
 ) -> Built {
     let relation = || {
-        node.relation.clone().ok_or_else(|| {
-            at(None)(EngineError::definition(
-                &node.path,
-                "has no relation in the warehouse",
-            ))
-        })
+        node.relation
+            .clone()
+            .ok_or_else(|| at(None)(EngineError::definition("has no relation in the warehouse")))
     };
     match &node.materialization {
         Materialization::Test(config) => run_test(project, warehouse, node, config).await,
@@ -192,7 +189,7 @@ async fn run_incremental(
     let written = async {
         let (df, checks) = checker.apply(&sql).await?;
         let rows = if incremental {
-            incremental::write_increment(warehouse, node, spec, relation, df).await?
+            incremental::write_increment(warehouse, spec, relation, df).await?
         } else {
             warehouse.write(relation, df, WriteMode::Replace).await?
         };

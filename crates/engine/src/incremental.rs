@@ -21,12 +21,7 @@ use crate::warehouse::{Warehouse, WriteMode};
 /// Lines up a model's output with an existing table's columns, as `on_schema_change` says.
 /// Returns the DataFrame to write and whether the table must first be rewritten to its columns
 /// (`sync_all_columns` when columns were removed).
-pub fn align(
-    df: DataFrame,
-    target: &SchemaRef,
-    mode: OnSchemaChange,
-    node: &Node,
-) -> Result<(DataFrame, bool)> {
+pub fn align(df: DataFrame, target: &SchemaRef, mode: OnSchemaChange) -> Result<(DataFrame, bool)> {
     let source_cols: Vec<String> = df
         .schema()
         .fields()
@@ -55,7 +50,6 @@ pub fn align(
     };
     match mode {
         OnSchemaChange::Fail => Err(EngineError::SchemaChanged {
-            path: node.path.clone(),
             added: new.iter().map(|c| c.to_string()).collect(),
             removed: missing.iter().map(|c| c.to_string()).collect(),
         }),
@@ -111,13 +105,12 @@ async fn sync_columns(warehouse: &Warehouse, relation: &Relation, keep: &[String
 /// Writes an incremental run's rows to an existing table with the node's strategy.
 pub async fn write_increment(
     warehouse: &Warehouse,
-    node: &Node,
     spec: &IncrementalSpec,
     relation: &Relation,
     df: DataFrame,
 ) -> Result<u64> {
     let target = warehouse.table_schema(relation).await?;
-    let (df, sync) = align(df, &target, spec.on_schema_change, node)?;
+    let (df, sync) = align(df, &target, spec.on_schema_change)?;
     if sync {
         let keep: Vec<String> = df
             .schema()
@@ -279,7 +272,6 @@ pub async fn run_microbatch(
     let begin = || {
         spec.begin.ok_or_else(|| {
             EngineError::definition(
-                &node.path,
                 "microbatch needs config begin (the first event time to build from)",
             )
         })

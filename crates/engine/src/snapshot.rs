@@ -32,17 +32,15 @@ struct Plan {
     hard_deletes: HardDeletes,
 }
 
-fn plan(node: &Node, spec: &SnapshotSpec, source_columns: &[String]) -> Result<Plan> {
+fn plan(spec: &SnapshotSpec, source_columns: &[String]) -> Result<Plan> {
     let keys = spec.unique_key.clone();
     for k in &keys {
         if !source_columns.contains(k) {
-            return Err(EngineError::definition(
-                &node.path,
-                format!(
-                    "snapshot {}: unique_key '{k}' is not a column of the query",
-                    node.name
-                ),
-            ));
+            return Err(EngineError::UnknownColumn {
+                role: "unique_key",
+                column: k.clone(),
+                columns: source_columns.to_vec(),
+            });
         }
     }
     Ok(match &spec.strategy {
@@ -86,7 +84,7 @@ pub async fn run(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let spec = plan(node, spec, &columns)?;
+    let spec = plan(spec, &columns)?;
     let now_lit = format!(
         "cast('{}' as timestamp)",
         now.format("%Y-%m-%d %H:%M:%S%.6f")

@@ -527,10 +527,9 @@ impl Warehouse {
                     .await?
             }
             other => {
-                return Err(EngineError::definition(
-                    location,
-                    format!("unknown file format '{other}' (use csv, parquet or json)"),
-                ));
+                return Err(EngineError::definition(format!(
+                    "{location}: unknown file format '{other}' (use csv, parquet or json)"
+                )));
             }
         };
         self.register_provider(relation, df.into_view())

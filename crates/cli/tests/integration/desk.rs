@@ -2,11 +2,9 @@
 //! command line, then its change events published into the landing folder, ingested into bronze
 //! exactly once, and visible in the OMS project's silver and gold next to the generated history.
 
-mod common;
-
 use std::path::Path;
 
-use common::{ok, oms_project, orderlake, rows, scalar_f64};
+use crate::util::{ok, oms_project, orderlake, rows, scalar_f64};
 
 /// Runs `orderlake desk …` with the desk database and token given.
 fn desk(root: &Path, db: &Path, token: &str, args: &[&str]) -> String {

@@ -1,7 +1,5 @@
 //! Helpers for end-to-end tests: run the `orderlake` binary on a project in a temp folder.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -1,10 +1,8 @@
 //! End to end: the binary builds projects, and what lands in the warehouse is right.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::util::*;
 
 /// The example (jaffle-shop-style) project builds unmodified, and its marts equal a computation
 /// done here straight from the seed CSVs.

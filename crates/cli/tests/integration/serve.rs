@@ -6,8 +6,6 @@
 //! (CI runs it). Where one is missing, its checks are skipped with a message — except under
 //! CI, where a missing tool fails the test.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -187,7 +185,7 @@ fn psql_ok(server: &Server, command: &str) -> String {
 #[test]
 fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
     let (_dir, project) = demo();
-    let gold_revenue = common::scalar_f64(
+    let gold_revenue = crate::util::scalar_f64(
         &project,
         "select cast(sum(net_revenue) as double) from gold.sales_summary where grain = 'month'",
     );
@@ -207,7 +205,7 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         "dashboard revenue {} != gold {gold_revenue}",
         kpi(&sales, "net_revenue")
     );
-    let orders = common::scalar_f64(
+    let orders = crate::util::scalar_f64(
         &project,
         "select cast(count(*) as double) from gold.fct_orders where order_id in (select order_id from gold.fct_sales where line_type = 'sale')",
     );
@@ -258,7 +256,7 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         &server.http,
         "/api/dashboard/sales/net_revenue?from=2024-02-01&to=2024-02-29&channel=web",
     );
-    let expected = common::scalar_f64(
+    let expected = crate::util::scalar_f64(
         &project,
         "select cast(sum(net_revenue) as double) from gold.fct_sales where event_date between date '2024-02-01' and date '2024-02-29' and channel = 'web'",
     );
@@ -302,7 +300,7 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         );
         let join = "select count(*), round(sum(m.clv), 2) from gold.customer_metrics m join gold.customer_segmentation s on s.customer_id = m.customer_id where s.segment = 'Champions'";
         let text = psql_ok(&server, join);
-        let expected = common::rows(&project, join);
+        let expected = crate::util::rows(&project, join);
         let count = expected[0]
             .values()
             .next()
@@ -319,7 +317,7 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
         assert!(
-            common::scalar_f64(
+            crate::util::scalar_f64(
                 &project,
                 "select cast(count(*) as double) from gold.customer_metrics"
             ) > 0.0

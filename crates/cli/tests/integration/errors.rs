@@ -1,8 +1,6 @@
 //! End to end: bad input gets a clear error naming the file (and line), and a non-zero exit.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 #[test]
 fn missing_ref_names_file_line_and_closest_name() {
@@ -168,6 +166,56 @@ fn not_a_project() {
     assert_ne!(run.code, 0);
     assert!(
         run.stderr.contains("no dbt_project.yml here"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn config_typo_fails_at_load_with_file_line_and_allowed_values() {
+    let (_dir, root) = project(&[
+        ("models/base.sql", "select 1 as id"),
+        (
+            "models/orders.sql",
+            "{{ config(\n    materialized='incremental',\n    unique_key='id',\n    incremental_strategy='merg'\n) }}\nselect * from {{ ref('base') }}",
+        ),
+    ]);
+    let expected = "models/orders.sql:4: model 'orders': incremental_strategy 'merg' is not one of append, merge, delete+insert, microbatch (did you mean 'merge'?)";
+    for command in [&["compile"][..], &["ls"], &["build"]] {
+        let run = orderlake(&root, command);
+        assert_eq!(run.code, 2, "{command:?}: {}", run.all());
+        assert!(run.stderr.contains(expected), "{command:?}: {}", run.all());
+    }
+    // Nothing was written: not even the model that is fine, nor the compiled SQL.
+    assert!(!root.join("warehouse").join("main").join("base").exists());
+    assert!(!root.join("target").join("compiled").exists());
+
+    // The same typo in a properties file and in dbt_project.yml is found there.
+    let (_dir, root) = project(&[
+        ("models/snap_src.sql", "select 1 as id"),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: snap_src\n    config:\n      materialized: incremental\n      on_schema_change: append_new_column\n",
+        ),
+    ]);
+    let run = orderlake(&root, &["compile"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("models/schema.yml:6: model 'snap_src': on_schema_change 'append_new_column' is not one of ignore, fail, append_new_columns, sync_all_columns"),
+        "{}",
+        run.all()
+    );
+    let (_dir, root) = project(&[
+        (
+            "dbt_project.yml",
+            "name: fixture\nmodels:\n  fixture:\n    +materialized: tabel\n",
+        ),
+        ("models/a.sql", "select 1 as id"),
+    ]);
+    let run = orderlake(&root, &["ls"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("dbt_project.yml:4: model 'a': materialized 'tabel' is not one of view, table, incremental, ephemeral (did you mean 'table'?)"),
         "{}",
         run.all()
     );

@@ -1,9 +1,7 @@
 //! End to end: incremental models, snapshots, expectations, freshness, the event log, and a
 //! build killed in the middle of a MERGE.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use serde_json::Value;
 
 const LOAD_1: &str = "order_id,line_no,status,amount,updated_at,loaded_batch

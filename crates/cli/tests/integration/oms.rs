@@ -2,13 +2,11 @@
 //! independent computation in Rust straight from the generated source files, and every messy
 //! input row accounted for.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use crate::util::{ok, oms_project, rows};
 use chrono::{NaiveDate, NaiveDateTime};
-use common::{ok, oms_project, rows};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -662,7 +660,7 @@ fn demo_generates_ingests_builds_and_tests() {
         run.stdout
     );
     // The headline equals the gold table.
-    let total = common::scalar_f64(
+    let total = crate::util::scalar_f64(
         &out,
         "select cast(sum(net_revenue) as double) from gold.fct_sales",
     );

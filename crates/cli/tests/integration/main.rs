@@ -1,0 +1,18 @@
+//! End-to-end tests of the `orderlake` binary, in one test binary: each separate binary would link
+//! DataFusion and delta-rs again (as ripgrep keeps its integration tests in `tests/tests.rs`).
+//!
+//! - `build`: projects build, and what lands in the warehouse is right.
+//! - `errors`: bad input gets a clear error naming the file and line.
+//! - `pipeline`: incremental models, snapshots, expectations, freshness, the event log, crashes.
+//! - `oms`: the OMS lakehouse, gold checked against an independent computation.
+//! - `desk`: the order desk's events reach silver and gold.
+//! - `serve`: the dashboard, docs and SQL endpoint with real clients.
+
+mod util;
+
+mod build;
+mod desk;
+mod errors;
+mod oms;
+mod pipeline;
+mod serve;
