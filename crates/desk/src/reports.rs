@@ -308,7 +308,7 @@ impl Desk {
                     (select -sum(amount_cents) from ledger l where l.customer_id = s.customer_id and l.entry_type = 'rebate' and l.reference = 'rebate ' || ?1)
              from sold s join customers c on c.customer_id = s.customer_id
              group by s.customer_id order by s.customer_id",
-            crate::MONTH_SALES_CTE
+            crate::ledger::MONTH_SALES_CTE
         ))?;
         let settings = &self.settings;
         let rows = stmt.query_map(params![month], |r| {

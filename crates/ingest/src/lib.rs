@@ -23,6 +23,7 @@ use datafusion::arrow::array::{ArrayRef, Int64Array, StringBuilder, TimestampMic
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use orderlake_engine::warehouse::{Warehouse, WriteMode};
+use orderlake_landing::entity_of;
 use orderlake_project::{Relation, sql_string};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,32 +79,6 @@ impl Default for IngestOptions {
             bronze_schema: "bronze".into(),
         }
     }
-}
-
-/// The entity a landing file belongs to: its stem without a trailing `_<digits>`.
-pub fn entity_of(file_name: &str) -> Option<String> {
-    let (stem, ext) = file_name.rsplit_once('.')?;
-    if !matches!(
-        ext.to_ascii_lowercase().as_str(),
-        "csv" | "ndjson" | "jsonl" | "json" | "parquet"
-    ) {
-        return None;
-    }
-    let base = match stem.rsplit_once('_') {
-        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => head,
-        _ => stem,
-    };
-    let clean: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    (!clean.is_empty()).then_some(clean)
 }
 
 fn log_relation() -> Relation {
@@ -703,21 +678,6 @@ impl Loader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entities_from_file_names() {
-        assert_eq!(entity_of("orders_0003.ndjson").as_deref(), Some("orders"));
-        assert_eq!(
-            entity_of("order_lines_0001.parquet").as_deref(),
-            Some("order_lines")
-        );
-        assert_eq!(entity_of("customers.csv").as_deref(), Some("customers"));
-        assert_eq!(
-            entity_of("sales_targets.csv").as_deref(),
-            Some("sales_targets")
-        );
-        assert_eq!(entity_of("notes.txt"), None);
-    }
 
     async fn count(warehouse: &Warehouse, sql: &str) -> i64 {
         let batches = warehouse.sql(sql).await.unwrap().collect().await.unwrap();

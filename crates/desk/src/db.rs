@@ -1,0 +1,94 @@
+//! Small helpers every operation uses: statements through the connection's cache, lookups by
+//! id, and input checks that name the field.
+
+use super::*;
+
+// ----- helpers inside a transaction -----
+
+/// Executes through the connection's statement cache: an operation runs a few dozen statements,
+/// and compiling each one every time was most of a bill's cost.
+pub(crate) fn exec<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `query_row` through the statement cache.
+pub(crate) fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+pub(crate) fn non_empty(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(DeskError::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+pub(crate) fn timestamp(field: &str, value: &str) -> Result<()> {
+    let ok = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S").is_ok()
+        || chrono::DateTime::parse_from_rfc3339(value).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(DeskError::invalid(field, "expected YYYY-MM-DD HH:MM:SS"))
+    }
+}
+
+pub(crate) fn unique_violation(e: rusqlite::Error, field: &str, rule: &str) -> DeskError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            DeskError::invalid(field, rule)
+        }
+        other => DeskError::Database(other),
+    }
+}
+
+pub(crate) fn exists(
+    tx: &Transaction<'_>,
+    table: &str,
+    key: &str,
+    id: i64,
+    what: &'static str,
+) -> Result<()> {
+    let found: Option<i64> = cached_row(
+        tx,
+        &format!("select 1 from {table} where {key} = ?1"),
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| DeskError::invalid(key, format!("unknown {what} {id}")))
+}
+
+pub(crate) fn order_status(conn: &Connection, order_id: i64) -> Result<String> {
+    one_by_id(
+        conn,
+        "select status from orders where order_id = ?1",
+        order_id,
+        "order",
+    )
+}
+
+/// The one value `sql` selects for `id`, or NotFound naming `what`.
+pub(crate) fn one_by_id<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    id: i64,
+    what: &'static str,
+) -> Result<T> {
+    cached_row(conn, sql, params![id], |r| r.get(0))
+        .optional()?
+        .ok_or(DeskError::NotFound { what, id })
+}

@@ -1,0 +1,57 @@
+//! Stock: movements in and out of a product's stock, and the product's price/cost/stock history.
+
+use super::*;
+
+/// Moves stock (positive in, negative out): on hand, a new product version, a movement row and
+/// its event. The `on_hand >= 0` check constraint refuses a move below zero.
+pub(crate) fn move_stock(
+    tx: &Transaction<'_>,
+    product_id: i64,
+    movement_type: &str,
+    quantity: i64,
+    order_id: Option<i64>,
+) -> Result<()> {
+    exec(
+        tx,
+        "update products set on_hand = on_hand + ?2 where product_id = ?1",
+        params![product_id, quantity],
+    )?;
+    record_product_version(tx, product_id)?;
+    let at = now();
+    exec(tx,
+        "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id)
+         values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5)",
+        params![product_id, movement_type, quantity, at, order_id],
+    )?;
+    let movement_id = tx.last_insert_rowid();
+    event(
+        tx,
+        "stock_moved",
+        "inventory_movements",
+        &orderlake_landing::InventoryMovement {
+            movement_id,
+            product_id,
+            warehouse_id: None,
+            movement_type: movement_type.to_string(),
+            quantity,
+            moved_at: at,
+            order_id,
+        },
+    )
+}
+
+/// Closes the product's current version and opens one with its present price, cost and stock.
+pub(crate) fn record_product_version(tx: &Transaction<'_>, product_id: i64) -> Result<()> {
+    let at = now();
+    exec(
+        tx,
+        "update product_history set valid_to = ?2 where product_id = ?1 and valid_to is null",
+        params![product_id, at],
+    )?;
+    exec(tx,
+        "insert into product_history (product_id, price_cents, cost_cents, on_hand, valid_from)
+         select product_id, price_cents, cost_cents, on_hand, ?2 from products where product_id = ?1",
+        params![product_id, at],
+    )?;
+    Ok(())
+}
