@@ -26,63 +26,68 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> GenerateError + '_ {
     }
 }
 
+/// A CSV file of typed landing records, its header taken from the record's fields.
 pub struct CsvOut {
     path: PathBuf,
-    writer: BufWriter<File>,
+    /// Always `Some` between calls; taken while a raw line is written past the CSV writer.
+    writer: Option<csv::Writer<BufWriter<File>>>,
     rows: u64,
 }
 
-/// A field quoted as RFC 4180 asks when it holds a delimiter, a quote or a line break.
-fn csv_field(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\"")).into()
-    } else {
-        value.into()
-    }
+fn csv_writer(out: BufWriter<File>, header: bool) -> csv::Writer<BufWriter<File>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .has_headers(header)
+        .from_writer(out)
 }
 
 impl CsvOut {
-    pub fn create(dir: &Path, name: &str, header: &[&str]) -> Result<Self> {
+    pub fn create(dir: &Path, name: &str) -> Result<Self> {
         let path = dir.join(name);
         let file = File::create(&path).map_err(io(&path))?;
-        let mut out = CsvOut {
+        Ok(CsvOut {
+            writer: Some(csv_writer(BufWriter::new(file), true)),
             path,
-            writer: BufWriter::new(file),
             rows: 0,
-        };
-        out.raw_line(
-            &header
-                .iter()
-                .map(|h| csv_field(h))
-                .collect::<Vec<_>>()
-                .join(","),
-        )?;
-        out.rows = 0;
-        Ok(out)
+        })
     }
 
-    pub fn row(&mut self, fields: &[&str]) -> Result<()> {
-        let line = fields
-            .iter()
-            .map(|f| csv_field(f))
-            .collect::<Vec<_>>()
-            .join(",");
-        self.raw_line(&line)
+    fn csv_error(&self, e: impl std::fmt::Display) -> GenerateError {
+        GenerateError::Write(format!("{}: {e}", self.path.display()))
     }
 
-    /// A line written as is (also for deliberately malformed rows).
-    pub fn raw_line(&mut self, line: &str) -> Result<()> {
-        self.writer
-            .write_all(line.as_bytes())
-            .map_err(io(&self.path))?;
-        self.writer.write_all(b"\n").map_err(io(&self.path))?;
+    pub fn record(&mut self, record: &impl serde::Serialize) -> Result<()> {
+        let writer = self.writer.as_mut().expect("CSV writer present");
+        if let Err(e) = writer.serialize(record) {
+            return Err(self.csv_error(e));
+        }
         self.rows += 1;
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<u64> {
-        self.writer.flush().map_err(io(&self.path))?;
-        Ok(self.rows)
+    /// A line written as is (for deliberately malformed rows).
+    pub fn raw_line(&mut self, line: &str) -> Result<()> {
+        let writer = self.writer.take().expect("CSV writer present");
+        let mut out = writer.into_inner().map_err(|e| self.csv_error(e))?;
+        out.write_all(line.as_bytes()).map_err(io(&self.path))?;
+        out.write_all(b"\n").map_err(io(&self.path))?;
+        // The header is written already.
+        self.writer = Some(csv_writer(out, false));
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes; returns the file name and its rows (the header not counted).
+    pub fn finish(mut self) -> Result<(String, u64)> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.flush().map_err(io(&self.path))?;
+        }
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok((name, self.rows))
     }
 }
 
@@ -118,7 +123,12 @@ impl JsonOut {
             let name = if self.per_file == 0 {
                 format!("{}.ndjson", self.prefix)
             } else {
-                format!("{}_{:04}.ndjson", self.prefix, self.done.len() + 1)
+                orderlake_landing::numbered_file(
+                    &self.prefix,
+                    self.done.len() as u64 + 1,
+                    4,
+                    "ndjson",
+                )
             };
             let path = self.dir.join(&name);
             let file = File::create(&path).map_err(io(&path))?;
@@ -135,8 +145,9 @@ impl JsonOut {
         Ok(())
     }
 
-    pub fn write(&mut self, value: &serde_json::Value) -> Result<()> {
-        let line = value.to_string();
+    pub fn write(&mut self, record: &impl serde::Serialize) -> Result<()> {
+        let line = serde_json::to_string(record)
+            .map_err(|e| GenerateError::Write(format!("{}: {e}", self.prefix)))?;
         self.raw_line(&line)
     }
 
@@ -181,7 +192,12 @@ impl ParquetOut {
             self.close()?;
         }
         if self.writer.is_none() {
-            let name = format!("{}_{:04}.parquet", self.prefix, self.done.len() + 1);
+            let name = orderlake_landing::numbered_file(
+                &self.prefix,
+                self.done.len() as u64 + 1,
+                4,
+                "parquet",
+            );
             let path = self.dir.join(&name);
             let file = File::create(&path).map_err(io(&path))?;
             let props = WriterProperties::builder()

@@ -244,6 +244,15 @@ pub struct InventoryMovement {
     pub order_id: Option<i64>,
 }
 
+/// `sales_targets`: what a location should sell in a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesTarget {
+    pub location_id: i64,
+    /// The first day of the month (`YYYY-MM-01`).
+    pub month: String,
+    pub target_amount: Money,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
