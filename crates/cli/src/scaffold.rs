@@ -18,16 +18,7 @@ pub fn init(dir: &Path, name: Option<&str>) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "my_project".into()),
     };
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = orderlake_project::relation::clean_identifier(&name);
     let files: [(&str, String); 6] = [
         (
             "dbt_project.yml",

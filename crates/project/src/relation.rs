@@ -53,6 +53,20 @@ pub fn sql_string(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A name made safe as an identifier: ASCII letters and digits lower-cased, anything else `_`
+/// (`Jaffle Shop!` → `jaffle_shop_`).
+pub fn clean_identifier(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +76,6 @@ mod tests {
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(sql_string("O'Brien"), "'O''Brien'");
         assert_eq!(Relation::new("gold", "x").to_string(), r#""gold"."x""#);
+        assert_eq!(clean_identifier("Jaffle Shop!"), "jaffle_shop_");
     }
 }

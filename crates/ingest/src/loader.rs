@@ -1,0 +1,265 @@
+//! Writing a landing file's rows into its bronze table: text chunks with the file's metadata
+//! columns, values cast into typed columns, and rows that cannot be read or cast kept in
+//! `bronze._quarantine` with the reason.
+
+use super::*;
+
+pub(crate) struct Loader<'a> {
+    pub(crate) warehouse: &'a Warehouse,
+    pub(crate) bronze: &'a Relation,
+    pub(crate) quarantine: &'a Relation,
+    pub(crate) file: &'a str,
+    pub(crate) entity: &'a str,
+    pub(crate) ingested_at: DateTime<Utc>,
+    /// Rows sent to quarantine because a value did not cast to the column's stored type.
+    pub(crate) cast_rejects: std::sync::atomic::AtomicU64,
+}
+
+/// Rows of text being collected for one commit.
+#[derive(Default)]
+pub(crate) struct TextChunk {
+    pub(crate) columns: Vec<String>,
+    pub(crate) index: BTreeMap<String, usize>,
+    pub(crate) values: Vec<Vec<Option<String>>>,
+    pub(crate) row_numbers: Vec<i64>,
+}
+
+impl TextChunk {
+    pub(crate) fn column(&mut self, name: &str) -> usize {
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
+        let i = self.columns.len();
+        self.columns.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        // Earlier rows of the chunk have no value for a column first seen now.
+        self.values.push(vec![None; self.row_numbers.len()]);
+        i
+    }
+
+    pub(crate) fn push(&mut self, row_number: i64, fields: Vec<(String, Option<String>)>) {
+        let before = self.row_numbers.len();
+        self.row_numbers.push(row_number);
+        for col in &mut self.values {
+            col.push(None);
+        }
+        for (name, value) in fields {
+            let i = self.column(&name);
+            self.values[i][before] = value;
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.row_numbers.len()
+    }
+}
+
+pub(crate) struct Rejected {
+    pub(crate) row_number: i64,
+    pub(crate) raw: String,
+    pub(crate) reason: String,
+}
+
+impl Loader<'_> {
+    pub(crate) fn meta_fields(&self, rows: usize) -> (Vec<Field>, Vec<ArrayRef>) {
+        let utc: Arc<str> = Arc::from("UTC");
+        (
+            vec![
+                Field::new("_source_file", DataType::Utf8, false),
+                Field::new(
+                    "_ingested_at",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some(utc.clone())),
+                    false,
+                ),
+            ],
+            vec![
+                Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                    self.file;
+                    rows
+                ])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        self.ingested_at.timestamp_micros();
+                        rows
+                    ])
+                    .with_timezone(utc),
+                ),
+            ],
+        )
+    }
+
+    /// Commits a chunk of text rows. Where the bronze table already stores a column typed (it was
+    /// created from Parquet, say), the text is cast to that type; a value that does not cast
+    /// sends its row to quarantine with the column and value named, so nothing is lost.
+    pub(crate) async fn write_chunk(&self, chunk: TextChunk) -> Result<u64> {
+        let rows = chunk.len();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let existing = self.warehouse.table_schema(self.bronze).await.ok();
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        let mut bad: Vec<Option<String>> = vec![None; rows];
+        for (name, values) in chunk.columns.iter().zip(&chunk.values) {
+            let mut builder = StringBuilder::with_capacity(rows, rows * 8);
+            for v in values {
+                builder.append_option(v.as_deref());
+            }
+            let text: ArrayRef = Arc::new(builder.finish());
+            let target = existing
+                .as_ref()
+                .and_then(|s| s.field_with_name(name).ok())
+                .map(|f| f.data_type().clone())
+                .filter(|t| {
+                    !matches!(
+                        t,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+                    )
+                });
+            match target {
+                None => {
+                    fields.push(Field::new(name, DataType::Utf8, true));
+                    arrays.push(text);
+                }
+                Some(target) => {
+                    // An empty field is a missing value to a typed column.
+                    let text: ArrayRef =
+                        Arc::new(datafusion::arrow::array::StringArray::from_iter(
+                            values
+                                .iter()
+                                .map(|v| v.as_deref().filter(|t| !t.trim().is_empty())),
+                        ));
+                    let typed = datafusion::arrow::compute::cast(&text, &target)
+                        .map_err(|e| IngestError::DataFusion(e.into()))?;
+                    for (i, reason) in bad.iter_mut().enumerate() {
+                        if reason.is_none() && !text.is_null(i) && typed.is_null(i) {
+                            let value = values[i].as_deref().unwrap_or_default();
+                            *reason = Some(format!(
+                                "column {name}: '{value}' is not {target} (the type {} stores it as)",
+                                self.bronze
+                            ));
+                        }
+                    }
+                    fields.push(Field::new(name, target, true));
+                    arrays.push(typed);
+                }
+            }
+        }
+        let (meta_fields, meta_arrays) = self.meta_fields(rows);
+        fields.extend(meta_fields);
+        arrays.extend(meta_arrays);
+        fields.push(Field::new("_row_number", DataType::Int64, false));
+        arrays.push(Arc::new(Int64Array::from(chunk.row_numbers.clone())));
+        let mut batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| IngestError::DataFusion(e.into()))?;
+        if bad.iter().any(Option::is_some) {
+            let rejects: Vec<Rejected> = bad
+                .iter()
+                .enumerate()
+                .filter_map(|(i, reason)| {
+                    let reason = reason.clone()?;
+                    let raw: serde_json::Map<String, serde_json::Value> = chunk
+                        .columns
+                        .iter()
+                        .zip(&chunk.values)
+                        .filter_map(|(c, v)| {
+                            Some((c.clone(), serde_json::Value::String(v[i].clone()?)))
+                        })
+                        .collect();
+                    Some(Rejected {
+                        row_number: chunk.row_numbers[i],
+                        raw: serde_json::Value::Object(raw).to_string(),
+                        reason,
+                    })
+                })
+                .collect();
+            let keep = datafusion::arrow::array::BooleanArray::from(
+                bad.iter().map(|b| b.is_none()).collect::<Vec<_>>(),
+            );
+            batch = datafusion::arrow::compute::filter_record_batch(&batch, &keep)
+                .map_err(|e| IngestError::DataFusion(e.into()))?;
+            let quarantined = self.write_rejects(rejects).await?;
+            self.cast_rejects
+                .fetch_add(quarantined, std::sync::atomic::Ordering::Relaxed);
+        }
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        let df = self.warehouse.context().read_batch(batch)?;
+        Ok(self
+            .warehouse
+            .write(self.bronze, df, WriteMode::Append)
+            .await?)
+    }
+
+    /// Commits the chunk once it holds [`CHUNK_ROWS`] rows, so memory stays bounded.
+    pub(crate) async fn write_if_full(&self, chunk: &mut TextChunk) -> Result<u64> {
+        if chunk.len() < CHUNK_ROWS {
+            return Ok(0);
+        }
+        self.write_chunk(std::mem::take(chunk)).await
+    }
+
+    /// Commits the last rows and the rejects; returns (rows loaded, rows quarantined).
+    pub(crate) async fn finish_text(
+        &self,
+        chunk: TextChunk,
+        rejects: Vec<Rejected>,
+        loaded: u64,
+    ) -> Result<(u64, u64)> {
+        let loaded = loaded + self.write_chunk(chunk).await?;
+        let quarantined = self.write_rejects(rejects).await?
+            + self.cast_rejects.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((loaded, quarantined))
+    }
+
+    pub(crate) async fn write_rejects(&self, rejects: Vec<Rejected>) -> Result<u64> {
+        let rows = rejects.len();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let (mut fields, mut arrays) = self.meta_fields(rows);
+        fields.insert(0, Field::new("entity", DataType::Utf8, false));
+        arrays.insert(
+            0,
+            Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                self.entity;
+                rows
+            ])),
+        );
+        fields.push(Field::new("_row_number", DataType::Int64, false));
+        arrays.push(Arc::new(Int64Array::from(
+            rejects.iter().map(|r| r.row_number).collect::<Vec<_>>(),
+        )));
+        fields.push(Field::new("raw", DataType::Utf8, false));
+        arrays.push(Arc::new(
+            datafusion::arrow::array::StringArray::from_iter_values(
+                rejects.iter().map(|r| r.raw.as_str()),
+            ),
+        ));
+        fields.push(Field::new("reason", DataType::Utf8, false));
+        arrays.push(Arc::new(
+            datafusion::arrow::array::StringArray::from_iter_values(
+                rejects.iter().map(|r| r.reason.as_str()),
+            ),
+        ));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| IngestError::DataFusion(e.into()))?;
+        let df = self.warehouse.context().read_batch(batch)?;
+        Ok(self
+            .warehouse
+            .write(self.quarantine, df, WriteMode::Append)
+            .await?)
+    }
+
+    pub(crate) async fn write_batches(&self, batches: Vec<RecordBatch>) -> Result<u64> {
+        if batches.is_empty() {
+            return Ok(0);
+        }
+        let df = self.warehouse.context().read_batches(batches)?;
+        Ok(self
+            .warehouse
+            .write(self.bronze, df, WriteMode::Append)
+            .await?)
+    }
+}

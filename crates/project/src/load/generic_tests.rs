@@ -1,0 +1,321 @@
+//! Generic tests declared in properties files (`unique`, `not_null`, `relationships`, custom
+//! `{% test %}` macros): their nodes, dbt's names for them, and the call that renders them.
+
+use super::discover::PendingTest;
+use super::*;
+
+/// Test configuration keys; every other key of a test definition is an argument of its macro.
+pub(super) const TEST_CONFIG_KEYS: &[&str] = &[
+    "severity",
+    "where",
+    "warn_if",
+    "error_if",
+    "store_failures",
+    "store_failures_as",
+    "limit",
+    "tags",
+    "enabled",
+    "meta",
+    "fail_calc",
+    "schema",
+    "alias",
+];
+
+pub(super) fn build_generic_test(
+    root: &Path,
+    scope: &Arc<Scope>,
+    file: &ProjectFile,
+    nodes: &BTreeMap<String, Node>,
+    sources: &BTreeMap<String, Source>,
+    pending: PendingTest,
+    used_names: &mut BTreeSet<String>,
+) -> Result<Option<Node>> {
+    if !nodes.contains_key(&pending.attached_to) && !sources.contains_key(&pending.attached_to) {
+        // Attached to a disabled node.
+        return Ok(None);
+    }
+    let path = pending.props_path.clone();
+    let (test_name, body) = match &pending.definition {
+        serde_yaml::Value::String(name) => (name.clone(), serde_yaml::Mapping::new()),
+        serde_yaml::Value::Mapping(map) if map.len() == 1 => {
+            let (k, v) = map.iter().next().expect("len checked");
+            let name = k.as_str().unwrap_or_default().to_string();
+            let body = match v {
+                serde_yaml::Value::Mapping(m) => m.clone(),
+                serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+                _ => {
+                    return Err(ProjectError::invalid(
+                        &path,
+                        format!(
+                            "test '{name}' on '{}': expected a mapping of arguments",
+                            pending.attached_name
+                        ),
+                    ));
+                }
+            };
+            (name, body)
+        }
+        other => {
+            return Err(ProjectError::invalid(
+                &path,
+                format!(
+                    "test on '{}' must be a name or a single-key mapping, found: {}",
+                    pending.attached_name,
+                    serde_yaml::to_string(other).unwrap_or_default().trim()
+                ),
+            ));
+        }
+    };
+    // `dbt_utils.expression_is_true` → the macro `test_expression_is_true`.
+    let short_name = test_name
+        .rsplit('.')
+        .next()
+        .unwrap_or(&test_name)
+        .to_string();
+    let macro_name = format!("test_{short_name}");
+    if !scope.macros.has(&macro_name) {
+        return Err(ProjectError::invalid(
+            &path,
+            format!(
+                "unknown test '{test_name}' on '{}': no generic test named '{short_name}' (define `{{% test {short_name}(model, column_name) %}}` in macros/ or tests/generic/)",
+                pending.attached_name
+            ),
+        ));
+    }
+
+    let mut config = serde_json::Map::new();
+    let mut kwargs = serde_json::Map::new();
+    let mut custom_name = None;
+    for (k, v) in &body {
+        let Some(key) = k.as_str() else { continue };
+        match key {
+            "config" => {
+                if let Json::Object(map) = yaml_to_json(v) {
+                    config.extend(map);
+                }
+            }
+            "arguments" => {
+                if let Json::Object(map) = yaml_to_json(v) {
+                    kwargs.extend(map);
+                }
+            }
+            "name" => custom_name = v.as_str().map(str::to_string),
+            "column_name" => {}
+            key if TEST_CONFIG_KEYS.contains(&key) => {
+                config.insert(key.to_string(), yaml_to_json(v));
+            }
+            key => {
+                kwargs.insert(key.to_string(), yaml_to_json(v));
+            }
+        }
+    }
+    let column = body
+        .get("column_name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or(pending.column.clone());
+
+    let mut name = custom_name.unwrap_or_else(|| {
+        default_test_name(
+            &short_name,
+            &pending.attached_name,
+            column.as_deref(),
+            &kwargs,
+        )
+    });
+    if !used_names.insert(name.clone()) {
+        let mut i = 2;
+        while !used_names.insert(format!("{name}_{i}")) {
+            i += 1;
+        }
+        name = format!("{name}_{i}");
+    }
+
+    let props_dir: Vec<String> = path
+        .parent()
+        .map(|p| {
+            p.iter()
+                .skip(1)
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut fqn = vec![file.name.clone()];
+    fqn.extend(props_dir);
+    fqn.push(name.clone());
+    let mut node_config = Config(config_from_tree(&file.tests, &fqn));
+    node_config.merge(&config);
+
+    let spec = TestSpec {
+        test_name: short_name,
+        column_name: column,
+        kwargs,
+        attached_to: pending.attached_to.clone(),
+    };
+    let mut node = Node {
+        unique_id: format!("test.{}.{}", file.name, name),
+        resource_type: ResourceType::Test,
+        name,
+        path,
+        patch_path: None,
+        fqn,
+        raw_code: String::new(),
+        config: node_config,
+        materialization: Materialization::View,
+        description: String::new(),
+        columns: Vec::new(),
+        refs: Vec::new(),
+        source_refs: Vec::new(),
+        depends_on: Vec::new(),
+        relation: None,
+        test: Some(spec),
+        expectations: Vec::new(),
+    };
+    let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
+    node.raw_code = call.clone();
+    let (_, recorded) = jinja::render(
+        scope,
+        Phase::Parse,
+        &render_target(&node, None, false, None),
+        &call,
+        ctx,
+    )?;
+    node.refs = recorded.refs;
+    node.source_refs = recorded.sources;
+    if !node.config.enabled() {
+        return Ok(None);
+    }
+    node.materialization = crate::spec::resolve_node(root, &node)?;
+    Ok(Some(node))
+}
+
+/// dbt's naming: `<test>_<model>_<column>[__<arg values>]`, shortened with a hash when long.
+pub(super) fn default_test_name(
+    test: &str,
+    model: &str,
+    column: Option<&str>,
+    kwargs: &serde_json::Map<String, Json>,
+) -> String {
+    let mut parts = vec![test.to_string(), model.to_string()];
+    if let Some(c) = column {
+        parts.push(c.to_string());
+    }
+    let mut name = parts.join("_");
+    for value in kwargs.values() {
+        let flat = match value {
+            Json::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("__"),
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        name.push_str("__");
+        name.push_str(&flat);
+    }
+    let mut clean = crate::relation::clean_identifier(&name);
+    while clean.ends_with('_') {
+        clean.pop();
+    }
+    if clean.len() > 63 {
+        let hash = fnv1a(clean.as_bytes());
+        clean = format!("{}_{:08x}", &clean[..50], hash as u32);
+    }
+    clean
+}
+
+/// A hash that stays the same across Rust versions (test names must be stable).
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The template that calls a generic test's macro, and its context.
+pub(super) fn generic_test_call(
+    scope: &Scope,
+    nodes: &BTreeMap<String, Node>,
+    sources: &BTreeMap<String, Source>,
+    node: &Node,
+) -> Result<(String, BTreeMap<String, Value>)> {
+    let Some(spec) = &node.test else {
+        return Err(ProjectError::invalid(&node.path, "not a generic test"));
+    };
+    let relation = scope
+        .relations
+        .get(&spec.attached_to)
+        .cloned()
+        .or_else(|| {
+            nodes
+                .get(&spec.attached_to)
+                .and_then(|n| n.relation.clone())
+        })
+        .or_else(|| sources.get(&spec.attached_to).map(|s| s.relation.clone()))
+        .unwrap_or_else(|| Relation::new("__pending__", "__pending__"));
+    let mut ctx = BTreeMap::new();
+    let model_value = match node.config.str("where") {
+        Some(cond) => Value::from(format!(
+            "(select * from {relation} where {cond}) dbt_subquery"
+        )),
+        None => Value::from_object(relation),
+    };
+    ctx.insert("__model".to_string(), model_value);
+    let mut args = vec!["model=__model".to_string()];
+    if let Some(column) = &spec.column_name {
+        ctx.insert("__column_name".to_string(), Value::from(column.clone()));
+        args.push("column_name=__column_name".to_string());
+    }
+    // `to: ref('customers')` and `values: "{{ var('methods') }}"` are Jinja expressions.
+    let call = regex::Regex::new(r"^\s*((ref|source)\s*\(.*\))\s*$").expect("static regex");
+    let templated = regex::Regex::new(r"^\s*\{\{(.*)\}\}\s*$").expect("static regex");
+    for (key, value) in &spec.kwargs {
+        let expression = match value {
+            Json::String(s) => call
+                .captures(s)
+                .or_else(|| templated.captures(s))
+                .map(|c| c[1].trim().to_string()),
+            _ => None,
+        };
+        match expression {
+            Some(e) => args.push(format!("{key}={e}")),
+            None => {
+                let var = format!("__arg_{key}");
+                ctx.insert(
+                    var.clone(),
+                    Value::from(minijinja::value::Serde(value.clone())),
+                );
+                args.push(format!("{key}={var}"));
+            }
+        }
+    }
+    Ok((
+        format!("{{{{ test_{}({}) }}}}", spec.test_name, args.join(", ")),
+        ctx,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_names_follow_dbt_and_stay_short() {
+        let mut kw = serde_json::Map::new();
+        kw.insert("values".into(), serde_json::json!(["placed", "shipped"]));
+        assert_eq!(
+            default_test_name("accepted_values", "orders", Some("status"), &kw),
+            "accepted_values_orders_status__placed__shipped"
+        );
+        kw.insert(
+            "values".into(),
+            serde_json::json!(["a_very_long_value_name", "another_very_long_value", "third"]),
+        );
+        let long = default_test_name("accepted_values", "orders", Some("status"), &kw);
+        assert!(long.len() <= 63, "{long}");
+    }
+}

@@ -1,0 +1,345 @@
+//! Loading a project: discovery of its files ([`discover`]), the parse render that finds refs
+//! and configs, relations, generic tests from properties ([`generic_tests`]), the DAG; and the
+//! compile render of a node's SQL ([`compile`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use serde_json::Value as Json;
+
+use crate::config::{Config, ProjectFile, Target, config_from_tree, yaml_to_json};
+use crate::error::{ProjectError, Result};
+use crate::graph::Dag;
+use crate::jinja::{self, MacroLibrary, Phase, RenderTarget, Scope};
+use crate::props::{NodeProps, PropertiesFile};
+use crate::relation::Relation;
+use crate::{Compiled, External, Materialization, Node, Project, ResourceType, Source, TestSpec};
+
+mod compile;
+mod discover;
+mod generic_tests;
+
+pub(crate) use compile::{compile, compile_inline};
+use discover::{Loader, read_macro_files};
+use generic_tests::build_generic_test;
+
+/// What the command line may override.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--vars`: a YAML mapping, e.g. `{as_of_date: '2024-01-31'}`.
+    pub vars: Option<String>,
+    /// `--target`: the output of `profiles.yml` to use.
+    pub target: Option<String>,
+    /// `--warehouse`: where the Delta tables live.
+    pub warehouse: Option<PathBuf>,
+    /// `--threads`.
+    pub threads: Option<usize>,
+}
+
+pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
+    let root = root.to_path_buf();
+    let project_path = root.join("dbt_project.yml");
+    if !project_path.exists() {
+        return Err(ProjectError::invalid(
+            &root,
+            "no dbt_project.yml here: pass --project-dir, or create a project with `orderlake init`",
+        ));
+    }
+    let file = ProjectFile::load(&project_path)?;
+    let mut target = Target::resolve(&root, file.profile.as_deref(), options.target.as_deref())?;
+    if let Some(w) = &options.warehouse {
+        target.warehouse = w.clone();
+    }
+    if let Some(t) = options.threads {
+        target.threads = t.max(1);
+    }
+
+    let vars = collect_vars(&file, options.vars.as_deref())?;
+    let macros = MacroLibrary::build(&read_macro_files(&root, &file)?);
+    let mut loader = Loader {
+        root: root.clone(),
+        file,
+        nodes: BTreeMap::new(),
+        names: BTreeMap::new(),
+        sources: BTreeMap::new(),
+        pending_tests: Vec::new(),
+    };
+    loader.discover()?;
+    loader.apply_properties()?;
+
+    let mut scope = Arc::new(Scope {
+        names: loader
+            .names
+            .iter()
+            .map(|(name, (id, _))| (name.clone(), id.clone()))
+            .collect(),
+        relations: BTreeMap::new(),
+        sources: loader
+            .sources
+            .values()
+            .map(|s| {
+                (
+                    (s.source_name.clone(), s.name.clone()),
+                    (s.unique_id.clone(), s.relation.clone()),
+                )
+            })
+            .collect(),
+        vars,
+        macros,
+        target: Some(target.clone()),
+        run_started_at: chrono::Utc::now(),
+        invocation_id: format!(
+            "{:x}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ),
+        event_times: BTreeMap::new(),
+    });
+
+    let Loader {
+        file,
+        mut nodes,
+        sources,
+        pending_tests,
+        ..
+    } = loader;
+
+    // Parse render: discover refs, sources and in-file config.
+    for node in nodes.values_mut() {
+        if matches!(node.resource_type, ResourceType::Seed) {
+            continue;
+        }
+        let render_target = RenderTarget {
+            path: &node.path,
+            name: &node.name,
+            unique_id: &node.unique_id,
+            resource_type: node.resource_type.as_str(),
+            this: Some(Relation::new("__pending__", node.name.clone())),
+            is_incremental: false,
+            config: &node.config.0,
+            batch: None,
+        };
+        let (_, recorded) = jinja::render(
+            &scope,
+            Phase::Parse,
+            &render_target,
+            &node.raw_code,
+            BTreeMap::new(),
+        )?;
+        node.config.merge(&recorded.config);
+        node.refs = recorded.refs;
+        node.source_refs = recorded.sources;
+    }
+
+    // Disabled nodes leave the graph; a ref to one is an error below.
+    let disabled: BTreeMap<String, PathBuf> = nodes
+        .values()
+        .filter(|n| !n.config.enabled())
+        .map(|n| (n.name.clone(), n.path.clone()))
+        .collect();
+    nodes.retain(|_, n| n.config.enabled());
+    for node in nodes.values_mut() {
+        node.materialization = crate::spec::resolve_node(&root, node)?;
+    }
+    Arc::make_mut(&mut scope)
+        .names
+        .retain(|name, _| !disabled.contains_key(name));
+
+    // Relations: where each model, seed and snapshot lives.
+    let mut relations = BTreeMap::new();
+    for node in nodes.values() {
+        if node.resource_type == ResourceType::Test {
+            continue;
+        }
+        relations.insert(node.unique_id.clone(), resolve_relation(&scope, node)?);
+    }
+    Arc::make_mut(&mut scope).relations = relations;
+    Arc::make_mut(&mut scope).event_times = nodes
+        .values()
+        .filter_map(|n| {
+            n.config
+                .str("event_time")
+                .map(|e| (n.unique_id.clone(), e.to_string()))
+        })
+        .collect();
+    for node in nodes.values_mut() {
+        node.relation = scope.relations.get(&node.unique_id).cloned();
+    }
+
+    // Generic tests from properties files.
+    let mut used_names = BTreeSet::new();
+    for pending in pending_tests {
+        if let Some(node) = build_generic_test(
+            &root,
+            &scope,
+            &file,
+            &nodes,
+            &sources,
+            pending,
+            &mut used_names,
+        )? {
+            nodes.insert(node.unique_id.clone(), node);
+        }
+    }
+
+    // Dependencies.
+    for node in nodes.values_mut() {
+        let mut deps: Vec<String> = Vec::new();
+        if let Some(test) = &node.test {
+            deps.push(test.attached_to.clone());
+        }
+        for name in &node.refs {
+            match scope.names.get(name) {
+                Some(id) => deps.push(id.clone()),
+                None => {
+                    let reason = match disabled.get(name) {
+                        Some(path) => {
+                            format!("ref('{name}') names a disabled node ({})", path.display())
+                        }
+                        None => format!("ref('{name}') does not name a model, seed or snapshot"),
+                    };
+                    return Err(ProjectError::invalid(&node.path, reason));
+                }
+            }
+        }
+        for (source_name, table) in &node.source_refs {
+            if let Some((id, _)) = scope.sources.get(&(source_name.clone(), table.clone())) {
+                deps.push(id.clone());
+            }
+        }
+        let mut seen = BTreeSet::new();
+        deps.retain(|d| seen.insert(d.clone()));
+        node.depends_on = deps;
+    }
+
+    let dag = Dag::build(&nodes, &sources)?;
+    Ok(Project {
+        root,
+        name: file.name.clone(),
+        file,
+        target,
+        nodes,
+        sources,
+        dag,
+        scope,
+    })
+}
+
+fn collect_vars(file: &ProjectFile, cli: Option<&str>) -> Result<BTreeMap<String, Json>> {
+    let mut vars = BTreeMap::new();
+    for (key, value) in &file.vars {
+        let Some(key) = key.as_str() else { continue };
+        match value {
+            // vars scoped to this project (`vars: {my_project: {...}}`) apply as if top-level.
+            serde_yaml::Value::Mapping(inner) if key == file.name => {
+                for (k, v) in inner {
+                    if let Some(k) = k.as_str() {
+                        vars.insert(k.to_string(), yaml_to_json(v));
+                    }
+                }
+            }
+            other => {
+                vars.insert(key.to_string(), yaml_to_json(other));
+            }
+        }
+    }
+    if let Some(text) = cli {
+        let parsed: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| ProjectError::yaml("--vars", &e))?;
+        match yaml_to_json(&parsed) {
+            Json::Object(map) => vars.extend(map),
+            Json::Null => {}
+            _ => {
+                return Err(ProjectError::invalid(
+                    "--vars",
+                    "expected a YAML mapping, e.g. '{as_of_date: 2024-01-31}'",
+                ));
+            }
+        }
+    }
+    Ok(vars)
+}
+
+fn node_value(node: &Node) -> Value {
+    Value::from(minijinja::value::Serde(serde_json::json!({
+        "name": node.name,
+        "unique_id": node.unique_id,
+        "resource_type": node.resource_type.as_str(),
+        "path": node.path.to_string_lossy(),
+        "original_file_path": node.path.to_string_lossy(),
+        "fqn": node.fqn,
+        "config": node.config.0,
+        "tags": node.config.tags(),
+    })))
+}
+
+fn render_target<'a>(
+    node: &'a Node,
+    this: Option<Relation>,
+    is_incremental: bool,
+    batch: Option<&'a crate::Batch>,
+) -> RenderTarget<'a> {
+    RenderTarget {
+        path: &node.path,
+        name: &node.name,
+        unique_id: &node.unique_id,
+        resource_type: node.resource_type.as_str(),
+        this,
+        is_incremental,
+        config: &node.config.0,
+        batch,
+    }
+}
+
+fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
+    // Snapshots' `target_schema` is taken as is (dbt's legacy snapshot config).
+    if node.resource_type == ResourceType::Snapshot
+        && let Some(schema) = node.config.str("target_schema")
+    {
+        return Ok(Relation::new(
+            schema,
+            node.config.alias().unwrap_or(&node.name),
+        ));
+    }
+    let custom_schema = node
+        .config
+        .schema()
+        .map(Value::from)
+        .unwrap_or(Value::from(()));
+    let custom_alias = node
+        .config
+        .alias()
+        .map(Value::from)
+        .unwrap_or(Value::from(()));
+    let mut ctx = BTreeMap::new();
+    ctx.insert("__custom_schema".to_string(), custom_schema);
+    ctx.insert("__custom_alias".to_string(), custom_alias);
+    ctx.insert("__node".to_string(), node_value(node));
+    let target = render_target(node, None, false, None);
+    let schema = jinja::render_snippet(
+        scope,
+        &target,
+        "{{ generate_schema_name(__custom_schema, __node) }}",
+        ctx.clone(),
+    )?
+    .trim()
+    .to_string();
+    let alias = jinja::render_snippet(
+        scope,
+        &target,
+        "{{ generate_alias_name(__custom_alias, __node) }}",
+        ctx,
+    )?
+    .trim()
+    .to_string();
+    if schema.is_empty() || alias.is_empty() {
+        return Err(ProjectError::invalid(
+            &node.path,
+            "generate_schema_name / generate_alias_name rendered an empty name",
+        ));
+    }
+    let mut relation = Relation::new(schema, alias);
+    relation.ephemeral = node.is_ephemeral();
+    Ok(relation)
+}
