@@ -198,23 +198,16 @@ pub(crate) fn post(
         params![customer_id, entry_type, amount_cents, balance, at, order_id, reference, actor],
     )?;
     let entry_id = tx.last_insert_rowid();
-    event(
-        tx,
-        "ledger_posted",
-        "ledger",
-        &orderlake_landing::LedgerEntry {
-            entry_id,
-            customer_id,
-            entry_type: entry_type.to_string(),
-            amount: Money(amount_cents.abs()),
-            value_date: at[..10].to_string(),
-            order_id,
-            payment_id: None,
-            return_id: None,
-            month: None,
-            balance_after: Some(Money(balance)),
-        },
-    )?;
+    let mut entry = orderlake_landing::LedgerEntry::new(
+        entry_id,
+        customer_id,
+        entry_type,
+        Money(amount_cents.abs()),
+        at[..10].to_string(),
+    );
+    entry.order_id = order_id;
+    entry.balance_after = Some(Money(balance));
+    event(tx, "ledger_posted", "ledger", &entry)?;
     Ok(entry_id)
 }
 

@@ -412,18 +412,15 @@ impl<'a> History<'a> {
             .entry((customer.location_id, month))
             .or_default() += net_cents;
         let invoice = round_cents(net_cents as f64 * (1.0 + self.config.vat_rate));
-        self.post(landing::LedgerEntry {
-            entry_id: 0,
-            customer_id: customer.id as i64,
-            entry_type: "invoice".into(),
-            amount: Money(invoice),
-            value_date: billed_at.date().to_string(),
-            order_id: Some(order_id as i64),
-            payment_id: None,
-            return_id: None,
-            month: None,
-            balance_after: None,
-        })?;
+        let mut entry = landing::LedgerEntry::new(
+            0,
+            customer.id as i64,
+            "invoice",
+            Money(invoice),
+            billed_at.date().to_string(),
+        );
+        entry.order_id = Some(order_id as i64);
+        self.post(entry)?;
         Ok(invoice)
     }
 
@@ -461,18 +458,16 @@ impl<'a> History<'a> {
                 self.payments.write(&payment)?;
                 self.summary.duplicates += 1;
             }
-            self.post(landing::LedgerEntry {
-                entry_id: 0,
-                customer_id: customer.id as i64,
-                entry_type: "payment".into(),
-                amount: Money(paid),
-                value_date: paid_at.date().to_string(),
-                order_id: Some(order_id as i64),
-                payment_id: Some(self.payment_id),
-                return_id: None,
-                month: None,
-                balance_after: None,
-            })?;
+            let mut entry = landing::LedgerEntry::new(
+                0,
+                customer.id as i64,
+                "payment",
+                Money(paid),
+                paid_at.date().to_string(),
+            );
+            entry.order_id = Some(order_id as i64);
+            entry.payment_id = Some(self.payment_id);
+            self.post(entry)?;
         }
         Ok(())
     }
@@ -509,18 +504,16 @@ impl<'a> History<'a> {
         let refunded_net = returned as f64 * line.price_cents as f64
             - line.discount_cents as f64 * returned as f64 / line.quantity as f64;
         let refund = round_cents(refunded_net * (1.0 + self.config.vat_rate));
-        self.post(landing::LedgerEntry {
-            entry_id: 0,
-            customer_id: customer.id as i64,
-            entry_type: "refund".into(),
-            amount: Money(refund),
-            value_date: returned_at.date().to_string(),
-            order_id: Some(order_id as i64),
-            payment_id: None,
-            return_id: Some(self.return_id),
-            month: None,
-            balance_after: None,
-        })?;
+        let mut entry = landing::LedgerEntry::new(
+            0,
+            customer.id as i64,
+            "refund",
+            Money(refund),
+            returned_at.date().to_string(),
+        );
+        entry.order_id = Some(order_id as i64);
+        entry.return_id = Some(self.return_id);
+        self.post(entry)?;
         if reason != "damaged" {
             self.movement(line.product.id, warehouse, "return", returned, returned_at)?;
             *self
@@ -563,18 +556,15 @@ impl<'a> History<'a> {
                 && *sales > 0
                 && run_date.and_hms_opt(0, 0, 0).is_some_and(|d| d < self.end)
             {
-                self.post(landing::LedgerEntry {
-                    entry_id: 0,
-                    customer_id: *customer_id as i64,
-                    entry_type: "rebate".into(),
-                    amount: Money(round_cents(*sales as f64 * 0.05)),
-                    value_date: run_date.to_string(),
-                    order_id: None,
-                    payment_id: None,
-                    return_id: None,
-                    month: Some(month.to_string()),
-                    balance_after: None,
-                })?;
+                let mut entry = landing::LedgerEntry::new(
+                    0,
+                    *customer_id as i64,
+                    "rebate",
+                    Money(round_cents(*sales as f64 * 0.05)),
+                    run_date.to_string(),
+                );
+                entry.month = Some(month.to_string());
+                self.post(entry)?;
             }
         }
         let History {

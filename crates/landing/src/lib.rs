@@ -230,6 +230,30 @@ pub struct LedgerEntry {
     pub balance_after: Option<Money>,
 }
 
+impl LedgerEntry {
+    /// An entry that refers to nothing yet; set the references it has (`order_id`, …).
+    pub fn new(
+        entry_id: i64,
+        customer_id: i64,
+        entry_type: &str,
+        amount: Money,
+        value_date: String,
+    ) -> Self {
+        LedgerEntry {
+            entry_id,
+            customer_id,
+            entry_type: entry_type.to_string(),
+            amount,
+            value_date,
+            order_id: None,
+            payment_id: None,
+            return_id: None,
+            month: None,
+            balance_after: None,
+        }
+    }
+}
+
 /// `inventory_movements`: units into (positive) or out of (negative) stock.
 #[derive(Debug, Clone, Serialize)]
 pub struct InventoryMovement {
