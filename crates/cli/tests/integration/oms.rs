@@ -8,7 +8,9 @@ use std::path::Path;
 use crate::util::{ok, oms_project, rows};
 use chrono::{NaiveDate, NaiveDateTime};
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type};
+use datafusion::arrow::datatypes::{
+    Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -158,15 +160,19 @@ fn order_lines(dir: &Path) -> Vec<Line> {
     out
 }
 
-/// (product, warehouse) → on hand, from the movement files.
-fn on_hand(dir: &Path) -> BTreeMap<(i64, i64), i64> {
+/// (product, warehouse) → on hand at `until`, from the movement files.
+fn on_hand(dir: &Path, until: NaiveDateTime) -> BTreeMap<(i64, i64), i64> {
+    let until = until.and_utc().timestamp_micros();
     let mut out = BTreeMap::new();
     for b in parquet_batches(dir, "inventory_movements_") {
         let pid = b.column(1).as_primitive::<Int64Type>();
         let wid = b.column(2).as_primitive::<Int64Type>();
         let qty = b.column(4).as_primitive::<Int64Type>();
+        let moved = b.column(5).as_primitive::<TimestampMicrosecondType>();
         for i in 0..b.num_rows() {
-            *out.entry((pid.value(i), wid.value(i))).or_insert(0) += qty.value(i);
+            if moved.value(i) < until {
+                *out.entry((pid.value(i), wid.value(i))).or_insert(0) += qty.value(i);
+            }
         }
     }
     out
@@ -192,6 +198,100 @@ struct Customer {
     units_returned: i64,
     first: Option<NaiveDate>,
     last: Option<NaiveDate>,
+}
+
+/// Credit aging as of `as_of`, from the ledger file alone: entries up to and including the as-of
+/// day, credits settling the oldest debits first, remainders bucketed by age.
+fn check_credit_aging(root: &Path, landing: &Path, as_of: NaiveDate) {
+    let mut debits: BTreeMap<i64, Vec<(NaiveDate, i64, i64)>> = BTreeMap::new();
+    let mut credits: BTreeMap<i64, i64> = BTreeMap::new();
+    for e in ndjson(&landing, "ledger") {
+        let customer = int(&e, "customer_id");
+        let amount = parse_cents(&text(&e, "amount"));
+        let date = NaiveDate::parse_from_str(&text(&e, "value_date"), "%Y-%m-%d").unwrap();
+        if date > as_of {
+            continue;
+        }
+        if text(&e, "entry_type") == "invoice" {
+            debits
+                .entry(customer)
+                .or_default()
+                .push((date, int(&e, "entry_id"), amount));
+        } else {
+            *credits.entry(customer).or_default() += amount;
+            debits.entry(customer).or_default();
+        }
+    }
+    let gold = rows(
+        root,
+        "select customer_id, balance, days_0_30, days_31_60, days_61_90, days_91_180, days_over_180 from gold.credit_aging order by customer_id",
+    );
+    assert_eq!(gold.len(), debits.len());
+    let mut prepaid_or_open = (0, 0);
+    for (g, (id, ds)) in gold.iter().zip(debits.iter_mut()) {
+        ds.sort();
+        let mut credit = credits.get(id).copied().unwrap_or(0);
+        let balance = ds.iter().map(|d| d.2).sum::<i64>() - credit;
+        let mut buckets = [0i64; 5];
+        for (date, _, amount) in ds.iter() {
+            let settled = credit.min(*amount).max(0);
+            credit -= settled;
+            let open = amount - settled;
+            let age = (as_of - *date).num_days();
+            let b = match age {
+                ..=30 => 0,
+                31..=60 => 1,
+                61..=90 => 2,
+                91..=180 => 3,
+                _ => 4,
+            };
+            buckets[b] += open;
+        }
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!(cents(&g["balance"]), balance, "balance of {id}");
+        let got = [
+            "days_0_30",
+            "days_31_60",
+            "days_61_90",
+            "days_91_180",
+            "days_over_180",
+        ]
+        .map(|k| cents(&g[k]));
+        assert_eq!(got, buckets, "aging buckets of {id}");
+        if balance > 0 {
+            prepaid_or_open.1 += 1;
+        } else {
+            prepaid_or_open.0 += 1;
+        }
+    }
+    assert!(prepaid_or_open.1 > 0, "some customers owe money");
+}
+
+/// Stock on hand at the end of the as-of day, from the movement files alone.
+fn check_inventory(root: &Path, landing: &Path, as_of: NaiveDate) {
+    let until = as_of
+        .succ_opt()
+        .expect("next day")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    let expected = on_hand(landing, until);
+    let gold = rows(
+        root,
+        "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id",
+    );
+    assert_eq!(gold.len(), expected.len());
+    for (g, ((p, w), qty)) in gold.iter().zip(&expected) {
+        assert_eq!(
+            (g["product_id"].as_i64(), g["warehouse_id"].as_i64()),
+            (Some(*p), Some(*w))
+        );
+        assert_eq!(
+            g["on_hand"].as_i64(),
+            Some(*qty),
+            "on hand of product {p} in warehouse {w}"
+        );
+        assert!(*qty >= 0);
+    }
 }
 
 #[test]
@@ -372,66 +472,7 @@ fn gold_matches_an_independent_computation() {
     }
     assert!(segments.len() >= 4, "several segments: {segments:?}");
 
-    // Credit aging: FIFO settlement of the ledger, bucketed by age.
-    let mut debits: BTreeMap<i64, Vec<(NaiveDate, i64, i64)>> = BTreeMap::new();
-    let mut credits: BTreeMap<i64, i64> = BTreeMap::new();
-    for e in ndjson(&landing, "ledger") {
-        let customer = int(&e, "customer_id");
-        let amount = parse_cents(&text(&e, "amount"));
-        let date = NaiveDate::parse_from_str(&text(&e, "value_date"), "%Y-%m-%d").unwrap();
-        if text(&e, "entry_type") == "invoice" {
-            debits
-                .entry(customer)
-                .or_default()
-                .push((date, int(&e, "entry_id"), amount));
-        } else {
-            *credits.entry(customer).or_default() += amount;
-            debits.entry(customer).or_default();
-        }
-    }
-    let gold = rows(
-        &root,
-        "select customer_id, balance, days_0_30, days_31_60, days_61_90, days_91_180, days_over_180 from gold.credit_aging order by customer_id",
-    );
-    assert_eq!(gold.len(), debits.len());
-    let mut prepaid_or_open = (0, 0);
-    for (g, (id, ds)) in gold.iter().zip(debits.iter_mut()) {
-        ds.sort();
-        let mut credit = credits.get(id).copied().unwrap_or(0);
-        let balance = ds.iter().map(|d| d.2).sum::<i64>() - credit;
-        let mut buckets = [0i64; 5];
-        for (date, _, amount) in ds.iter() {
-            let settled = credit.min(*amount).max(0);
-            credit -= settled;
-            let open = amount - settled;
-            let age = (as_of - *date).num_days();
-            let b = match age {
-                ..=30 => 0,
-                31..=60 => 1,
-                61..=90 => 2,
-                91..=180 => 3,
-                _ => 4,
-            };
-            buckets[b] += open;
-        }
-        assert_eq!(g["customer_id"].as_i64(), Some(*id));
-        assert_eq!(cents(&g["balance"]), balance, "balance of {id}");
-        let got = [
-            "days_0_30",
-            "days_31_60",
-            "days_61_90",
-            "days_91_180",
-            "days_over_180",
-        ]
-        .map(|k| cents(&g[k]));
-        assert_eq!(got, buckets, "aging buckets of {id}");
-        if balance > 0 {
-            prepaid_or_open.1 += 1;
-        } else {
-            prepaid_or_open.0 += 1;
-        }
-    }
-    assert!(prepaid_or_open.1 > 0, "some customers owe money");
+    check_credit_aging(&root, &landing, as_of);
 
     // Monthly rebates: 5% of net sales where net units reach 1000.
     let gold = rows(
@@ -467,25 +508,7 @@ fn gold_matches_an_independent_computation() {
     }
     assert!(rebated > 0, "some customers earn a rebate");
 
-    // Inventory on hand per product and warehouse.
-    let expected = on_hand(&landing);
-    let gold = rows(
-        &root,
-        "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id",
-    );
-    assert_eq!(gold.len(), expected.len());
-    for (g, ((p, w), qty)) in gold.iter().zip(&expected) {
-        assert_eq!(
-            (g["product_id"].as_i64(), g["warehouse_id"].as_i64()),
-            (Some(*p), Some(*w))
-        );
-        assert_eq!(
-            g["on_hand"].as_i64(),
-            Some(*qty),
-            "on hand of product {p} in warehouse {w}"
-        );
-        assert!(*qty >= 0);
-    }
+    check_inventory(&root, &landing, as_of);
 
     // Product return rates against the lines.
     let mut per_product: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
@@ -511,6 +534,24 @@ fn gold_matches_an_independent_computation() {
         );
         assert!((g["return_rate"].as_f64().unwrap() - *r as f64 / *s as f64).abs() < 1e-12);
     }
+
+    // As of a day inside the period, entries and movements after that day do not count: an
+    // invoice of June is not 0-30 days old in May, a payment of June does not settle it, stock
+    // received in June is not on hand in May.
+    let mid = NaiveDate::from_ymd_opt(2024, 5, 15).expect("date");
+    ok(
+        &root,
+        &[
+            "build",
+            "--vars",
+            "{as_of_date: '2024-05-15'}",
+            "-s",
+            "credit_aging",
+            "inventory_levels",
+        ],
+    );
+    check_credit_aging(&root, &landing, mid);
+    check_inventory(&root, &landing, mid);
 }
 
 #[test]

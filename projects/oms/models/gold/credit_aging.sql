@@ -1,21 +1,26 @@
 -- Accounts-receivable aging with FIFO settlement: all of a customer's credits settle the oldest
 -- open debits first; each open remainder is bucketed by its age at the as-of date into
 -- days_0_30, days_31_60, days_61_90, days_91_180 and days_over_180 (the spec's 0-30 … >180).
-with debits as (
+-- Only entries up to and including the as-of day count: a later payment settles nothing yet.
+with ledger as (
+    select * from {{ ref('ledger') }}
+    where value_date <= {{ as_of_date() }}
+),
+debits as (
     select
         customer_id, entry_id, value_date, amount,
         sum(amount) over (partition by customer_id order by value_date, entry_id rows between unbounded preceding and current row) as cumulative
-    from {{ ref('ledger') }}
+    from ledger
     where entry_type = 'invoice'
 ),
 credits as (
     select customer_id, sum(amount) as credited
-    from {{ ref('ledger') }}
+    from ledger
     where entry_type <> 'invoice'
     group by customer_id
 ),
 customers as (
-    select customer_id from {{ ref('ledger') }} group by customer_id
+    select customer_id from ledger group by customer_id
 ),
 open_debits as (
     -- The part of each debit not covered by credits: min(amount, cumulative - credited), at least 0.

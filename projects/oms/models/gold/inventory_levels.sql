@@ -1,6 +1,8 @@
 -- Per product and warehouse, from the movement ledger. Definitions: docs/metrics.md.
+-- Stock as it stands at the end of the as-of day: later movements have not happened yet.
 with m as (
     select * from {{ ref('inventory_movements') }}
+    where moved_at < cast({{ as_of_date() }} as timestamp) + interval '1 day'
 ),
 levels as (
     select
