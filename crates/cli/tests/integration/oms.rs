@@ -719,3 +719,52 @@ fn demo_generates_ingests_builds_and_tests() {
         again.stdout
     );
 }
+
+/// Issue: a refused over-return counted toward the line's limit, so a later valid return was
+/// quarantined too. Sold S; returns of 1 (accepted), S (refused: 1 + S > S), then S − 1 (accepted:
+/// 1 + S − 1 = S, exactly what was sold).
+#[test]
+fn a_refused_over_return_does_not_count_toward_later_returns() {
+    let (dir, root, landing) = built("300", "0");
+    let line = rows(
+        &root,
+        "select l.order_id, l.line_no, l.quantity from silver.order_lines l \
+         join silver.orders o on o.order_id = l.order_id \
+         where o.status in ('billed', 'shipped', 'delivered') and l.quantity >= 3 \
+         and not exists (select 1 from silver.returns r where r.order_id = l.order_id and r.line_no = l.line_no) \
+         order by l.order_id, l.line_no limit 1",
+    );
+    let line = line.first().expect("a billed line without returns");
+    let (order, line_no, sold) = (
+        line["order_id"].as_i64().unwrap(),
+        line["line_no"].as_i64().unwrap(),
+        line["quantity"].as_i64().unwrap(),
+    );
+    let mut file = String::new();
+    for (id, quantity, day) in [(900_001, 1, 1), (900_002, sold, 2), (900_003, sold - 1, 3)] {
+        file.push_str(&format!(
+            "{{\"return_id\": {id}, \"order_id\": {order}, \"line_no\": {line_no}, \"quantity\": {quantity}, \"reason\": \"changed mind\", \"returned_at\": \"2024-06-2{day} 10:00:00\"}}\n"
+        ));
+    }
+    std::fs::write(landing.join("returns_9000.ndjson"), file).expect("write returns");
+    let landing_s = landing.to_str().expect("utf-8");
+    ok(&root, &["ingest", "--landing", landing_s]);
+    ok(&root, &["build", "--vars", &vars(), "-s", "returns"]);
+    let accepted = rows(
+        &root,
+        "select return_id from silver.returns where return_id >= 900000 order by return_id",
+    );
+    let accepted: Vec<i64> = accepted
+        .iter()
+        .map(|r| r["return_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(accepted, vec![900_001, 900_003], "accepted returns");
+    let refused = rows(
+        &root,
+        "select return_id, _expectations from silver.returns__quarantine where return_id >= 900000",
+    );
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["return_id"].as_i64(), Some(900_002));
+    assert_eq!(refused[0]["_expectations"].as_str(), Some("within_sold"));
+    drop(dir);
+}

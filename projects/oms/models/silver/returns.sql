@@ -1,7 +1,9 @@
 -- One row per return, checked against the line it returns: a return of an unknown line, or one
--- that would take the line's returned units above its sold units, is quarantined with the reason
--- (silver.returns__quarantine), never silently capped.
-with typed as (
+-- that would take the line's accepted units above its sold units, is quarantined with the reason
+-- (silver.returns__quarantine), never silently capped. A refused return does not count toward
+-- the limit: the returns of a line are walked in time order, each accepted only if the units
+-- accepted before it plus its own stay within what was sold.
+with recursive typed as (
     select
         try_cast(return_id as bigint) as return_id,
         try_cast(order_id as bigint) as order_id,
@@ -15,15 +17,35 @@ with typed as (
 latest as (
     select * from (select *, {{ latest_first('return_id', 'returned_at') }} as _version from typed where return_id is not null) t
     where _version = 1
+),
+checked as (
+    select
+        r.*,
+        l.quantity as sold,
+        l.order_id is not null as is_known_line,
+        row_number() over (partition by r.order_id, r.line_no order by r.returned_at, r.return_id) as seq
+    from latest r
+    left join {{ ref('order_lines') }} l on l.order_id = r.order_id and l.line_no = r.line_no
+),
+walk as (
+    select
+        return_id, order_id, line_no, seq,
+        coalesce(quantity <= sold, false) as accepted,
+        case when quantity <= sold then quantity else 0 end as accepted_units
+    from checked
+    where seq = 1 and is_known_line
+    union all
+    select
+        c.return_id, c.order_id, c.line_no, c.seq,
+        coalesce(w.accepted_units + c.quantity <= c.sold, false) as accepted,
+        w.accepted_units + case when w.accepted_units + c.quantity <= c.sold then c.quantity else 0 end as accepted_units
+    from walk w
+    join checked c on c.order_id = w.order_id and c.line_no = w.line_no and c.seq = w.seq + 1
 )
 select
     r.return_id, r.order_id, r.line_no, r.quantity, r.reason, r.returned_at,
-    l.order_id is not null as is_known_line,
-    coalesce(
-        sum(r.quantity) over (partition by r.order_id, r.line_no order by r.returned_at, r.return_id rows between unbounded preceding and current row)
-        <= l.quantity,
-        false
-    ) as is_within_sold,
+    r.is_known_line,
+    coalesce(w.accepted, false) as is_within_sold,
     r._source_file, r._ingested_at, r._row_number
-from latest r
-left join {{ ref('order_lines') }} l on l.order_id = r.order_id and l.line_no = r.line_no
+from checked r
+left join walk w on w.return_id = r.return_id
