@@ -144,6 +144,16 @@ impl Desk {
         if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err() {
             return Err(DeskError::invalid("month", "expected YYYY-MM"));
         }
+        // A run marks its month done; the month must be over, or later sales would never count.
+        let current = &now()[..7];
+        if month >= current {
+            return Err(DeskError::invalid(
+                "month",
+                format!(
+                    "{month} is not over yet: rebates are run for a month that has ended (before {current})"
+                ),
+            ));
+        }
         self.atomic(|tx, settings| {
             let done: Option<String> = cached_row(tx, "select month from rebate_runs where month = ?1", params![month], |r| r.get(0)).optional()?;
             if done.is_some() {

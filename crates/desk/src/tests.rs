@@ -507,7 +507,25 @@ fn rebate_run_is_idempotent() {
         )
         .unwrap();
     w.desk.bill_order(&w.clerk, order).unwrap();
-    let month = &now()[..7];
+    // The current month is not over: no run yet (nor for a future month).
+    let current = &now()[..7];
+    let refused = w.desk.rebate_run(&w.manager, current).unwrap_err();
+    assert!(refused.to_string().contains("not over yet"), "{refused}");
+    assert!(w.desk.rebate_run(&w.manager, "2999-01").is_err());
+    assert_eq!(
+        count(&w.desk, "select count(*) from rebate_runs"),
+        0,
+        "a refused run marks nothing done"
+    );
+    // The sale was billed in a month that has ended (moved back, as if billed then).
+    w.desk
+        .connection()
+        .execute(
+            "update orders set billed_at = '2024-03-15 10:00:00.000000' where order_id = ?1",
+            [order],
+        )
+        .unwrap();
+    let month = "2024-03";
     // 12 × 10.00 = 120.00 net sales, 5% = 6.00.
     assert_eq!(
         w.desk.rebate_run(&w.manager, month).unwrap(),

@@ -402,8 +402,8 @@ impl<'a> History<'a> {
             units += l.quantity;
             self.movement(l.product.id, warehouse, "sale", -l.quantity, billed_at)?;
         }
-        // A sale counts toward rebates and targets in the month the order was placed.
-        let month = month_of(life.ordered_at);
+        // A sale counts toward rebates and targets in the month it was billed.
+        let month = month_of(billed_at);
         let entry = self.monthly.entry((customer.id, month)).or_default();
         entry.0 += units;
         entry.1 += net_cents;

@@ -343,7 +343,8 @@ fn gold_matches_an_independent_computation() {
         let c = customers.get_mut(&customer).unwrap();
         c.sales += net;
         c.units_sold += l.quantity;
-        let month = text(o, "ordered_at")[..7].to_string();
+        // A sale counts in the month it was billed.
+        let month = text(o, "billed_at")[..7].to_string();
         let m = monthly.entry((customer, month)).or_default();
         m.0 += l.quantity;
         m.1 += net;

@@ -1,5 +1,6 @@
 -- One row per sale line (lines of billed, shipped or delivered orders) and one per return.
 -- Definitions: docs/metrics.md, "Line-level facts". Cancelled and unbilled orders carry no sales.
+-- A sale is dated by its billing (that is when it becomes a sale), a return by its return.
 {% set vat_rate = "cast(" ~ var('vat_rate', 0.075) ~ " as decimal(10, 6))" %}
 with sold_orders as (
     select * from {{ ref('orders') }} where status in ('billed', 'shipped', 'delivered')
@@ -9,7 +10,7 @@ sale_lines as (
         'sale' as line_type,
         l.order_id, l.line_no, cast(null as bigint) as return_id,
         o.customer_id, o.location_id, o.channel, o.source_system, l.product_id,
-        o.ordered_at, o.ordered_at as event_at,
+        o.ordered_at, coalesce(o.billed_at, o.ordered_at) as event_at,
         l.quantity, l.unit_price, l.unit_cost,
         {{ money('l.quantity * l.unit_price') }} as gross_amount,
         {{ money('l.discount_amount') }} as discount_amount,
