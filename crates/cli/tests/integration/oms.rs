@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use crate::util::{ok, oms_project, rows};
-use chrono::{NaiveDate, NaiveDateTime};
+use crate::util::{ok, oms_project, read_csv, rows};
+use chrono::{NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{
     Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -387,11 +387,13 @@ fn gold_matches_an_independent_computation() {
             "order_count of {id}"
         );
         assert_eq!(cents(&g["clv"]), c.sales - c.refunds, "clv of {id}");
-        assert_eq!(
-            cents(&g["aov"]),
-            div_round(i128::from(c.sales), c.orders.len() as i128),
-            "aov of {id}"
-        );
+        let with_sales = c.orders.iter().filter(|o| sold(&orders[o])).count() as i128;
+        let aov = if with_sales == 0 {
+            0
+        } else {
+            div_round(i128::from(c.sales), with_sales)
+        };
+        assert_eq!(cents(&g["aov"]), aov, "aov of {id}");
         assert_eq!(
             g["units_sold"].as_i64(),
             Some(c.units_sold),
@@ -475,6 +477,134 @@ fn gold_matches_an_independent_computation() {
 
     check_credit_aging(&root, &landing, as_of);
 
+    // regional_sales: per customer location and event month — orders with sales, buyers, net
+    // revenue of sales and returns.
+    let location_of: HashMap<String, Vec<String>> = read_csv(&landing.join("locations.csv"))
+        .into_iter()
+        .map(|r| (r[0].clone(), r))
+        .collect();
+    let place_of: HashMap<i64, [String; 4]> = read_csv(&landing.join("customers.csv"))
+        .into_iter()
+        .map(|r| {
+            let l = &location_of[&r[4]];
+            (
+                r[0].parse().unwrap(),
+                [l[1].clone(), l[2].clone(), l[3].clone(), l[4].clone()],
+            )
+        })
+        .collect();
+    #[derive(Default)]
+    struct Region {
+        orders: BTreeSet<i64>,
+        buyers: BTreeSet<i64>,
+        net: i64,
+    }
+    let mut regions: BTreeMap<([String; 4], String), Region> = BTreeMap::new();
+    for l in &lines {
+        let o = &orders[&l.order_id];
+        if !sold(o) {
+            continue;
+        }
+        let customer = int(o, "customer_id");
+        let key = (
+            place_of[&customer].clone(),
+            text(o, "billed_at")[..7].to_string(),
+        );
+        let r = regions.entry(key).or_default();
+        r.orders.insert(l.order_id);
+        r.buyers.insert(customer);
+        r.net += l.quantity * l.price - l.discount;
+    }
+    for ret in ndjson(&landing, "returns") {
+        let l = line_of[&(int(&ret, "order_id"), int(&ret, "line_no"))];
+        let o = &orders[&l.order_id];
+        let qty = int(&ret, "quantity");
+        let discount = div_round(
+            i128::from(l.discount) * i128::from(qty),
+            i128::from(l.quantity),
+        );
+        let customer = int(o, "customer_id");
+        let key = (
+            place_of[&customer].clone(),
+            text(&ret, "returned_at")[..7].to_string(),
+        );
+        regions.entry(key).or_default().net -= qty * l.price - discount;
+    }
+    let gold = rows(
+        &root,
+        "select region, country, state, city, substr(cast(month as varchar), 1, 7) as month, orders, customers, net_revenue from gold.regional_sales order by region, country, state, city, month",
+    );
+    assert_eq!(gold.len(), regions.len(), "regional_sales rows");
+    for (g, ((place, month), r)) in gold.iter().zip(&regions) {
+        let got: [String; 4] =
+            ["region", "country", "state", "city"].map(|k| g[k].as_str().unwrap().to_string());
+        assert_eq!(
+            (&got, g["month"].as_str().unwrap()),
+            (place, month.as_str())
+        );
+        assert_eq!(
+            g["orders"].as_i64(),
+            Some(r.orders.len() as i64),
+            "orders of {place:?} {month}"
+        );
+        assert_eq!(
+            g["customers"].as_i64(),
+            Some(r.buyers.len() as i64),
+            "buyers of {place:?} {month}"
+        );
+        assert_eq!(
+            cents(&g["net_revenue"]),
+            r.net,
+            "net revenue of {place:?} {month}"
+        );
+    }
+
+    // order_volume: per order hour and channel, the orders that became sales, their units and
+    // net revenue (sales only).
+    let mut volume: BTreeMap<(String, i64, String), (i64, i64, i64)> = BTreeMap::new();
+    let mut units_of: HashMap<i64, (i64, i64)> = HashMap::new();
+    for l in &lines {
+        let u = units_of.entry(l.order_id).or_default();
+        u.0 += l.quantity;
+        u.1 += l.quantity * l.price - l.discount;
+    }
+    for (id, o) in &orders {
+        if !sold(o) {
+            continue;
+        }
+        let at = ts(&text(o, "ordered_at"));
+        let key = (
+            at.date().to_string(),
+            i64::from(at.hour()),
+            text(o, "channel"),
+        );
+        let (units, net) = units_of.get(id).copied().unwrap_or_default();
+        let v = volume.entry(key).or_default();
+        v.0 += 1;
+        v.1 += units;
+        v.2 += net;
+    }
+    let gold = rows(
+        &root,
+        "select cast(cast(order_hour as date) as varchar) as day, cast(date_part('hour', order_hour) as bigint) as hour, channel, orders, units, net_revenue from gold.order_volume order by 1, 2, 3",
+    );
+    assert_eq!(gold.len(), volume.len(), "order_volume rows");
+    for (g, ((day, hour, channel), (n, units, net))) in gold.iter().zip(&volume) {
+        assert_eq!(
+            (g["day"].as_str(), g["hour"].as_i64(), g["channel"].as_str()),
+            (Some(day.as_str()), Some(*hour), Some(channel.as_str()))
+        );
+        assert_eq!(
+            (
+                g["orders"].as_i64(),
+                g["units"].as_i64(),
+                cents(&g["net_revenue"])
+            ),
+            (Some(*n), Some(*units), *net),
+            "order_volume at {day} {hour}h {channel}"
+        );
+    }
+
     // Monthly rebates: 5% of net sales where net units reach 1000.
     let gold = rows(
         &root,
@@ -508,6 +638,15 @@ fn gold_matches_an_independent_computation() {
         rebated += usize::from(rebate > 0);
     }
     assert!(rebated > 0, "some customers earn a rebate");
+    let types = rows(
+        &root,
+        "select arrow_typeof(rebate_rate) as t from gold.monthly_rebates limit 1",
+    );
+    assert_eq!(
+        types[0]["t"].as_str(),
+        Some("Float64"),
+        "rebate_rate is DOUBLE"
+    );
 
     check_inventory(&root, &landing, as_of);
 

@@ -11,6 +11,7 @@ lines as (
     select
         customer_id,
         sum(case when line_type = 'sale' then net_revenue else 0 end) as sales_revenue,
+        count(distinct case when line_type = 'sale' then order_id end) as orders_with_sales,
         -sum(case when line_type = 'return' then net_revenue else 0 end) as refunded_amount,
         sum(case when line_type = 'sale' then quantity else 0 end) as units_sold,
         -sum(case when line_type = 'return' then quantity else 0 end) as units_returned
@@ -21,6 +22,7 @@ joined as (
     select
         o.customer_id, c.customer_name, o.order_count,
         coalesce(l.sales_revenue, 0) as sales_revenue,
+        coalesce(l.orders_with_sales, 0) as orders_with_sales,
         coalesce(l.refunded_amount, 0) as refunded_amount,
         coalesce(l.units_sold, 0) as units_sold,
         coalesce(l.units_returned, 0) as units_returned,
@@ -35,7 +37,8 @@ select
     {{ money('sales_revenue') }} as sales_revenue,
     {{ money('refunded_amount') }} as refunded_amount,
     {{ money('sales_revenue - refunded_amount') }} as clv,
-    {{ money('sales_revenue / order_count') }} as aov,
+    -- Average order value over the orders that became sales (raised or held orders have no value yet).
+    {{ money('case when orders_with_sales = 0 then 0 else sales_revenue / orders_with_sales end') }} as aov,
     units_sold, units_returned,
     coalesce({{ ratio('units_returned', 'units_sold') }}, 0.0) as return_rate,
     first_order_date, last_order_date, lifespan_days,

@@ -13,7 +13,7 @@ with monthly as (
 select
     m.customer_id, c.customer_name, m.month, m.net_units,
     {{ money('m.net_sales') }} as net_sales,
-    case when m.net_units >= {{ var('rebate_min_units', 1000) }} then {{ rate }} else cast(0 as decimal(10, 6)) end as rebate_rate,
+    cast(case when m.net_units >= {{ var('rebate_min_units', 1000) }} then {{ rate }} else cast(0 as decimal(10, 6)) end as double) as rebate_rate,
     {{ money('m.net_sales * case when m.net_units >= ' ~ var('rebate_min_units', 1000) ~ ' then ' ~ rate ~ ' else 0 end') }} as rebate_amount
 from monthly m
 left join {{ ref('dim_customers') }} c on c.customer_id = m.customer_id

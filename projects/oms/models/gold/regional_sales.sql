@@ -9,7 +9,8 @@ per_city as (
     select
         region, country, state, city, month,
         count(distinct case when line_type = 'sale' then order_id end) as orders,
-        count(distinct customer_id) as customers,
+        -- Buyers: a customer whose only activity in the month was a return is not one.
+        count(distinct case when line_type = 'sale' then customer_id end) as customers,
         sum(net_revenue) as net_revenue
     from lines
     group by region, country, state, city, month
