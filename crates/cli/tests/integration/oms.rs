@@ -886,6 +886,18 @@ fn a_refused_over_return_does_not_count_toward_later_returns() {
             "{{\"return_id\": {id}, \"order_id\": {order}, \"line_no\": {line_no}, \"quantity\": {quantity}, \"reason\": \"changed mind\", \"returned_at\": \"2024-06-2{day} 10:00:00\"}}\n"
         ));
     }
+    // And a return on an order that was never billed: quarantined, named, not lost in a join.
+    let unsold = rows(
+        &root,
+        "select l.order_id, l.line_no from silver.order_lines l join silver.orders o on o.order_id = l.order_id \
+         where o.status in ('raised', 'on_hold', 'cancelled') order by l.order_id limit 1",
+    );
+    let unsold = unsold.first().expect("an order that was not billed");
+    file.push_str(&format!(
+        "{{\"return_id\": 900004, \"order_id\": {}, \"line_no\": {}, \"quantity\": 1, \"reason\": \"damaged\", \"returned_at\": \"2024-06-24 10:00:00\"}}\n",
+        unsold["order_id"].as_i64().unwrap(),
+        unsold["line_no"].as_i64().unwrap()
+    ));
     std::fs::write(landing.join("returns_9000.ndjson"), file).expect("write returns");
     let landing_s = landing.to_str().expect("utf-8");
     ok(&root, &["ingest", "--landing", landing_s]);
@@ -901,10 +913,15 @@ fn a_refused_over_return_does_not_count_toward_later_returns() {
     assert_eq!(accepted, vec![900_001, 900_003], "accepted returns");
     let refused = rows(
         &root,
-        "select return_id, _expectations from silver.returns__quarantine where return_id >= 900000",
+        "select return_id, _expectations from silver.returns__quarantine where return_id >= 900000 order by return_id",
     );
-    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused.len(), 2, "{refused:?}");
     assert_eq!(refused[0]["return_id"].as_i64(), Some(900_002));
     assert_eq!(refused[0]["_expectations"].as_str(), Some("within_sold"));
+    assert_eq!(refused[1]["return_id"].as_i64(), Some(900_004));
+    assert_eq!(
+        refused[1]["_expectations"].as_str(),
+        Some("sold_order,within_sold")
+    );
     drop(dir);
 }

@@ -2,7 +2,8 @@
 -- that would take the line's accepted units above its sold units, is quarantined with the reason
 -- (silver.returns__quarantine), never silently capped. A refused return does not count toward
 -- the limit: the returns of a line are walked in time order, each accepted only if the units
--- accepted before it plus its own stay within what was sold.
+-- accepted before it plus its own stay within what was sold. A return on an order that was never
+-- sold (raised, on hold, cancelled) is quarantined as `sold_order` and does not count either.
 with recursive typed as (
     select
         try_cast(return_id as bigint) as return_id,
@@ -18,14 +19,23 @@ latest as (
     select * from (select *, {{ latest_first('return_id', 'returned_at') }} as _version from typed where return_id is not null) t
     where _version = 1
 ),
-checked as (
+joined as (
     select
         r.*,
         l.quantity as sold,
         l.order_id is not null as is_known_line,
-        row_number() over (partition by r.order_id, r.line_no order by r.returned_at, r.return_id) as seq
+        coalesce(o.status in ('billed', 'shipped', 'delivered'), false) as is_sold_order
     from latest r
     left join {{ ref('order_lines') }} l on l.order_id = r.order_id and l.line_no = r.line_no
+    left join {{ ref('orders') }} o on o.order_id = r.order_id
+),
+checked as (
+    select
+        *,
+        case when is_known_line and is_sold_order then
+            row_number() over (partition by order_id, line_no, is_known_line and is_sold_order order by returned_at, return_id)
+        end as seq
+    from joined
 ),
 walk as (
     select
@@ -33,7 +43,7 @@ walk as (
         coalesce(quantity <= sold, false) as accepted,
         case when quantity <= sold then quantity else 0 end as accepted_units
     from checked
-    where seq = 1 and is_known_line
+    where seq = 1
     union all
     select
         c.return_id, c.order_id, c.line_no, c.seq,
@@ -45,6 +55,7 @@ walk as (
 select
     r.return_id, r.order_id, r.line_no, r.quantity, r.reason, r.returned_at,
     r.is_known_line,
+    r.is_sold_order,
     coalesce(w.accepted, false) as is_within_sold,
     r._source_file, r._ingested_at, r._row_number
 from checked r
