@@ -26,7 +26,6 @@ struct Line<'p> {
 
 /// Where an order's lifecycle ended by the end of the period, and when each step happened.
 struct Lifecycle {
-    ordered_at: NaiveDateTime,
     status: &'static str,
     updated_at: NaiveDateTime,
     hold_reason: Option<&'static str>,
@@ -248,7 +247,6 @@ impl<'a> History<'a> {
             ("raised", ordered_at, None, None)
         };
         Lifecycle {
-            ordered_at,
             status,
             updated_at,
             hold_reason,

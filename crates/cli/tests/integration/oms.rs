@@ -205,7 +205,7 @@ struct Customer {
 fn check_credit_aging(root: &Path, landing: &Path, as_of: NaiveDate) {
     let mut debits: BTreeMap<i64, Vec<(NaiveDate, i64, i64)>> = BTreeMap::new();
     let mut credits: BTreeMap<i64, i64> = BTreeMap::new();
-    for e in ndjson(&landing, "ledger") {
+    for e in ndjson(landing, "ledger") {
         let customer = int(&e, "customer_id");
         let amount = parse_cents(&text(&e, "amount"));
         let date = NaiveDate::parse_from_str(&text(&e, "value_date"), "%Y-%m-%d").unwrap();
