@@ -309,6 +309,8 @@ pub async fn run_microbatch(
     let mut table_exists = exists;
     for batch in batches(start, end, size)? {
         let compiled = project.compile_batch(&node.unique_id, table_exists, &batch)?;
+        // The last batch's SQL stays under target/compiled, as a model's SQL does.
+        crate::execute::write_compiled(&project.root, &project.compiled_path(node), &compiled.sql)?;
         let (df, stats) = expectations.apply(&compiled.sql).await?;
         crate::expectations::merge_results(&mut results, stats);
         if table_exists {
