@@ -50,6 +50,7 @@ impl Desk {
                 put_line(tx, order_id, l)?;
             }
             emit_order(tx, order_id)?;
+            emit_lines(tx, order_id, "order_line_raised")?;
             Ok(order_id)
         })
     }
@@ -70,7 +71,8 @@ impl Desk {
             }
             put_line(tx, order_id, &line)?;
             touch(tx, order_id)?;
-            emit_order(tx, order_id)
+            emit_order(tx, order_id)?;
+            emit_lines(tx, order_id, "order_line_raised")
         })
     }
 
@@ -150,9 +152,7 @@ impl Desk {
             )?;
             post(tx, customer_id, "invoice", total, Some(order_id), None, &actor.name)?;
             emit_order(tx, order_id)?;
-            for line in records::lines(tx, order_id)? {
-                event(tx, "order_line_billed", "order_lines", &line)?;
-            }
+            emit_lines(tx, order_id, "order_line_billed")?;
             Ok(BillOutcome::Billed { net_cents: net, vat_cents: vat, total_cents: total })
         })
     }
@@ -291,6 +291,15 @@ fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
              values (?1, (select coalesce(max(line_no), 0) + 1 from order_lines where order_id = ?1), ?2, ?3)",
             params![order_id, line.product_id, line.quantity],
         )?;
+    }
+    Ok(())
+}
+
+/// Publishes every line of an order as it stands: raised (the lakehouse sees unbilled and later
+/// cancelled orders with their lines), changed, and billed.
+fn emit_lines(tx: &Transaction<'_>, order_id: i64, event_type: &str) -> Result<()> {
+    for line in records::lines(tx, order_id)? {
+        event(tx, event_type, "order_lines", &line)?;
     }
     Ok(())
 }

@@ -143,6 +143,16 @@ fn desk_operations_flow_into_silver_and_gold() {
         "--line",
         &format!("{product}:1"),
     ]));
+    // An order left open (raised, never billed): its lines must reach the lakehouse too.
+    let open = id(&c(&[
+        "raise",
+        "--customer",
+        &customer,
+        "--location",
+        &location,
+        "--line",
+        &format!("{product}:3"),
+    ]));
     assert!(c(&["bill", &first]).contains("total 107.50"));
     assert!(c(&["bill", &second]).contains("total 53.75"));
     c(&[
@@ -319,6 +329,42 @@ fn desk_operations_flow_into_silver_and_gold() {
         8_437,
         "silver's ledger sums to the desk balance"
     );
+    // Unbilled and cancelled desk orders carry their lines into gold: the open order is
+    // outstanding with its units and amount (3 × 25.00), the cancelled one is a reversal of 25.00.
+    let outstanding = rows(
+        &root,
+        &format!(
+            "select units, cast(amount as double) as amount, status from gold.outstanding_orders where order_id = {open}"
+        ),
+    );
+    assert_eq!(outstanding.len(), 1, "{outstanding:?}");
+    assert_eq!(outstanding[0]["units"].as_i64(), Some(3));
+    assert_eq!(outstanding[0]["amount"].as_f64(), Some(75.0));
+    let lines = rows(
+        &root,
+        &format!(
+            "select order_id, line_count, units from gold.fct_orders where order_id in ({open}, {cancelled}) order by order_id"
+        ),
+    );
+    let lines: Vec<(i64, i64)> = lines
+        .iter()
+        .map(|r| {
+            (
+                r["line_count"].as_i64().unwrap(),
+                r["units"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // The cancelled order keeps its line (units count 0 on a cancelled order, as the spec says).
+    assert_eq!(lines, [(1, 0), (1, 3)]);
+    let month = &today[..7];
+    let cancelled_amount = scalar_f64(
+        &root,
+        &format!(
+            "select sum(cancelled_amount) from gold.reversal_analysis where substr(cast(month as varchar), 1, 7) = '{month}'"
+        ),
+    );
+    assert_eq!(cancelled_amount, 25.0, "the cancelled desk order's amount");
     let generated_orders = scalar_f64(
         &root,
         "select count(*) from silver.orders where source_system <> 'desk'",
