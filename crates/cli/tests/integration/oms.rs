@@ -925,3 +925,80 @@ fn a_refused_over_return_does_not_count_toward_later_returns() {
     );
     drop(dir);
 }
+
+/// Issue: a line arriving before its order header was quarantined as "unknown order" and never
+/// looked at again. The quarantine is a waiting room: once the header arrives, the next build
+/// admits the line.
+#[test]
+fn a_line_that_arrives_before_its_order_is_admitted_once_the_order_arrives() {
+    let (dir, root, landing) = built("300", "0");
+    let landing_s = landing.to_str().expect("utf-8");
+    let customer = rows(
+        &root,
+        "select customer_id, location_id from silver.customers order by customer_id limit 1",
+    );
+    let (customer, location) = (
+        customer[0]["customer_id"].as_i64().unwrap(),
+        customer[0]["location_id"].as_i64().unwrap(),
+    );
+    let order = 7_000_001;
+    std::fs::write(
+        landing.join("order_lines_9001.ndjson"),
+        // With it, in the same load, a valid new line of an existing order: it is admitted, so
+        // the model's high-water mark moves past the early line.
+        format!("{{\"order_id\": {order}, \"line_no\": 1, \"product_id\": 1, \"quantity\": 2, \"unit_price\": \"10.00\", \"discount_amount\": \"0.00\", \"updated_at\": \"2024-06-20 10:00:00\"}}\n\
+                 {{\"order_id\": 1, \"line_no\": 77, \"product_id\": 1, \"quantity\": 1, \"unit_price\": \"10.00\", \"discount_amount\": \"0.00\", \"updated_at\": \"2024-06-20 10:00:00\"}}\n"),
+    )
+    .expect("write line");
+    ok(&root, &["ingest", "--landing", landing_s]);
+    ok(&root, &["build", "--vars", &vars()]);
+    let waiting = rows(
+        &root,
+        &format!(
+            "select _expectations from silver.order_lines__quarantine where order_id = {order}"
+        ),
+    );
+    assert_eq!(waiting.len(), 1, "the early line waits in quarantine");
+    // Without its order there is no order time either, so no cost version: both are named.
+    assert_eq!(
+        waiting[0]["_expectations"].as_str(),
+        Some("known_order,known_product")
+    );
+
+    std::fs::write(
+        landing.join("orders_9001.ndjson"),
+        format!("{{\"order_id\": {order}, \"customer_id\": {customer}, \"location_id\": {location}, \"channel\": \"web\", \"source_system\": \"erp\", \"ordered_at\": \"2024-06-20 09:59:00\", \"status\": \"raised\", \"hold_reason\": null, \"cancel_reason\": null, \"billed_at\": null, \"updated_at\": \"2024-06-20 09:59:00\"}}\n"),
+    )
+    .expect("write order");
+    ok(&root, &["ingest", "--landing", landing_s]);
+    ok(&root, &["build", "--vars", &vars()]);
+    let admitted = rows(
+        &root,
+        &format!("select line_no, quantity from silver.order_lines where order_id = {order}"),
+    );
+    assert_eq!(
+        admitted.len(),
+        1,
+        "the line is admitted once its order is there"
+    );
+    assert_eq!(admitted[0]["quantity"].as_i64(), Some(2));
+    let outstanding = rows(
+        &root,
+        &format!("select units from gold.outstanding_orders where order_id = {order}"),
+    );
+    assert_eq!(outstanding[0]["units"].as_i64(), Some(2));
+    // A third build changes nothing: the admitted line is not read again, nothing new waits.
+    ok(&root, &["build", "--vars", &vars()]);
+    let waiting = rows(
+        &root,
+        &format!(
+            "select count(*) as n from silver.order_lines__quarantine where order_id = {order}"
+        ),
+    );
+    assert_eq!(
+        waiting[0]["n"].as_i64(),
+        Some(1),
+        "quarantined once, then admitted"
+    );
+    drop(dir);
+}

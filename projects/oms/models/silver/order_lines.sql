@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', incremental_strategy='merge', unique_key=['order_id', 'line_no'], on_schema_change='append_new_columns') }}
 -- One row per order line (its latest copy), with the product's price and cost at the time of the
 -- order. Lines of unknown orders or products and non-positive quantities are quarantined
--- (silver.order_lines__quarantine), never dropped silently.
+-- (silver.order_lines__quarantine), never dropped silently. The quarantine is a waiting room: a
+-- line that arrived before its order or product is read again once that has arrived.
 with arrived as (
     select
         cast(l.order_id as bigint) as order_id,
@@ -15,6 +16,14 @@ with arrived as (
     from {{ source('bronze', 'order_lines') }} l
     {% if is_incremental() %}
     where l._ingested_at > (select max(_ingested_at) from {{ this }})
+       -- Never admitted, and what it was waiting for is here now (a line with a bad quantity
+       -- would only be quarantined again, so it is not re-read).
+       or (
+           not exists (select 1 from {{ this }} t where t.order_id = cast(l.order_id as bigint) and t.line_no = cast(l.line_no as bigint))
+           and exists (select 1 from {{ ref('orders') }} o where o.order_id = cast(l.order_id as bigint))
+           and exists (select 1 from {{ ref('products') }} p where p.product_id = cast(l.product_id as bigint))
+           and cast(l.quantity as bigint) > 0
+       )
     {% endif %}
 ),
 latest as (
