@@ -409,7 +409,7 @@ impl<'a> History<'a> {
             .location_month
             .entry((customer.location_id, month))
             .or_default() += net_cents;
-        let invoice = round_cents(net_cents as f64 * (1.0 + self.config.vat_rate));
+        let invoice = net_cents + self.config.vat_cents(net_cents);
         let mut entry = landing::LedgerEntry::new(
             0,
             customer.id as i64,
@@ -499,9 +499,11 @@ impl<'a> History<'a> {
             reason: reason.into(),
             returned_at: ts(returned_at),
         })?;
-        let refunded_net = returned as f64 * line.price_cents as f64
-            - line.discount_cents as f64 * returned as f64 / line.quantity as f64;
-        let refund = round_cents(refunded_net * (1.0 + self.config.vat_rate));
+        // The refund note: the returned units' net (the line's discount prorated, to the cent),
+        // plus its VAT rounded once.
+        let refunded_net =
+            returned * line.price_cents - div_round(line.discount_cents * returned, line.quantity);
+        let refund = refunded_net + self.config.vat_cents(refunded_net);
         let mut entry = landing::LedgerEntry::new(
             0,
             customer.id as i64,
@@ -524,7 +526,7 @@ impl<'a> History<'a> {
             .entry((customer.id, month_of(returned_at)))
             .or_default();
         entry.0 -= returned;
-        entry.1 -= round_cents(refunded_net);
+        entry.1 -= refunded_net;
         Ok(())
     }
 
@@ -586,6 +588,12 @@ impl<'a> History<'a> {
             .chain(ledger.finish()?)
             .collect())
     }
+}
+
+/// `a / b` rounded half away from zero.
+fn div_round(a: i64, b: i64) -> i64 {
+    let q = (2 * a.abs() + b.abs()) / (2 * b.abs());
+    if (a < 0) != (b < 0) { -q } else { q }
 }
 
 /// 1–5 distinct products; quantities by customer type; a discount on a quarter of the lines.

@@ -73,6 +73,15 @@ impl Config {
         self.start + Duration::days(i64::from(self.days))
     }
 
+    /// The VAT on `net_cents`, rounded once, half away from zero, in integer arithmetic (as an
+    /// invoice is: a float would round some half cents down).
+    pub fn vat_cents(&self, net_cents: i64) -> i64 {
+        let ppm = (self.vat_rate * 1_000_000.0).round() as i128;
+        let x = i128::from(net_cents) * ppm;
+        let q = (x.abs() + 500_000) / 1_000_000;
+        (if x < 0 { -q } else { q }) as i64
+    }
+
     /// The share of messy rows, as a probability.
     fn messy(&self) -> f64 {
         self.messy.clamp(0.0, 1.0)
@@ -216,6 +225,16 @@ mod tests {
         }
         assert!(sa.duplicates > 0);
         assert_eq!(sa.orders, 300);
+    }
+
+    #[test]
+    fn vat_rounds_half_cents_away_from_zero_exactly() {
+        let config = Config::new("unused", 1);
+        // 20 × 0.075 = 1.5 cents exactly; a float gives 1.4999… and rounds it down.
+        assert_eq!(config.vat_cents(20), 2);
+        assert_eq!(config.vat_cents(-20), -2);
+        assert_eq!(config.vat_cents(10_000), 750);
+        assert_eq!(config.vat_cents(19), 1);
     }
 
     #[test]

@@ -605,6 +605,101 @@ fn gold_matches_an_independent_computation() {
         );
     }
 
+    // VAT: rounded once per invoice (an order's sale lines) or refund note (a return), allocated
+    // to the lines by largest remainder; by month it equals the ledger's VAT (amount − net).
+    const VAT_PPM: i64 = 75_000;
+    let vat_of = |net: i64| (net.abs() * VAT_PPM + 500_000) / 1_000_000 * net.signum();
+    let mut expected_vat: BTreeMap<(String, i64, i64, i64), i64> = BTreeMap::new();
+    let mut by_order: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for l in &lines {
+        if sold(&orders[&l.order_id]) {
+            by_order
+                .entry(l.order_id)
+                .or_default()
+                .push((l.line_no, l.quantity * l.price - l.discount));
+        }
+    }
+    let mut order_net: HashMap<i64, i64> = HashMap::new();
+    for (order, nets) in &by_order {
+        let micros: Vec<i64> = nets.iter().map(|(_, n)| n * VAT_PPM).collect();
+        let total = (micros.iter().sum::<i64>() + 500_000) / 1_000_000;
+        let base: i64 = micros.iter().map(|m| m / 1_000_000).sum();
+        let mut ranked: Vec<usize> = (0..nets.len()).collect();
+        ranked.sort_by_key(|&i| (std::cmp::Reverse(micros[i] % 1_000_000), nets[i].0));
+        for (rank, &i) in ranked.iter().enumerate() {
+            let extra = i64::from((rank as i64) < total - base);
+            expected_vat.insert(
+                ("sale".into(), *order, nets[i].0, 0),
+                micros[i] / 1_000_000 + extra,
+            );
+        }
+        order_net.insert(*order, nets.iter().map(|(_, n)| n).sum());
+    }
+    let mut refund_net: HashMap<i64, i64> = HashMap::new();
+    for r in ndjson(&landing, "returns") {
+        let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
+        let qty = int(&r, "quantity");
+        let net = qty * l.price
+            - div_round(
+                i128::from(l.discount) * i128::from(qty),
+                i128::from(l.quantity),
+            );
+        expected_vat.insert(
+            ("return".into(), l.order_id, l.line_no, int(&r, "return_id")),
+            -vat_of(net),
+        );
+        refund_net.insert(int(&r, "return_id"), net);
+    }
+    let gold = rows(
+        &root,
+        "select line_type, order_id, line_no, coalesce(return_id, 0) as return_id, vat_amount from gold.fct_sales",
+    );
+    let got: BTreeMap<(String, i64, i64, i64), i64> = gold
+        .iter()
+        .map(|g| {
+            (
+                (
+                    g["line_type"].as_str().unwrap().to_string(),
+                    g["order_id"].as_i64().unwrap(),
+                    g["line_no"].as_i64().unwrap(),
+                    g["return_id"].as_i64().unwrap(),
+                ),
+                cents(&g["vat_amount"]),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), expected_vat.len(), "fct_sales lines");
+    for (key, vat) in &expected_vat {
+        assert_eq!(got.get(key), Some(vat), "vat_amount of {key:?}");
+    }
+    let mut ledger_vat: BTreeMap<String, i64> = BTreeMap::new();
+    for e in ndjson(&landing, "ledger") {
+        let month = text(&e, "value_date")[..7].to_string();
+        let amount = parse_cents(&text(&e, "amount"));
+        match text(&e, "entry_type").as_str() {
+            "invoice" => {
+                *ledger_vat.entry(month).or_default() += amount - order_net[&int(&e, "order_id")];
+            }
+            "refund" => {
+                *ledger_vat.entry(month).or_default() -= amount - refund_net[&int(&e, "return_id")];
+            }
+            _ => {}
+        }
+    }
+    let gold = rows(
+        &root,
+        "select substr(cast(period_start as varchar), 1, 7) as month, vat_amount from gold.sales_summary where grain = 'month' order by period_start",
+    );
+    assert_eq!(gold.len(), ledger_vat.len(), "months with VAT");
+    for (g, (month, vat)) in gold.iter().zip(&ledger_vat) {
+        assert_eq!(g["month"].as_str(), Some(month.as_str()));
+        assert_eq!(
+            cents(&g["vat_amount"]),
+            *vat,
+            "VAT of {month}: gold against the ledger"
+        );
+    }
+
     // Monthly rebates: 5% of net sales where net units reach 1000.
     let gold = rows(
         &root,

@@ -1,7 +1,8 @@
 -- One row per sale line (lines of billed, shipped or delivered orders) and one per return.
 -- Definitions: docs/metrics.md, "Line-level facts". Cancelled and unbilled orders carry no sales.
 -- A sale is dated by its billing (that is when it becomes a sale), a return by its return.
-{% set vat_rate = "cast(" ~ var('vat_rate', 0.075) ~ " as decimal(10, 6))" %}
+{#- VAT in millionths, so invoices are rounded in exact integer arithmetic, as the ledger's. -#}
+{% set vat_ppm = (var('vat_rate', 0.075) * 1000000) | round | int %}
 with sold_orders as (
     select * from {{ ref('orders') }} where status in ('billed', 'shipped', 'delivered')
 ),
@@ -36,14 +37,35 @@ lines as (
     select * from sale_lines
     union all
     select * from return_lines
+),
+netted as (
+    select *, {{ money('gross_amount - discount_amount') }} as net_revenue
+    from lines
+),
+-- VAT is computed and rounded once per invoice (the sale lines of an order) or refund note (one
+-- return), then allocated to its lines by largest remainder, so the lines sum to it exactly.
+-- Amounts in cents × 10^6 (integers): half-cent cases round away from zero, never by float luck.
+shares as (
+    select *,
+        case when line_type = 'sale' then 'sale ' || cast(order_id as varchar)
+             else 'return ' || cast(return_id as varchar) end as vat_document,
+        abs(cast(net_revenue * 100 as bigint)) * {{ vat_ppm }} as vat_micro
+    from netted
+),
+allocated as (
+    select *,
+        (sum(vat_micro) over (partition by vat_document) + 500000) / 1000000
+            - sum(vat_micro / 1000000) over (partition by vat_document) as extra_cents,
+        row_number() over (partition by vat_document order by vat_micro % 1000000 desc, line_no) as remainder_rank
+    from shares
 )
 select
     line_type, order_id, line_no, return_id, customer_id, location_id, channel, source_system,
     product_id, ordered_at, event_at, cast(event_at as date) as event_date,
     quantity, unit_price, unit_cost, gross_amount, discount_amount,
-    {{ money('gross_amount - discount_amount') }} as net_revenue,
+    net_revenue,
     {{ money('quantity * unit_cost') }} as cost_amount,
-    {{ money('gross_amount - discount_amount - quantity * unit_cost') }} as gross_profit,
-    {{ money('(gross_amount - discount_amount) * ' ~ vat_rate) }} as vat_amount,
+    {{ money('net_revenue - quantity * unit_cost') }} as gross_profit,
+    {{ money("cast((case when line_type = 'return' then -1 else 1 end) * (vat_micro / 1000000 + case when remainder_rank <= extra_cents then 1 else 0 end) as decimal(18, 2)) / 100") }} as vat_amount,
     return_reason
-from lines
+from allocated
