@@ -34,6 +34,32 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             exists(tx, "customers", "customer_id", customer_id, "customer")?;
+            if let Some(order_id) = order_id {
+                let owner: Option<i64> = tx
+                    .query_row(
+                        "select customer_id from orders where order_id = ?1",
+                        params![order_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match owner {
+                    None => {
+                        return Err(DeskError::invalid(
+                            "order_id",
+                            format!("unknown order {order_id}"),
+                        ));
+                    }
+                    Some(owner) if owner != customer_id => {
+                        return Err(DeskError::invalid(
+                            "order_id",
+                            format!(
+                                "order {order_id} belongs to customer {owner}, not {customer_id}"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
             let entry = post(
                 tx,
                 customer_id,

@@ -959,3 +959,35 @@ fn amounts_typed_by_people_parse_to_cents() {
         );
     }
 }
+
+#[test]
+fn a_payment_for_an_order_must_be_for_that_customers_order() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 1)])
+        .unwrap();
+    let other = w
+        .desk
+        .add_customer(&w.manager, "Bisi Mart", w.retail, None, w.location, 100_000)
+        .unwrap();
+    let before = count(&w.desk, "select count(*) from ledger");
+    let err = w.desk.pay(&w.clerk, other, 500, Some(order)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("belongs to customer {}", w.customer)),
+        "{err}"
+    );
+    assert_eq!(field_of(err), "order_id");
+    assert_eq!(
+        field_of(w.desk.pay(&w.clerk, w.customer, 500, Some(42)).unwrap_err()),
+        "order_id"
+    );
+    assert_eq!(
+        count(&w.desk, "select count(*) from ledger"),
+        before,
+        "refused payments post nothing"
+    );
+    w.desk.pay(&w.clerk, w.customer, 500, Some(order)).unwrap();
+    ledger_matches_balances(&w.desk);
+}
