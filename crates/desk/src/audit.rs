@@ -5,7 +5,7 @@ use super::*;
 pub(crate) fn audit(
     tx: &Transaction<'_>,
     entity: &str,
-    id: i64,
+    id: impl std::fmt::Display,
     action: &str,
     actor: &str,
     payload: &impl Serialize,

@@ -82,6 +82,7 @@ impl Desk {
                     method: None,
                 },
             )?;
+            audit(tx, "ledger", entry, "payment", &actor.name, &json!({"customer_id": customer_id, "order_id": order_id, "amount": Money(amount_cents)}))?;
             Ok(entry)
         })
     }
@@ -151,7 +152,7 @@ impl Desk {
                     ),
                 ));
             }
-            post(
+            let entry = post(
                 tx,
                 customer_id,
                 "write_off",
@@ -159,7 +160,9 @@ impl Desk {
                 None,
                 Some(reason),
                 &actor.name,
-            )
+            )?;
+            audit(tx, "ledger", entry, "write_off", &actor.name, &json!({"customer_id": customer_id, "amount": Money(amount_cents), "reason": reason}))?;
+            Ok(entry)
         })
     }
 
@@ -200,6 +203,7 @@ impl Desk {
                     written.push((customer_id, rebate));
                 }
             }
+            audit(tx, "rebate_runs", month, "rebate_run", &actor.name, &json!({"rebates": written}))?;
             exec(tx, "insert into rebate_runs (month, actor, at) values (?1, ?2, ?3)", params![month, actor.name, now()])?;
             Ok(written)
         })

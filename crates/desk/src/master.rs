@@ -161,7 +161,9 @@ impl Desk {
                 params![product_id, price_cents, cost_cents],
             )?;
             record_product_version(tx, product_id)?;
-            event(tx, "product_changed", "products", &records::product(tx, product_id)?)
+            let product = records::product(tx, product_id)?;
+            event(tx, "product_changed", "products", &product)?;
+            audit(tx, "products", product_id, "price", &actor.name, &product)
         })
     }
 
@@ -173,7 +175,15 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             exists(tx, "products", "product_id", product_id, "product")?;
-            move_stock(tx, product_id, "receipt", quantity, None)
+            move_stock(tx, product_id, "receipt", quantity, None)?;
+            audit(
+                tx,
+                "products",
+                product_id,
+                "receipt",
+                &actor.name,
+                &json!({"quantity": quantity}),
+            )
         })
     }
 

@@ -51,6 +51,7 @@ impl Desk {
             }
             emit_order(tx, order_id)?;
             emit_lines(tx, order_id, "order_line_raised")?;
+            audit(tx, "orders", order_id, "raise", &actor.name, &json!({"order": records::order(tx, order_id)?, "lines": records::lines(tx, order_id)?}))?;
             Ok(order_id)
         })
     }
@@ -72,7 +73,15 @@ impl Desk {
             put_line(tx, order_id, &line)?;
             touch(tx, order_id)?;
             emit_order(tx, order_id)?;
-            emit_lines(tx, order_id, "order_line_raised")
+            emit_lines(tx, order_id, "order_line_raised")?;
+            audit(
+                tx,
+                "orders",
+                order_id,
+                "reraise",
+                &actor.name,
+                &json!({"product_id": line.product_id, "quantity": line.quantity}),
+            )
         })
     }
 
@@ -121,6 +130,7 @@ impl Desk {
                     params![order_id, reason, now()],
                 )?;
                 emit_order(tx, order_id)?;
+                audit(tx, "orders", order_id, "hold", &actor.name, &json!({"reason": reason}))?;
                 Ok(BillOutcome::OnHold { reason: reason.to_string() })
             };
             if lines.iter().any(|l| l.2 > l.5) {
@@ -153,6 +163,7 @@ impl Desk {
             post(tx, customer_id, "invoice", total, Some(order_id), None, &actor.name)?;
             emit_order(tx, order_id)?;
             emit_lines(tx, order_id, "order_line_billed")?;
+            audit(tx, "orders", order_id, "bill", &actor.name, &json!({"net_cents": net, "vat_cents": vat, "total_cents": total}))?;
             Ok(BillOutcome::Billed { net_cents: net, vat_cents: vat, total_cents: total })
         })
     }
@@ -185,7 +196,9 @@ impl Desk {
             )?;
             exec(tx, "update orders set status = 'shipped', updated_at = ?2 where order_id = ?1", params![order_id, at])?;
             emit_order(tx, order_id)?;
-            event(tx, "shipment_changed", "shipments", &records::shipment(tx, order_id)?)
+            let shipment = records::shipment(tx, order_id)?;
+            event(tx, "shipment_changed", "shipments", &shipment)?;
+            audit(tx, "orders", order_id, "ship", &actor.name, &shipment)
         })
     }
 
@@ -211,12 +224,9 @@ impl Desk {
                 params![order_id, at],
             )?;
             emit_order(tx, order_id)?;
-            event(
-                tx,
-                "shipment_changed",
-                "shipments",
-                &records::shipment(tx, order_id)?,
-            )
+            let shipment = records::shipment(tx, order_id)?;
+            event(tx, "shipment_changed", "shipments", &shipment)?;
+            audit(tx, "orders", order_id, "deliver", &actor.name, &shipment)
         })
     }
 
@@ -262,7 +272,9 @@ impl Desk {
             let reversal_id = tx.last_insert_rowid();
             let customer_id: i64 = cached_row(tx, "select customer_id from orders where order_id = ?1", params![order_id], |r| r.get(0))?;
             post(tx, customer_id, "refund", -refund, Some(order_id), Some(&format!("return {reversal_id}")), &actor.name)?;
-            event(tx, "return_recorded", "returns", &orderlake_landing::Return { return_id: reversal_id, order_id, line_no, quantity, reason: reason.to_string(), returned_at: at.clone() })?;
+            let recorded = orderlake_landing::Return { return_id: reversal_id, order_id, line_no, quantity, reason: reason.to_string(), returned_at: at.clone() };
+            event(tx, "return_recorded", "returns", &recorded)?;
+            audit(tx, "returns", reversal_id, "return", &actor.name, &json!({"return": recorded, "refund_cents": refund}))?;
             Ok(refund)
         })
     }

@@ -991,3 +991,74 @@ fn a_payment_for_an_order_must_be_for_that_customers_order() {
     w.desk.pay(&w.clerk, w.customer, 500, Some(order)).unwrap();
     ledger_matches_balances(&w.desk);
 }
+
+#[test]
+fn every_operation_leaves_an_audit_row_with_its_actor() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 2)])
+        .unwrap();
+    w.desk
+        .reraise_line(&w.clerk, order, line(w.product, 3))
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    w.desk
+        .ship_order(
+            &w.clerk,
+            order,
+            w.carrier,
+            w.warehouse,
+            "2030-01-01 00:00:00",
+        )
+        .unwrap();
+    w.desk.deliver_order(&w.clerk, order).unwrap();
+    w.desk
+        .return_units(&w.clerk, order, 1, 1, "damaged")
+        .unwrap();
+    w.desk.pay(&w.clerk, w.customer, 500, Some(order)).unwrap();
+    w.desk
+        .change_price(&w.manager, w.product, Some(1_100), None)
+        .unwrap();
+    w.desk.receive_stock(&w.manager, w.product, 10).unwrap();
+    w.desk
+        .write_off(&w.manager, w.customer, 100, "goodwill")
+        .unwrap();
+    let held = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 500)])
+        .unwrap();
+    w.desk.bill_order(&w.clerk, held).unwrap(); // out of stock: held
+    w.desk.rebate_run(&w.manager, "2024-01").unwrap();
+    let mut stmt = w
+        .desk
+        .connection()
+        .prepare("select action, actor from audit order by audit_id")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected = [
+        ("raise", "cole"),
+        ("reraise", "cole"),
+        ("bill", "cole"),
+        ("ship", "cole"),
+        ("deliver", "cole"),
+        ("return", "cole"),
+        ("payment", "cole"),
+        ("price", "mia"),
+        ("receipt", "mia"),
+        ("write_off", "mia"),
+        ("raise", "cole"),
+        ("hold", "cole"),
+        ("rebate_run", "mia"),
+    ];
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .filter(|(a, _)| *a != "credit_limit")
+        .collect();
+    assert_eq!(got, expected);
+}
