@@ -30,6 +30,12 @@ pub struct OutstandingOrder {
 pub struct AgingRow {
     pub customer_id: i64,
     pub customer_name: String,
+    pub customer_type: String,
+    pub region: String,
+    pub territory: String,
+    pub manager: String,
+    pub credit_limit_cents: i64,
+    /// Open invoices less credits; negative when the customer has prepaid.
     pub balance_cents: i64,
     pub days_0_30: i64,
     pub days_31_60: i64,
@@ -156,7 +162,9 @@ fn day_after(d: NaiveDate) -> String {
 }
 
 /// A customer's aging input: id, name, invoices (value date, cents) in order, credits in cents.
-type Account = (i64, String, Vec<(NaiveDate, i64)>, i64);
+/// A customer's ledger for aging: its id, its invoices (value date, amount) in order, and the sum
+/// of its credits.
+type Account = (i64, Vec<(NaiveDate, i64)>, i64);
 
 /// What is left of each invoice once `credits` settle the oldest first, summed into the buckets
 /// 0–30, 31–60, 61–90, 91–180 and over 180 days old on `as_of`.
@@ -242,57 +250,67 @@ impl Desk {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Credit aging as of `as_of` (`YYYY-MM-DD`): credits settle the oldest invoices first; what
-    /// is left of each invoice is aged by its value date. Customers with nothing owed are left out.
+    /// Credit aging as of `as_of` (`YYYY-MM-DD`), with the lakehouse's `credit_aging` columns:
+    /// credits settle the oldest invoices first; what is left of each invoice is aged by its value
+    /// date. Every customer with ledger entries up to that day is listed, prepaid ones (balance
+    /// below zero, empty buckets) too.
     pub fn credit_aging(&self, actor: &Actor, as_of: &str) -> Result<Vec<AgingRow>> {
         Self::can_read(actor)?;
         let as_of = date("as_of", as_of)?;
         let upto = day_after(as_of);
         let mut stmt = self.connection().prepare(
-            "select c.customer_id, c.name, l.entry_type, l.amount_cents, l.value_date
+            "select c.customer_id, l.entry_type, l.amount_cents, l.value_date
              from ledger l join customers c on c.customer_id = l.customer_id
              where l.value_date < ?1
              order by c.customer_id, l.entry_id",
         )?;
         let mut entries = stmt.query(params![upto])?;
-        let mut out: Vec<AgingRow> = Vec::new();
         // Per customer: its invoices (date, amount) in order and the sum of its credits.
-        let mut current: Option<Account> = None;
-        let flush = |c: Account, out: &mut Vec<AgingRow>| {
-            let (customer_id, customer_name, invoices, credits) = c;
-            let b = age_invoices(&invoices, credits, as_of);
-            let balance_cents = invoices.iter().map(|i| i.1).sum::<i64>() - credits;
-            if balance_cents > 0 {
-                out.push(AgingRow {
-                    customer_id,
-                    customer_name,
-                    balance_cents,
-                    days_0_30: b[0],
-                    days_31_60: b[1],
-                    days_61_90: b[2],
-                    days_91_180: b[3],
-                    days_over_180: b[4],
-                });
-            }
-        };
+        let mut accounts: Vec<Account> = Vec::new();
         while let Some(r) = entries.next()? {
             let customer_id: i64 = r.get(0)?;
-            let kind: String = r.get(2)?;
-            let amount: i64 = r.get(3)?;
-            let day = date("value_date", &r.get::<_, String>(4)?)?;
-            if current.as_ref().is_some_and(|c| c.0 != customer_id) {
-                flush(current.take().expect("checked"), &mut out);
+            let kind: String = r.get(1)?;
+            let amount: i64 = r.get(2)?;
+            let day = date("value_date", &r.get::<_, String>(3)?)?;
+            if accounts.last().is_none_or(|a| a.0 != customer_id) {
+                accounts.push((customer_id, Vec::new(), 0));
             }
-            let c = current.get_or_insert_with(|| (customer_id, String::new(), Vec::new(), 0));
-            c.1 = r.get(1)?;
+            let account = accounts.last_mut().expect("just pushed");
             if kind == "invoice" {
-                c.2.push((day, amount));
+                account.1.push((day, amount));
             } else {
-                c.3 -= amount;
+                account.2 -= amount;
             }
         }
-        if let Some(c) = current {
-            flush(c, &mut out);
+        let mut out = Vec::with_capacity(accounts.len());
+        for (customer_id, invoices, credits) in accounts {
+            let b = age_invoices(&invoices, credits, as_of);
+            let (customer_name, customer_type, region, territory, manager, credit_limit_cents) =
+                self.connection().query_row(
+                    "select c.name, ct.name, l.region, t.name, t.manager_first_name || ' ' || t.manager_last_name, c.credit_limit_cents
+                     from customers c
+                     join customer_types ct on ct.customer_type_id = c.customer_type_id
+                     join locations l on l.location_id = c.location_id
+                     join territories t on t.territory_id = l.territory_id
+                     where c.customer_id = ?1",
+                    params![customer_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )?;
+            out.push(AgingRow {
+                customer_id,
+                customer_name,
+                customer_type,
+                region,
+                territory,
+                manager,
+                credit_limit_cents,
+                balance_cents: invoices.iter().map(|i| i.1).sum::<i64>() - credits,
+                days_0_30: b[0],
+                days_31_60: b[1],
+                days_61_90: b[2],
+                days_91_180: b[3],
+                days_over_180: b[4],
+            });
         }
         Ok(out)
     }

@@ -1062,3 +1062,27 @@ fn every_operation_leaves_an_audit_row_with_its_actor() {
         .collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn the_aging_report_shows_prepaid_customers_with_the_lakehouse_columns() {
+    let mut w = world();
+    w.desk.pay(&w.clerk, w.customer, 2_500, None).unwrap();
+    let today = now()[..10].to_string();
+    let aging = w.desk.credit_aging(&w.analyst, &today).unwrap();
+    assert_eq!(aging.len(), 1, "a prepaid customer is listed");
+    let row = &aging[0];
+    assert_eq!(row.balance_cents, -2_500);
+    assert_eq!(
+        [
+            row.days_0_30,
+            row.days_31_60,
+            row.days_61_90,
+            row.days_91_180,
+            row.days_over_180
+        ],
+        [0; 5]
+    );
+    assert_eq!(row.customer_type, "Retail");
+    assert_eq!(row.credit_limit_cents, 100_000);
+    assert!(!row.region.is_empty() && !row.territory.is_empty() && row.manager.contains(' '));
+}
