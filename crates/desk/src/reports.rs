@@ -161,7 +161,6 @@ fn day_after(d: NaiveDate) -> String {
     d.succ_opt().unwrap_or(d).format("%Y-%m-%d").to_string()
 }
 
-/// A customer's aging input: id, name, invoices (value date, cents) in order, credits in cents.
 /// A customer's ledger for aging: its id, its invoices (value date, amount) in order, and the sum
 /// of its credits.
 type Account = (i64, Vec<(NaiveDate, i64)>, i64);

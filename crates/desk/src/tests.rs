@@ -1086,3 +1086,95 @@ fn the_aging_report_shows_prepaid_customers_with_the_lakehouse_columns() {
     assert_eq!(row.credit_limit_cents, 100_000);
     assert!(!row.region.is_empty() && !row.territory.is_empty() && row.manager.contains(' '));
 }
+
+#[test]
+fn aging_buckets_turn_over_at_30_60_90_and_180_days() {
+    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let aged = |days: i64| {
+        crate::reports::age_invoices(&[(as_of - chrono::Duration::days(days), 100)], 0, as_of)
+    };
+    assert_eq!(aged(0), [100, 0, 0, 0, 0]);
+    assert_eq!(aged(30), [100, 0, 0, 0, 0]);
+    assert_eq!(aged(31), [0, 100, 0, 0, 0]);
+    assert_eq!(aged(60), [0, 100, 0, 0, 0]);
+    assert_eq!(aged(61), [0, 0, 100, 0, 0]);
+    assert_eq!(aged(90), [0, 0, 100, 0, 0]);
+    assert_eq!(aged(91), [0, 0, 0, 100, 0]);
+    assert_eq!(aged(180), [0, 0, 0, 100, 0]);
+    assert_eq!(aged(181), [0, 0, 0, 0, 100]);
+    // Credits settle the oldest first.
+    let invoices = [
+        (as_of - chrono::Duration::days(100), 100),
+        (as_of - chrono::Duration::days(10), 100),
+    ];
+    assert_eq!(
+        crate::reports::age_invoices(&invoices, 150, as_of),
+        [50, 0, 0, 0, 0]
+    );
+}
+
+#[test]
+fn a_credit_limit_exactly_reached_still_bills() {
+    let mut w = world();
+    // 10 × 10.00 = 100.00 + 7.50 VAT = 107.50: the limit is exactly that.
+    w.desk
+        .change_credit_limit(&w.manager, w.customer, 10_750)
+        .unwrap();
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 10)])
+        .unwrap();
+    assert!(matches!(
+        w.desk.bill_order(&w.clerk, order).unwrap(),
+        BillOutcome::Billed {
+            total_cents: 10_750,
+            ..
+        }
+    ));
+    let one_more = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 1)])
+        .unwrap();
+    assert_eq!(
+        w.desk.bill_order(&w.clerk, one_more).unwrap(),
+        BillOutcome::OnHold {
+            reason: "insufficient credit".into()
+        }
+    );
+}
+
+#[test]
+fn a_rebate_is_earned_at_exactly_the_minimum_units() {
+    let mut w = world();
+    w.desk.settings.rebate_min_units = 12;
+    w.desk
+        .change_credit_limit(&w.manager, w.customer, 10_000_000)
+        .unwrap();
+    let bill_in = |w: &mut World, quantity: i64, billed_at: &str| {
+        let order = w
+            .desk
+            .raise_order(
+                &w.clerk,
+                w.customer,
+                w.location,
+                &[line(w.product, quantity)],
+            )
+            .unwrap();
+        w.desk.bill_order(&w.clerk, order).unwrap();
+        w.desk
+            .connection()
+            .execute(
+                "update orders set billed_at = ?2 where order_id = ?1",
+                rusqlite::params![order, billed_at],
+            )
+            .unwrap();
+    };
+    bill_in(&mut w, 12, "2024-03-10 10:00:00.000000");
+    bill_in(&mut w, 11, "2024-04-10 10:00:00.000000");
+    // 12 units (exactly the minimum): 5% of 120.00; 11 units: nothing.
+    assert_eq!(
+        w.desk.rebate_run(&w.manager, "2024-03").unwrap(),
+        vec![(w.customer, 600)]
+    );
+    assert_eq!(w.desk.rebate_run(&w.manager, "2024-04").unwrap(), vec![]);
+}
