@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use crate::util::{ok, oms_project, read_csv, rows};
-use chrono::{NaiveDate, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{
     Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -698,6 +698,178 @@ fn gold_matches_an_independent_computation() {
             *vat,
             "VAT of {month}: gold against the ledger"
         );
+    }
+
+    // fct_sales costs and sales_summary at every grain, every column: cost is the product's cost
+    // version in force when the sale was billed (products.csv: one row per version).
+    let mut versions: HashMap<i64, Vec<(NaiveDateTime, i64)>> = HashMap::new();
+    for r in read_csv(&landing.join("products.csv")) {
+        versions
+            .entry(r[0].parse().unwrap())
+            .or_default()
+            .push((ts(&r[6]), parse_cents(&r[5])));
+    }
+    for v in versions.values_mut() {
+        v.sort();
+    }
+    let cost_at = |product: i64, t: NaiveDateTime| -> i64 {
+        let v = &versions[&product];
+        v.iter()
+            .rev()
+            .find(|(from, _)| *from <= t)
+            .unwrap_or(&v[0])
+            .1
+    };
+    #[derive(Default)]
+    struct Period {
+        orders: BTreeSet<i64>,
+        units_sold: i64,
+        units_returned: i64,
+        gross: i64,
+        discount: i64,
+        returns: i64,
+        net: i64,
+        vat: i64,
+        cost: i64,
+    }
+    let periods_of = |day: NaiveDate| {
+        [
+            ("day", day),
+            (
+                "week",
+                day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday())),
+            ),
+            ("month", day.with_day(1).unwrap()),
+        ]
+    };
+    let mut summary: BTreeMap<(&str, NaiveDate), Period> = BTreeMap::new();
+    let mut line_cost: HashMap<(i64, i64), i64> = HashMap::new();
+    let mut expected_costs: BTreeMap<(String, i64, i64, i64), (i64, i64)> = BTreeMap::new();
+    for l in &lines {
+        let o = &orders[&l.order_id];
+        if !sold(o) {
+            continue;
+        }
+        let billed = ts(&text(o, "billed_at"));
+        let unit_cost = cost_at(l.product_id, billed);
+        line_cost.insert((l.order_id, l.line_no), unit_cost);
+        let net = l.quantity * l.price - l.discount;
+        let cost = l.quantity * unit_cost;
+        expected_costs.insert(
+            ("sale".into(), l.order_id, l.line_no, 0),
+            (cost, net - cost),
+        );
+        for key in periods_of(billed.date()) {
+            let p = summary.entry(key).or_default();
+            p.orders.insert(l.order_id);
+            p.units_sold += l.quantity;
+            p.gross += l.quantity * l.price;
+            p.discount += l.discount;
+            p.net += net;
+            p.vat += expected_vat[&("sale".to_string(), l.order_id, l.line_no, 0)];
+            p.cost += cost;
+        }
+    }
+    for r in ndjson(&landing, "returns") {
+        let l = line_of[&(int(&r, "order_id"), int(&r, "line_no"))];
+        let qty = int(&r, "quantity");
+        let return_id = int(&r, "return_id");
+        let net = -refund_net[&return_id];
+        let cost = -qty * line_cost[&(l.order_id, l.line_no)];
+        expected_costs.insert(
+            ("return".into(), l.order_id, l.line_no, return_id),
+            (cost, net - cost),
+        );
+        for key in periods_of(ts(&text(&r, "returned_at")).date()) {
+            let p = summary.entry(key).or_default();
+            p.units_returned += qty;
+            p.returns -= net;
+            p.net += net;
+            p.vat += expected_vat[&("return".to_string(), l.order_id, l.line_no, return_id)];
+            p.cost += cost;
+        }
+    }
+    let gold = rows(
+        &root,
+        "select line_type, order_id, line_no, coalesce(return_id, 0) as return_id, cost_amount, gross_profit from gold.fct_sales",
+    );
+    assert_eq!(gold.len(), expected_costs.len());
+    for g in &gold {
+        let key = (
+            g["line_type"].as_str().unwrap().to_string(),
+            g["order_id"].as_i64().unwrap(),
+            g["line_no"].as_i64().unwrap(),
+            g["return_id"].as_i64().unwrap(),
+        );
+        assert_eq!(
+            Some(&(cents(&g["cost_amount"]), cents(&g["gross_profit"]))),
+            expected_costs.get(&key),
+            "cost and gross profit of {key:?}"
+        );
+    }
+    let gold = rows(
+        &root,
+        "select grain, cast(period_start as varchar) as period_start, orders, units_sold, units_returned, gross_amount, discount_amount, returns_amount, net_revenue, vat_amount, cost_amount, gross_profit, margin_pct from gold.sales_summary",
+    );
+    assert_eq!(
+        gold.len(),
+        summary.len(),
+        "sales_summary rows at three grains"
+    );
+    for g in &gold {
+        let grain = g["grain"].as_str().unwrap();
+        let start =
+            NaiveDate::parse_from_str(g["period_start"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+        let key = (
+            ["day", "week", "month"]
+                .into_iter()
+                .find(|k| *k == grain)
+                .unwrap(),
+            start,
+        );
+        let p = &summary[&key];
+        let what = format!("sales_summary {grain} {start}");
+        assert_eq!(
+            g["orders"].as_i64(),
+            Some(p.orders.len() as i64),
+            "orders of {what}"
+        );
+        assert_eq!(
+            g["units_sold"].as_i64(),
+            Some(p.units_sold),
+            "units_sold of {what}"
+        );
+        assert_eq!(
+            g["units_returned"].as_i64(),
+            Some(p.units_returned),
+            "units_returned of {what}"
+        );
+        assert_eq!(cents(&g["gross_amount"]), p.gross, "gross_amount of {what}");
+        assert_eq!(
+            cents(&g["discount_amount"]),
+            p.discount,
+            "discount_amount of {what}"
+        );
+        assert_eq!(
+            cents(&g["returns_amount"]),
+            p.returns,
+            "returns_amount of {what}"
+        );
+        assert_eq!(cents(&g["net_revenue"]), p.net, "net_revenue of {what}");
+        assert_eq!(cents(&g["vat_amount"]), p.vat, "vat_amount of {what}");
+        assert_eq!(cents(&g["cost_amount"]), p.cost, "cost_amount of {what}");
+        assert_eq!(
+            cents(&g["gross_profit"]),
+            p.net - p.cost,
+            "gross_profit of {what}"
+        );
+        if p.net != 0 {
+            let margin = (p.net - p.cost) as f64 / p.net as f64 * 100.0;
+            assert!(
+                (g["margin_pct"].as_f64().unwrap() - margin).abs() < 1e-9,
+                "margin_pct of {what}"
+            );
+        }
     }
 
     // Monthly rebates: 5% of net sales where net units reach 1000.

@@ -42,7 +42,8 @@ select
 from latest l
 left join {{ ref('orders') }} o on o.order_id = l.order_id
 left join {{ ref('products') }} p on p.product_id = l.product_id
+-- The cost of a sale is the product's cost when it was sold: at billing (until then, at ordering).
 left join {{ ref('product_versions') }} pv
     on pv.product_id = l.product_id
-   and o.ordered_at >= pv.valid_from
-   and (pv.valid_to is null or o.ordered_at < pv.valid_to)
+   and coalesce(o.billed_at, o.ordered_at) >= pv.valid_from
+   and (pv.valid_to is null or coalesce(o.billed_at, o.ordered_at) < pv.valid_to)
