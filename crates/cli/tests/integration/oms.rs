@@ -872,6 +872,454 @@ fn gold_matches_an_independent_computation() {
         }
     }
 
+    // The net revenue of every fct_sales line, with the month and order it counts in.
+    let month_of = |d: NaiveDate| d.with_day(1).unwrap();
+    let mut fact_lines: Vec<(i64, NaiveDate, i64)> = Vec::new(); // (order, event day, net)
+    for l in &lines {
+        let o = &orders[&l.order_id];
+        if sold(o) {
+            fact_lines.push((
+                l.order_id,
+                ts(&text(o, "billed_at")).date(),
+                l.quantity * l.price - l.discount,
+            ));
+        }
+    }
+    let returns_file = ndjson(&landing, "returns");
+    for r in &returns_file {
+        fact_lines.push((
+            int(r, "order_id"),
+            ts(&text(r, "returned_at")).date(),
+            -refund_net[&int(r, "return_id")],
+        ));
+    }
+    let location_row: HashMap<i64, Vec<String>> = read_csv(&landing.join("locations.csv"))
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r))
+        .collect();
+
+    // store_performance: per order location and month, actual net revenue against the target.
+    let mut stores: BTreeMap<(i64, NaiveDate), (i64, Option<i64>)> = BTreeMap::new();
+    for (order, day, net) in &fact_lines {
+        let location = int(&orders[order], "location_id");
+        stores.entry((location, month_of(*day))).or_default().0 += net;
+    }
+    for r in read_csv(&landing.join("sales_targets.csv")) {
+        let key = (
+            r[0].parse().unwrap(),
+            NaiveDate::parse_from_str(&r[1], "%Y-%m-%d").unwrap(),
+        );
+        stores.entry(key).or_default().1 = Some(parse_cents(&r[2]));
+    }
+    let gold = rows(
+        &root,
+        "select location_id, city, cast(month as varchar) as month, actual_net_revenue, target, attainment_pct from gold.store_performance order by location_id, month",
+    );
+    assert_eq!(gold.len(), stores.len(), "store_performance rows");
+    for (g, ((location, month), (actual, target))) in gold.iter().zip(&stores) {
+        let what = format!("store {location} {month}");
+        assert_eq!(g["location_id"].as_i64(), Some(*location), "{what}");
+        assert_eq!(
+            g["month"].as_str(),
+            Some(month.to_string().as_str()),
+            "{what}"
+        );
+        assert_eq!(
+            g["city"].as_str(),
+            Some(location_row[location][4].as_str()),
+            "{what}"
+        );
+        assert_eq!(cents(&g["actual_net_revenue"]), *actual, "actual of {what}");
+        match target {
+            Some(t) => {
+                assert_eq!(cents(&g["target"]), *t, "target of {what}");
+                let pct = *actual as f64 / *t as f64 * 100.0;
+                assert!(
+                    (g["attainment_pct"].as_f64().unwrap() - pct).abs() < 1e-9,
+                    "attainment of {what}"
+                );
+            }
+            None => assert!(g["target"].is_null(), "no target for {what}"),
+        }
+    }
+
+    // customer_revenue: the seed's customerrevenue, revenue = sales revenue.
+    let gold = rows(
+        &root,
+        "select customer_id, order_count, revenue from gold.customer_revenue order by customer_id",
+    );
+    assert_eq!(gold.len(), customers.len());
+    for (g, (id, c)) in gold.iter().zip(&customers) {
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!(
+            g["order_count"].as_i64(),
+            Some(c.orders.len() as i64),
+            "orders of {id}"
+        );
+        assert_eq!(cents(&g["revenue"]), c.sales, "revenue of {id}");
+    }
+
+    // customer_cohorts: cohort = month of the first non-cancelled order; per later month, active
+    // cohort customers (with an order placed that month) and the cohort's net revenue.
+    let mut ordered_months: BTreeMap<i64, BTreeSet<NaiveDate>> = BTreeMap::new();
+    for o in orders.values() {
+        if text(o, "status") != "cancelled" {
+            ordered_months
+                .entry(int(o, "customer_id"))
+                .or_default()
+                .insert(month_of(ts(&text(o, "ordered_at")).date()));
+        }
+    }
+    let cohort: HashMap<i64, NaiveDate> = ordered_months
+        .iter()
+        .map(|(c, months)| (*c, *months.iter().next().unwrap()))
+        .collect();
+    let mut cohort_size: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for m in cohort.values() {
+        *cohort_size.entry(*m).or_default() += 1;
+    }
+    let mut cells: BTreeMap<(NaiveDate, NaiveDate), (BTreeSet<i64>, i64)> = BTreeMap::new();
+    for (c, months) in &ordered_months {
+        for m in months {
+            cells.entry((cohort[c], *m)).or_default().0.insert(*c);
+        }
+    }
+    for (order, day, net) in &fact_lines {
+        let c = int(&orders[order], "customer_id");
+        cells.entry((cohort[&c], month_of(*day))).or_default().1 += net;
+    }
+    let gold = rows(
+        &root,
+        "select cast(cohort_month as varchar) as cohort_month, month_number, cast(month as varchar) as month, cohort_customers, active, retention_pct, net_revenue from gold.customer_cohorts order by cohort_month, month",
+    );
+    assert_eq!(gold.len(), cells.len(), "customer_cohorts cells");
+    for (g, ((c, m), (active, net))) in gold.iter().zip(&cells) {
+        let what = format!("cohort {c} month {m}");
+        assert_eq!(g["cohort_month"].as_str(), Some(c.to_string().as_str()));
+        assert_eq!(g["month"].as_str(), Some(m.to_string().as_str()));
+        let number = (m.year() - c.year()) as i64 * 12 + m.month() as i64 - c.month() as i64;
+        assert_eq!(g["month_number"].as_i64(), Some(number), "{what}");
+        assert_eq!(
+            g["cohort_customers"].as_i64(),
+            Some(cohort_size[c]),
+            "{what}"
+        );
+        assert_eq!(
+            g["active"].as_i64(),
+            Some(active.len() as i64),
+            "active of {what}"
+        );
+        let retention = active.len() as f64 / cohort_size[c] as f64 * 100.0;
+        assert!(
+            (g["retention_pct"].as_f64().unwrap() - retention).abs() < 1e-9,
+            "{what}"
+        );
+        assert_eq!(cents(&g["net_revenue"]), *net, "net revenue of {what}");
+    }
+
+    // reversal_analysis: returns by the month returned and reason; cancellations by the month
+    // ordered and reason, with their lines' net amount; the rate against the month's sales.
+    #[derive(Default)]
+    struct Reversal {
+        returns: i64,
+        units: i64,
+        refunded: i64,
+        cancelled: i64,
+        cancelled_amount: i64,
+    }
+    let mut reversals: BTreeMap<(NaiveDate, String), Reversal> = BTreeMap::new();
+    for r in &returns_file {
+        let e = reversals
+            .entry((
+                month_of(ts(&text(r, "returned_at")).date()),
+                text(r, "reason"),
+            ))
+            .or_default();
+        e.returns += 1;
+        e.units += int(r, "quantity");
+        e.refunded += refund_net[&int(r, "return_id")];
+    }
+    let mut line_net: HashMap<i64, i64> = HashMap::new();
+    for l in &lines {
+        *line_net.entry(l.order_id).or_default() += l.quantity * l.price - l.discount;
+    }
+    for (id, o) in &orders {
+        if text(o, "status") == "cancelled" {
+            let reason = o
+                .get("cancel_reason")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown");
+            let e = reversals
+                .entry((
+                    month_of(ts(&text(o, "ordered_at")).date()),
+                    reason.to_string(),
+                ))
+                .or_default();
+            e.cancelled += 1;
+            e.cancelled_amount += line_net.get(id).copied().unwrap_or(0);
+        }
+    }
+    let mut month_sales: HashMap<NaiveDate, i64> = HashMap::new();
+    for (_, day, net) in fact_lines.iter().filter(|(_, _, n)| *n > 0) {
+        *month_sales.entry(month_of(*day)).or_default() += net;
+    }
+    let gold = rows(
+        &root,
+        "select cast(month as varchar) as month, reason, returns, units_returned, refunded_amount, cancelled_orders, cancelled_amount, reversal_rate_pct from gold.reversal_analysis order by month, reason",
+    );
+    assert_eq!(gold.len(), reversals.len(), "reversal_analysis rows");
+    for (g, ((month, reason), r)) in gold.iter().zip(&reversals) {
+        let what = format!("reversals {month} {reason}");
+        assert_eq!(
+            (g["month"].as_str(), g["reason"].as_str()),
+            (Some(month.to_string().as_str()), Some(reason.as_str()))
+        );
+        assert_eq!(
+            (
+                g["returns"].as_i64(),
+                g["units_returned"].as_i64(),
+                g["cancelled_orders"].as_i64()
+            ),
+            (Some(r.returns), Some(r.units), Some(r.cancelled)),
+            "{what}"
+        );
+        assert_eq!(
+            cents(&g["refunded_amount"]),
+            r.refunded,
+            "refunded of {what}"
+        );
+        assert_eq!(
+            cents(&g["cancelled_amount"]),
+            r.cancelled_amount,
+            "cancelled amount of {what}"
+        );
+        match month_sales.get(month) {
+            Some(sales) if *sales != 0 => {
+                let rate = r.refunded as f64 / *sales as f64 * 100.0;
+                assert!(
+                    (g["reversal_rate_pct"].as_f64().unwrap() - rate).abs() < 1e-9,
+                    "rate of {what}"
+                );
+            }
+            _ => assert!(g["reversal_rate_pct"].is_null(), "{what}"),
+        }
+    }
+
+    // outstanding_orders: neither billed nor cancelled, with units, amount, age and hold reason.
+    let gold = rows(
+        &root,
+        "select order_id, age_days, units, amount, status, hold_reason from gold.outstanding_orders order by order_id",
+    );
+    let open: Vec<(&i64, &serde_json::Map<String, Value>)> = orders
+        .iter()
+        .filter(|(_, o)| matches!(text(o, "status").as_str(), "raised" | "on_hold"))
+        .collect();
+    assert_eq!(gold.len(), open.len(), "outstanding orders");
+    assert!(!open.is_empty(), "the data has open orders");
+    for (g, (id, o)) in gold.iter().zip(&open) {
+        let (units, amount) = lines
+            .iter()
+            .filter(|l| l.order_id == **id)
+            .fold((0, 0), |(u, a), l| {
+                (u + l.quantity, a + l.quantity * l.price - l.discount)
+            });
+        assert_eq!(g["order_id"].as_i64(), Some(**id));
+        assert_eq!(g["units"].as_i64(), Some(units), "units of open order {id}");
+        assert_eq!(cents(&g["amount"]), amount, "amount of open order {id}");
+        let age = (as_of - ts(&text(o, "ordered_at")).date()).num_days();
+        assert_eq!(g["age_days"].as_i64(), Some(age), "age of open order {id}");
+        assert_eq!(g["status"].as_str(), Some(text(o, "status").as_str()));
+        assert_eq!(
+            g["hold_reason"].as_str(),
+            o.get("hold_reason").and_then(|v| v.as_str())
+        );
+    }
+
+    // fct_orders: every order with its lines, sales, refunds, VAT, payments and shipment.
+    let mut paid: HashMap<i64, i64> = HashMap::new();
+    for p in ndjson(&landing, "payments") {
+        *paid.entry(int(&p, "order_id")).or_default() += parse_cents(&text(&p, "amount"));
+    }
+    let mut shipped: HashMap<i64, (String, Option<String>)> = HashMap::new();
+    for sh in ndjson(&landing, "shipments") {
+        shipped.insert(
+            int(&sh, "order_id"),
+            (
+                text(&sh, "shipped_at"),
+                sh.get("delivered_at")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            ),
+        );
+    }
+    let mut order_vat: HashMap<i64, i64> = HashMap::new();
+    for ((_, order, _, _), vat) in &expected_vat {
+        *order_vat.entry(*order).or_default() += vat;
+    }
+    let mut refunded: HashMap<i64, i64> = HashMap::new();
+    for r in &returns_file {
+        *refunded.entry(int(r, "order_id")).or_default() += refund_net[&int(r, "return_id")];
+    }
+    let gold = rows(
+        &root,
+        "select order_id, line_count, units, gross_amount, discount_amount, net_revenue, refunded_amount, net_revenue_after_returns, vat_amount, paid_amount, balance_due, cast(first_shipped_at as varchar) as shipped, cast(delivered_at as varchar) as delivered, is_cancelled from gold.fct_orders order by order_id",
+    );
+    assert_eq!(gold.len(), orders.len(), "fct_orders: one row per order");
+    for (g, (id, o)) in gold.iter().zip(&orders) {
+        let what = format!("fct_orders {id}");
+        let mine: Vec<&Line> = lines.iter().filter(|l| l.order_id == *id).collect();
+        let cancelled = text(o, "status") == "cancelled";
+        let (units, gross, discount) = if cancelled {
+            (0, 0, 0)
+        } else {
+            mine.iter().fold((0, 0, 0), |(u, gr, d), l| {
+                (u + l.quantity, gr + l.quantity * l.price, d + l.discount)
+            })
+        };
+        let net = if sold(o) { gross - discount } else { 0 };
+        let back = refunded.get(id).copied().unwrap_or(0);
+        let vat = order_vat.get(id).copied().unwrap_or(0);
+        let pay = paid.get(id).copied().unwrap_or(0);
+        assert_eq!(g["order_id"].as_i64(), Some(*id));
+        assert_eq!(
+            g["line_count"].as_i64(),
+            Some(mine.len() as i64),
+            "lines of {what}"
+        );
+        assert_eq!(g["units"].as_i64(), Some(units), "units of {what}");
+        assert_eq!(
+            [
+                cents(&g["gross_amount"]),
+                cents(&g["discount_amount"]),
+                cents(&g["net_revenue"]),
+                cents(&g["refunded_amount"])
+            ],
+            [gross, discount, net, back],
+            "amounts of {what}"
+        );
+        assert_eq!(cents(&g["net_revenue_after_returns"]), net - back, "{what}");
+        assert_eq!(cents(&g["vat_amount"]), vat, "VAT of {what}");
+        assert_eq!(cents(&g["paid_amount"]), pay, "paid of {what}");
+        assert_eq!(
+            cents(&g["balance_due"]),
+            net - back + vat - pay,
+            "balance due of {what}"
+        );
+        let (ship, delivered) = shipped
+            .get(id)
+            .cloned()
+            .map_or((None, None), |(s, d)| (Some(s), d));
+        assert_eq!(
+            g["shipped"]
+                .as_str()
+                .map(|t| t.replace('T', " ").trim_end_matches('Z').to_string()),
+            ship,
+            "shipped of {what}"
+        );
+        assert_eq!(
+            g["delivered"]
+                .as_str()
+                .map(|t| t.replace('T', " ").trim_end_matches('Z').to_string()),
+            delivered,
+            "delivered of {what}"
+        );
+        assert_eq!(g["is_cancelled"].as_bool(), Some(cancelled));
+    }
+
+    // shipment_sla: per carrier, warehouse and ship day (p90 is DataFusion's t-digest estimate:
+    // checked to lie within the day's delivery times).
+    #[derive(Default)]
+    struct Sla {
+        shipments: i64,
+        hours: Vec<f64>,
+        on_time: i64,
+        late_open: i64,
+    }
+    let as_of_start = as_of.and_hms_opt(0, 0, 0).unwrap();
+    let mut sla: BTreeMap<(i64, i64, NaiveDate), Sla> = BTreeMap::new();
+    for sh in ndjson(&landing, "shipments") {
+        let shipped_at = ts(&text(&sh, "shipped_at"));
+        let promised = ts(&text(&sh, "promised_at"));
+        let e = sla
+            .entry((
+                int(&sh, "carrier_id"),
+                int(&sh, "warehouse_id"),
+                shipped_at.date(),
+            ))
+            .or_default();
+        e.shipments += 1;
+        match sh.get("delivered_at").and_then(|v| v.as_str()) {
+            Some(d) => {
+                let delivered = ts(d);
+                e.hours
+                    .push((delivered - shipped_at).num_seconds() as f64 / 3600.0);
+                e.on_time += i64::from(delivered <= promised);
+            }
+            None => e.late_open += i64::from(promised < as_of_start),
+        }
+    }
+    let gold = rows(
+        &root,
+        "select carrier_id, warehouse_id, cast(ship_day as varchar) as ship_day, shipments, delivered, on_time, on_time_rate, avg_delivery_hours, p90_delivery_hours, late_open from gold.shipment_sla order by carrier_id, warehouse_id, ship_day",
+    );
+    assert_eq!(gold.len(), sla.len(), "shipment_sla rows");
+    for (g, ((carrier, warehouse, day), e)) in gold.iter().zip(&sla) {
+        let what = format!("shipments of carrier {carrier} warehouse {warehouse} on {day}");
+        assert_eq!(
+            (
+                g["carrier_id"].as_i64(),
+                g["warehouse_id"].as_i64(),
+                g["ship_day"].as_str()
+            ),
+            (
+                Some(*carrier),
+                Some(*warehouse),
+                Some(day.to_string().as_str())
+            )
+        );
+        assert_eq!(
+            (
+                g["shipments"].as_i64(),
+                g["delivered"].as_i64(),
+                g["on_time"].as_i64(),
+                g["late_open"].as_i64()
+            ),
+            (
+                Some(e.shipments),
+                Some(e.hours.len() as i64),
+                Some(e.on_time),
+                Some(e.late_open)
+            ),
+            "{what}"
+        );
+        if e.hours.is_empty() {
+            assert!(
+                g["on_time_rate"].is_null() && g["avg_delivery_hours"].is_null(),
+                "{what}"
+            );
+        } else {
+            let rate = e.on_time as f64 / e.hours.len() as f64;
+            let avg = e.hours.iter().sum::<f64>() / e.hours.len() as f64;
+            assert!(
+                (g["on_time_rate"].as_f64().unwrap() - rate).abs() < 1e-9,
+                "on-time rate of {what}"
+            );
+            assert!(
+                (g["avg_delivery_hours"].as_f64().unwrap() - avg).abs() < 1e-6,
+                "average hours of {what}"
+            );
+            let p90 = g["p90_delivery_hours"].as_f64().unwrap();
+            let (lo, hi) = e
+                .hours
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), h| (a.min(*h), b.max(*h)));
+            assert!(
+                p90 >= lo - 1e-6 && p90 <= hi + 1e-6,
+                "p90 of {what} within the day's hours"
+            );
+        }
+    }
+
     // Monthly rebates: 5% of net sales where net units reach 1000.
     let gold = rows(
         &root,
