@@ -267,30 +267,95 @@ fn check_credit_aging(root: &Path, landing: &Path, as_of: NaiveDate) {
     assert!(prepaid_or_open.1 > 0, "some customers owe money");
 }
 
-/// Stock on hand at the end of the as-of day, from the movement files alone.
+/// Stock at the end of the as-of day and the columns derived from it, from the movement and
+/// product files alone.
 fn check_inventory(root: &Path, landing: &Path, as_of: NaiveDate) {
-    let until = as_of
-        .succ_opt()
-        .expect("next day")
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight");
+    let start = as_of.and_hms_opt(0, 0, 0).expect("midnight");
+    let until = start + chrono::Duration::days(1);
+    let month_ago = start - chrono::Duration::days(30);
     let expected = on_hand(landing, until);
+    let opening = on_hand(landing, start);
+    // Units sold in the 30 days before the as-of day, per product and warehouse.
+    let mut sold_30d: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for b in parquet_batches(landing, "inventory_movements_") {
+        let pid = b.column(1).as_primitive::<Int64Type>();
+        let wid = b.column(2).as_primitive::<Int64Type>();
+        let kind = b.column(3).as_string::<i32>();
+        let qty = b.column(4).as_primitive::<Int64Type>();
+        let moved = b.column(5).as_primitive::<TimestampMicrosecondType>();
+        for i in 0..b.num_rows() {
+            let t = moved.value(i);
+            if kind.value(i) == "sale"
+                && t >= month_ago.and_utc().timestamp_micros()
+                && t < start.and_utc().timestamp_micros()
+            {
+                *sold_30d.entry((pid.value(i), wid.value(i))).or_insert(0) -= qty.value(i);
+            }
+        }
+    }
+    // The current unit cost: the newest product version's.
+    let mut current_cost: HashMap<i64, (NaiveDateTime, i64)> = HashMap::new();
+    for r in read_csv(&landing.join("products.csv")) {
+        let (id, at, cost) = (r[0].parse().unwrap(), ts(&r[6]), parse_cents(&r[5]));
+        if current_cost.get(&id).is_none_or(|c| at >= c.0) {
+            current_cost.insert(id, (at, cost));
+        }
+    }
     let gold = rows(
         root,
-        "select product_id, warehouse_id, on_hand from gold.inventory_levels order by product_id, warehouse_id",
+        "select product_id, warehouse_id, on_hand, opening_balance, moved_today, unit_cost, stock_value, avg_daily_units_30d, days_of_cover, is_low_stock from gold.inventory_levels order by product_id, warehouse_id",
     );
     assert_eq!(gold.len(), expected.len());
     for (g, ((p, w), qty)) in gold.iter().zip(&expected) {
+        let what = format!("product {p} in warehouse {w} on {as_of}");
         assert_eq!(
             (g["product_id"].as_i64(), g["warehouse_id"].as_i64()),
             (Some(*p), Some(*w))
         );
-        assert_eq!(
-            g["on_hand"].as_i64(),
-            Some(*qty),
-            "on hand of product {p} in warehouse {w}"
-        );
+        assert_eq!(g["on_hand"].as_i64(), Some(*qty), "on hand of {what}");
         assert!(*qty >= 0);
+        let open = opening.get(&(*p, *w)).copied().unwrap_or(0);
+        assert_eq!(
+            g["opening_balance"].as_i64(),
+            Some(open),
+            "opening balance of {what}"
+        );
+        assert_eq!(
+            g["moved_today"].as_i64(),
+            Some(qty - open),
+            "moved today of {what}"
+        );
+        let cost = current_cost[p].1;
+        assert_eq!(cents(&g["unit_cost"]), cost, "unit cost of {what}");
+        assert_eq!(
+            cents(&g["stock_value"]),
+            qty * cost,
+            "stock value of {what}"
+        );
+        let sold = sold_30d.get(&(*p, *w)).copied().unwrap_or(0);
+        let daily = sold as f64 / 30.0;
+        assert!(
+            (g["avg_daily_units_30d"].as_f64().unwrap() - daily).abs() < 1e-9,
+            "{what}"
+        );
+        if sold == 0 {
+            assert!(
+                g["days_of_cover"].is_null(),
+                "no cover without sales: {what}"
+            );
+            assert_eq!(g["is_low_stock"].as_bool(), Some(false), "{what}");
+        } else {
+            let cover = *qty as f64 / daily;
+            assert!(
+                (g["days_of_cover"].as_f64().unwrap() - cover).abs() < 1e-9,
+                "cover of {what}"
+            );
+            assert_eq!(
+                g["is_low_stock"].as_bool(),
+                Some(cover < 7.0),
+                "low stock of {what}"
+            );
+        }
     }
 }
 
@@ -1388,6 +1453,149 @@ fn gold_matches_an_independent_computation() {
             (Some(*s), Some(*r))
         );
         assert!((g["return_rate"].as_f64().unwrap() - *r as f64 / *s as f64).abs() < 1e-12);
+    }
+
+    // product_performance: money and ranks, from the line facts (net, cost at billing).
+    let category_of: HashMap<i64, String> = read_csv(&landing.join("products.csv"))
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r[3].clone()))
+        .collect();
+    let mut product_money: BTreeMap<i64, (i64, i64)> = BTreeMap::new(); // (net, cost)
+    for ((_, order, line_no, _), (cost, profit)) in &expected_costs {
+        let product = line_of[&(*order, *line_no)].product_id;
+        let e = product_money.entry(product).or_default();
+        e.0 += cost + profit;
+        e.1 += cost;
+    }
+    let rank = |values: Vec<(i64, i64)>| -> HashMap<i64, i64> {
+        // dense_rank by net revenue, highest first
+        let mut distinct: Vec<i64> = values.iter().map(|v| v.1).collect();
+        distinct.sort_by(|a, b| b.cmp(a));
+        distinct.dedup();
+        values
+            .iter()
+            .map(|(p, net)| {
+                (
+                    *p,
+                    distinct.iter().position(|d| d == net).unwrap() as i64 + 1,
+                )
+            })
+            .collect()
+    };
+    let revenue_rank = rank(product_money.iter().map(|(p, m)| (*p, m.0)).collect());
+    let mut category_rank: HashMap<i64, i64> = HashMap::new();
+    for category in category_of.values().collect::<BTreeSet<_>>() {
+        category_rank.extend(rank(
+            product_money
+                .iter()
+                .filter(|(p, _)| &category_of[p] == category)
+                .map(|(p, m)| (*p, m.0))
+                .collect(),
+        ));
+    }
+    let gold = rows(
+        &root,
+        "select product_id, category, net_revenue, cost_amount, gross_profit, margin_pct, revenue_rank, category_rank from gold.product_performance order by product_id",
+    );
+    assert_eq!(gold.len(), product_money.len());
+    for (g, (p, (net, cost))) in gold.iter().zip(&product_money) {
+        let what = format!("product {p}");
+        assert_eq!(g["product_id"].as_i64(), Some(*p));
+        assert_eq!(g["category"].as_str(), Some(category_of[p].as_str()));
+        assert_eq!(
+            [
+                cents(&g["net_revenue"]),
+                cents(&g["cost_amount"]),
+                cents(&g["gross_profit"])
+            ],
+            [*net, *cost, net - cost],
+            "money of {what}"
+        );
+        if *net != 0 {
+            let margin = (net - cost) as f64 / *net as f64 * 100.0;
+            assert!(
+                (g["margin_pct"].as_f64().unwrap() - margin).abs() < 1e-9,
+                "margin of {what}"
+            );
+        }
+        assert_eq!(
+            g["revenue_rank"].as_i64(),
+            Some(revenue_rank[p]),
+            "revenue rank of {what}"
+        );
+        assert_eq!(
+            g["category_rank"].as_i64(),
+            Some(category_rank[p]),
+            "category rank of {what}"
+        );
+    }
+
+    // customer_metrics' remaining columns and the RFM inputs of customer_segmentation.
+    let gold = rows(
+        &root,
+        "select m.customer_id, m.sales_revenue, m.refunded_amount, m.units_returned, cast(m.first_order_date as varchar) as first, cast(m.last_order_date as varchar) as last, m.lifespan_days, m.purchase_frequency, s.recency_days, s.frequency, s.monetary from gold.customer_metrics m join gold.customer_segmentation s on s.customer_id = m.customer_id order by m.customer_id",
+    );
+    assert_eq!(gold.len(), customers.len());
+    for (g, (id, c)) in gold.iter().zip(&customers) {
+        let what = format!("customer {id}");
+        let (first, last) = (c.first.unwrap(), c.last.unwrap());
+        let lifespan = (last - first).num_days();
+        assert_eq!(g["customer_id"].as_i64(), Some(*id));
+        assert_eq!(
+            [cents(&g["sales_revenue"]), cents(&g["refunded_amount"])],
+            [c.sales, c.refunds],
+            "{what}"
+        );
+        assert_eq!(
+            g["units_returned"].as_i64(),
+            Some(c.units_returned),
+            "{what}"
+        );
+        assert_eq!(
+            (g["first"].as_str(), g["last"].as_str()),
+            (
+                Some(first.to_string().as_str()),
+                Some(last.to_string().as_str())
+            ),
+            "{what}"
+        );
+        assert_eq!(g["lifespan_days"].as_i64(), Some(lifespan), "{what}");
+        let frequency = c.orders.len() as f64 / (lifespan as f64 / 30.0).max(1.0);
+        assert!(
+            (g["purchase_frequency"].as_f64().unwrap() - frequency).abs() < 1e-9,
+            "purchase frequency of {what}"
+        );
+        assert_eq!(
+            g["recency_days"].as_i64(),
+            Some((as_of - last).num_days()),
+            "{what}"
+        );
+        assert_eq!(
+            g["frequency"].as_i64(),
+            Some(c.orders.len() as i64),
+            "{what}"
+        );
+        assert_eq!(cents(&g["monetary"]), c.sales - c.refunds, "{what}");
+    }
+
+    // regional_sales.share_of_total_pct: the place's share of the month's net revenue.
+    let mut month_total: HashMap<String, i64> = HashMap::new();
+    for ((_, month), r) in &regions {
+        *month_total.entry(month.clone()).or_default() += r.net;
+    }
+    let gold = rows(
+        &root,
+        "select substr(cast(month as varchar), 1, 7) as month, net_revenue, share_of_total_pct from gold.regional_sales",
+    );
+    for g in &gold {
+        let total = month_total[g["month"].as_str().unwrap()];
+        if total != 0 {
+            let share = cents(&g["net_revenue"]) as f64 / total as f64 * 100.0;
+            assert!(
+                (g["share_of_total_pct"].as_f64().unwrap() - share).abs() < 1e-9,
+                "regional share"
+            );
+        }
     }
 
     // As of a day inside the period, entries and movements after that day do not count: an
