@@ -274,6 +274,24 @@ pub fn parse_cents(field: &str, text: &str) -> Result<i64> {
     Ok(if negative { -cents } else { cents })
 }
 
+/// An invoice's VAT (`total`, rounded once for the invoice) shared among its lines' nets by
+/// largest remainder: each line gets its exact share rounded down, and the cents left over go to
+/// the lines with the largest remainders (ties: the earlier line). The shares sum to `total`.
+pub fn allocate_vat(total: i64, nets: &[i64], basis_points: i64) -> Vec<i64> {
+    let exact: Vec<i128> = nets
+        .iter()
+        .map(|n| i128::from(*n) * i128::from(basis_points))
+        .collect();
+    let mut shares: Vec<i64> = exact.iter().map(|x| (x / 10_000) as i64).collect();
+    let mut order: Vec<usize> = (0..nets.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(exact[i] % 10_000), i));
+    let left = total - shares.iter().sum::<i64>();
+    for &i in order.iter().take(left.max(0) as usize) {
+        shares[i] += 1;
+    }
+    shares
+}
+
 /// Cents as an amount with two decimals (`-1234` → `-12.34`), as the landing files write it.
 pub fn cents_text(cents: i64) -> String {
     Money(cents).to_string()

@@ -39,7 +39,7 @@ use stock::{move_stock, record_product_version};
 
 pub use auth::{Actor, Role};
 pub use error::{DeskError, Result};
-pub use ledger::{cents_text, parse_cents};
+pub use ledger::{allocate_vat, cents_text, parse_cents};
 pub use outbox::Published;
 
 /// Ids the desk hands out (orders, customers, products, ledger entries, …) start above this, so

@@ -149,11 +149,13 @@ impl Desk {
                 return hold("insufficient credit");
             }
             let at = now();
-            for (line_no, product_id, quantity, price, cost, _) in &lines {
+            let nets: Vec<i64> = lines.iter().map(|l| l.2 * l.3).collect();
+            let line_vat = allocate_vat(vat, &nets, settings.vat_basis_points);
+            for ((line_no, product_id, quantity, price, cost, _), line_vat) in lines.iter().zip(&line_vat) {
                 move_stock(tx, *product_id, "sale", -quantity, Some(order_id))?;
                 exec(tx,
-                    "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents) values (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![order_id, line_no, product_id, quantity, price, cost],
+                    "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents, vat_cents) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![order_id, line_no, product_id, quantity, price, cost, line_vat],
                 )?;
             }
             exec(tx,

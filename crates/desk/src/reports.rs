@@ -356,7 +356,9 @@ impl Desk {
         let (f, t) = range(from, to)?;
         let mut stmt = self.connection().prepare(
             "select s.order_id, s.line_no, o.billed_at, o.customer_id, s.product_id, s.quantity, s.returned,
-                    s.unit_price_cents, s.unit_cost_cents
+                    s.unit_price_cents, s.unit_cost_cents, s.vat_cents,
+                    (select coalesce(sum(r.refund_cents - r.quantity * s.unit_price_cents), 0)
+                     from reversals r where r.order_id = s.order_id and r.line_no = s.line_no)
              from sales_lines s join orders o on o.order_id = s.order_id
              where o.billed_at >= ?1 and o.billed_at < ?2
              order by o.billed_at, s.order_id, s.line_no",
@@ -371,6 +373,14 @@ impl Desk {
                 let cost: i64 = r.get(8)?;
                 let net_quantity = quantity - returned;
                 let net = net_quantity * price;
+                // The VAT billed on the line less the VAT refunded on its returns, as recorded;
+                // a line billed before VAT was stored falls back to the current rate.
+                let billed_vat: Option<i64> = r.get(9)?;
+                let refunded_vat: i64 = r.get(10)?;
+                let vat_cents = match billed_vat {
+                    Some(v) => v - refunded_vat,
+                    None => apply_rate(net, vat),
+                };
                 Ok(SalesRow {
                     order_id: r.get(0)?,
                     line_no: r.get(1)?,
@@ -382,7 +392,7 @@ impl Desk {
                     net_quantity,
                     unit_price_cents: price,
                     net_cents: net,
-                    vat_cents: apply_rate(net, vat),
+                    vat_cents,
                     cost_cents: net_quantity * cost,
                     margin_cents: net - net_quantity * cost,
                 })

@@ -183,6 +183,15 @@ create index orders_by_status on orders(status);
 create index reversals_by_time on reversals(at);
 "#,
     ),
+    (
+        3,
+        r#"
+-- What billing decided, kept with each sales line: its share of the invoice's VAT (allocated by
+-- largest remainder, so the lines sum to the invoice). Reports read it; they never recompute
+-- history with today's rate. Lines billed before this migration have none (null).
+alter table sales_lines add column vat_cents integer;
+"#,
+    ),
 ];
 
 /// Applies every migration not yet applied.

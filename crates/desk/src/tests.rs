@@ -1178,3 +1178,43 @@ fn a_rebate_is_earned_at_exactly_the_minimum_units() {
     );
     assert_eq!(w.desk.rebate_run(&w.manager, "2024-04").unwrap(), vec![]);
 }
+
+#[test]
+fn vat_is_allocated_to_lines_and_kept_as_billed() {
+    // 3 lines of 1.10: the invoice's VAT is 7.5% of 3.30 = 24.75 cents → 25. Each line's exact
+    // share is 8.25 cents: 8 each, and the cent left over goes to the first line.
+    assert_eq!(
+        crate::allocate_vat(25, &[110, 110, 110], 750),
+        vec![9, 8, 8]
+    );
+    assert_eq!(crate::allocate_vat(0, &[], 750), Vec::<i64>::new());
+    assert_eq!(
+        crate::allocate_vat(750, &[3_333, 6_667], 750),
+        vec![250, 500]
+    );
+
+    let mut w = world();
+    w.desk
+        .change_credit_limit(&w.manager, w.customer, 10_000_000)
+        .unwrap();
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 3)])
+        .unwrap();
+    let billed = w.desk.bill_order(&w.clerk, order).unwrap();
+    let BillOutcome::Billed { vat_cents, .. } = billed else {
+        panic!("billed: {billed:?}")
+    };
+    assert_eq!(vat_cents, 225);
+    // The rate changes later: the report still shows what was billed.
+    w.desk.settings.vat_basis_points = 2_000;
+    let today = now()[..10].to_string();
+    let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
+    assert_eq!(sales.iter().map(|s| s.vat_cents).sum::<i64>(), 225);
+    // A return takes back its refund note's VAT, at the rate it was refunded at (20% now).
+    w.desk
+        .return_units(&w.clerk, order, 1, 1, "damaged")
+        .unwrap();
+    let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
+    assert_eq!(sales[0].vat_cents, 225 - 200);
+}
