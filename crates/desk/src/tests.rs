@@ -1218,3 +1218,47 @@ fn vat_is_allocated_to_lines_and_kept_as_billed() {
     let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
     assert_eq!(sales[0].vat_cents, 225 - 200);
 }
+
+#[test]
+fn stock_movements_carry_their_warehouse() {
+    let mut w = world();
+    w.desk.receive_stock(&w.manager, w.product, 5).unwrap();
+    let order = w
+        .desk
+        .raise_order(&w.clerk, w.customer, w.location, &[line(w.product, 2)])
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    let mut stmt = w
+        .desk
+        .connection()
+        .prepare("select movement_type, warehouse_id from stock_movements order by movement_id")
+        .unwrap();
+    let moves: Vec<(String, Option<i64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // The opening stock came before any warehouse existed; later moves go through Lagos DC,
+    // the warehouse at the customer's location.
+    assert_eq!(
+        moves,
+        vec![
+            ("receipt".to_string(), None),
+            ("receipt".to_string(), Some(w.warehouse)),
+            ("sale".to_string(), Some(w.warehouse)),
+        ]
+    );
+    let published: String = w
+        .desk
+        .connection()
+        .query_row(
+            "select payload from outbox where event_type = 'stock_moved' order by event_id desc limit 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        published.contains(&format!("\"warehouse_id\":{}", w.warehouse)),
+        "{published}"
+    );
+}
