@@ -1,4 +1,5 @@
 -- Cross-model invariant: each month of sales_summary equals fct_sales summed by that month.
+-- An invariant between models built from the same facts, not proof that either is right: the values are checked against an independent computation from the landing files in crates/cli/tests/integration/oms.rs.
 with summary as (
     select period_start as month, net_revenue, units_sold, cost_amount
     from {{ ref('sales_summary') }} where grain = 'month'
