@@ -1601,6 +1601,52 @@ fn gold_matches_an_independent_computation() {
     // As of a day inside the period, entries and movements after that day do not count: an
     // invoice of June is not 0-30 days old in May, a payment of June does not settle it, stock
     // received in June is not on hand in May.
+    // The rebate boundary: with `rebate_min_units` set to exactly one customer-month's net units,
+    // that month qualifies (≥, not >) and a month one unit short does not.
+    let ((at_customer, at_month), &(at_units, at_sales)) = monthly
+        .iter()
+        .filter(|(_, (units, sales))| *units > 1 && *sales > 0)
+        .max_by_key(|(_, (units, _))| *units)
+        .expect("a customer-month with sales");
+    let vars_at = format!("{{as_of_date: '{AS_OF}', rebate_min_units: {at_units}}}");
+    ok(
+        &root,
+        &["build", "--vars", &vars_at, "-s", "monthly_rebates"],
+    );
+    let gold = rows(
+        &root,
+        "select customer_id, substr(cast(month as varchar), 1, 7) as month, net_units, rebate_rate, rebate_amount from gold.monthly_rebates",
+    );
+    for g in &gold {
+        let (customer, month) = (
+            g["customer_id"].as_i64().unwrap(),
+            g["month"].as_str().unwrap(),
+        );
+        let units = g["net_units"].as_i64().unwrap();
+        if (customer, month) == (*at_customer, at_month.as_str()) {
+            assert_eq!(units, at_units);
+            assert_eq!(
+                g["rebate_rate"].as_f64(),
+                Some(0.05),
+                "exactly the minimum qualifies"
+            );
+            assert_eq!(
+                cents(&g["rebate_amount"]),
+                div_round(i128::from(at_sales) * 5, 100)
+            );
+        } else if units == at_units - 1 {
+            assert_eq!(
+                g["rebate_rate"].as_f64(),
+                Some(0.0),
+                "one unit short does not"
+            );
+        }
+    }
+    ok(
+        &root,
+        &["build", "--vars", &vars(), "-s", "monthly_rebates"],
+    );
+
     let mid = NaiveDate::from_ymd_opt(2024, 5, 15).expect("date");
     ok(
         &root,
