@@ -190,8 +190,6 @@ create index reversals_by_time on reversals(at);
 -- largest remainder, so the lines sum to the invoice). Reports read it; they never recompute
 -- history with today's rate. Lines billed before this migration have none (null).
 alter table sales_lines add column vat_cents integer;
--- The warehouse a movement went through (see stock::move_stock for how it is chosen).
-alter table stock_movements add column warehouse_id integer references warehouses(warehouse_id);
 "#,
     ),
 ];

@@ -4,9 +4,6 @@ use super::*;
 
 /// Moves stock (positive in, negative out): on hand, a new product version, a movement row and
 /// its event. The `on_hand >= 0` check constraint refuses a move below zero.
-///
-/// The movement carries its warehouse: for an order's movement, the warehouse it shipped from,
-/// else the warehouse at the order's location; otherwise (receipts) the desk's first warehouse.
 pub(crate) fn move_stock(
     tx: &Transaction<'_>,
     product_id: i64,
@@ -20,20 +17,11 @@ pub(crate) fn move_stock(
         params![product_id, quantity],
     )?;
     record_product_version(tx, product_id)?;
-    let warehouse_id: Option<i64> = cached_row(
-        tx,
-        "select coalesce(
-            (select warehouse_id from shipments where order_id = ?1),
-            (select min(w.warehouse_id) from warehouses w join orders o on o.location_id = w.location_id where o.order_id = ?1),
-            (select min(warehouse_id) from warehouses))",
-        params![order_id],
-        |r| r.get(0),
-    )?;
     let at = now();
     exec(tx,
-        "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id, warehouse_id)
-         values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5, ?6)",
-        params![product_id, movement_type, quantity, at, order_id, warehouse_id],
+        "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id)
+         values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5)",
+        params![product_id, movement_type, quantity, at, order_id],
     )?;
     let movement_id = tx.last_insert_rowid();
     event(
@@ -43,7 +31,7 @@ pub(crate) fn move_stock(
         &orderlake_landing::InventoryMovement {
             movement_id,
             product_id,
-            warehouse_id,
+            warehouse_id: None,
             movement_type: movement_type.to_string(),
             quantity,
             moved_at: at,
