@@ -359,6 +359,29 @@ fn check_inventory(root: &Path, landing: &Path, as_of: NaiveDate) {
     }
 }
 
+/// Checks descriptive columns of a gold table against what the source files say: `sql` selects
+/// a key `k` and then text columns `c1`, `c2`, …; `expected` maps each key to those columns'
+/// values.
+fn check_lookups(root: &Path, what: &str, sql: &str, expected: &HashMap<String, Vec<String>>) {
+    let gold = rows(root, sql);
+    assert!(!gold.is_empty(), "{what}: no rows");
+    let text_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    for g in &gold {
+        let key = text_of(&g["k"]);
+        let got: Vec<String> = (1..g.len())
+            .map(|i| text_of(&g[&format!("c{i}")]))
+            .collect();
+        let want = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("{what}: unexpected key {key}"));
+        assert_eq!(&got, want, "{what} of {key}");
+    }
+}
+
 #[test]
 fn gold_matches_an_independent_computation() {
     let (_dir, root, landing) = built("1500", "0");
@@ -1429,6 +1452,241 @@ fn gold_matches_an_independent_computation() {
     );
 
     check_inventory(&root, &landing, as_of);
+
+    // Descriptive columns: every name, place and label comes from the master-data files.
+    let csv_map = |file: &str| -> HashMap<String, Vec<String>> {
+        read_csv(&landing.join(file))
+            .into_iter()
+            .map(|r| (r[0].clone(), r))
+            .collect()
+    };
+    let (customers_csv, locations_csv, territories_csv, types_csv) = (
+        csv_map("customers.csv"),
+        csv_map("locations.csv"),
+        csv_map("territories.csv"),
+        csv_map("customer_types.csv"),
+    );
+    let (carriers_csv, warehouses_csv) = (csv_map("carriers.csv"), csv_map("warehouses.csv"));
+    // The current version of each product: the row with the newest updated_at.
+    let mut products_csv: HashMap<String, Vec<String>> = HashMap::new();
+    for r in read_csv(&landing.join("products.csv")) {
+        if products_csv.get(&r[0]).is_none_or(|cur| r[6] >= cur[6]) {
+            products_csv.insert(r[0].clone(), r);
+        }
+    }
+    let names: HashMap<String, Vec<String>> = customers_csv
+        .iter()
+        .map(|(k, r)| (k.clone(), vec![r[1].clone()]))
+        .collect();
+    for table in [
+        "customer_metrics",
+        "customer_revenue",
+        "customer_segmentation",
+        "monthly_rebates",
+    ] {
+        check_lookups(
+            &root,
+            &format!("{table}.customer_name"),
+            &format!(
+                "select cast(customer_id as varchar) as k, customer_name as c1 from gold.{table}"
+            ),
+            &names,
+        );
+    }
+    let aging_people: HashMap<String, Vec<String>> = customers_csv
+        .iter()
+        .map(|(k, r)| {
+            let l = &locations_csv[&r[4]];
+            let t = &territories_csv[&l[5]];
+            (
+                k.clone(),
+                vec![
+                    r[1].clone(),
+                    types_csv[&r[2]][1].clone(),
+                    l[1].clone(),
+                    t[1].clone(),
+                    format!("{} {}", t[2], t[3]),
+                    r[6].clone(),
+                ],
+            )
+        })
+        .collect();
+    check_lookups(
+        &root,
+        "credit_aging people",
+        "select cast(customer_id as varchar) as k, customer_name as c1, customer_type as c2, region as c3, territory as c4, manager as c5, cast(credit_limit as varchar) as c6 from gold.credit_aging",
+        &aging_people,
+    );
+    let product_labels: HashMap<String, Vec<String>> = products_csv
+        .iter()
+        .map(|(k, r)| (k.clone(), vec![r[1].clone(), r[2].clone(), r[3].clone()]))
+        .collect();
+    check_lookups(
+        &root,
+        "product_performance labels",
+        "select cast(product_id as varchar) as k, description as c1, brand as c2, category as c3 from gold.product_performance",
+        &product_labels,
+    );
+    let inventory_labels: HashMap<String, Vec<String>> = products_csv
+        .iter()
+        .flat_map(|(k, r)| {
+            warehouses_csv.iter().map(move |(w, wr)| {
+                (
+                    format!("{k}/{w}"),
+                    vec![r[1].clone(), r[3].clone(), wr[1].clone()],
+                )
+            })
+        })
+        .collect();
+    check_lookups(
+        &root,
+        "inventory_levels labels",
+        "select cast(product_id as varchar) || '/' || cast(warehouse_id as varchar) as k, description as c1, category as c2, warehouse_name as c3 from gold.inventory_levels",
+        &inventory_labels,
+    );
+    let places: HashMap<String, Vec<String>> = locations_csv
+        .iter()
+        .map(|(k, r)| (k.clone(), vec![r[4].clone(), r[3].clone(), r[1].clone()]))
+        .collect();
+    check_lookups(
+        &root,
+        "store_performance places",
+        "select cast(location_id as varchar) as k, city as c1, state as c2, region as c3 from gold.store_performance",
+        &places,
+    );
+    let sites: HashMap<String, Vec<String>> = carriers_csv
+        .iter()
+        .flat_map(|(c, cr)| {
+            warehouses_csv
+                .iter()
+                .map(move |(w, wr)| (format!("{c}/{w}"), vec![cr[1].clone(), wr[1].clone()]))
+        })
+        .collect();
+    check_lookups(
+        &root,
+        "shipment_sla names",
+        "select cast(carrier_id as varchar) || '/' || cast(warehouse_id as varchar) as k, carrier_name as c1, warehouse_name as c2 from gold.shipment_sla",
+        &sites,
+    );
+    let open_orders: HashMap<String, Vec<String>> = orders
+        .iter()
+        .map(|(id, o)| {
+            let customer = int(o, "customer_id").to_string();
+            let location = int(o, "location_id").to_string();
+            (
+                id.to_string(),
+                vec![
+                    customer.clone(),
+                    customers_csv[&customer][1].clone(),
+                    location.clone(),
+                    locations_csv[&location][4].clone(),
+                    text(o, "ordered_at"),
+                ],
+            )
+        })
+        .collect();
+    check_lookups(
+        &root,
+        "outstanding_orders labels",
+        "select cast(order_id as varchar) as k, cast(customer_id as varchar) as c1, customer as c2, cast(location_id as varchar) as c3, location as c4, replace(replace(cast(ordered_at as varchar), 'T', ' '), 'Z', '') as c5 from gold.outstanding_orders",
+        &open_orders,
+    );
+    let order_facts: HashMap<String, Vec<String>> = orders
+        .iter()
+        .map(|(id, o)| {
+            let opt = |k: &str| {
+                o.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (
+                id.to_string(),
+                vec![
+                    int(o, "customer_id").to_string(),
+                    int(o, "location_id").to_string(),
+                    text(o, "channel"),
+                    text(o, "source_system"),
+                    text(o, "ordered_at"),
+                    text(o, "status"),
+                    opt("hold_reason"),
+                    opt("cancel_reason"),
+                ],
+            )
+        })
+        .collect();
+    check_lookups(
+        &root,
+        "fct_orders attributes",
+        "select cast(order_id as varchar) as k, cast(customer_id as varchar) as c1, cast(location_id as varchar) as c2, channel as c3, source_system as c4, replace(replace(cast(ordered_at as varchar), 'T', ' '), 'Z', '') as c5, status as c6, hold_reason as c7, cancel_reason as c8 from gold.fct_orders",
+        &order_facts,
+    );
+    // fct_sales attributes and amounts per line.
+    let mut sale_facts: HashMap<String, Vec<String>> = HashMap::new();
+    let money = |c: i64| format!("{}.{:02}", c / 100, (c % 100).abs());
+    for l in &lines {
+        let o = &orders[&l.order_id];
+        if !sold(o) {
+            continue;
+        }
+        sale_facts.insert(
+            format!("sale/{}/{}", l.order_id, l.line_no),
+            vec![
+                int(o, "customer_id").to_string(),
+                int(o, "location_id").to_string(),
+                text(o, "channel"),
+                l.product_id.to_string(),
+                text(o, "billed_at"),
+                l.quantity.to_string(),
+                money(l.price),
+                money(l.quantity * l.price),
+                money(l.discount),
+                String::new(),
+            ],
+        );
+    }
+    for r in &returns_file {
+        let l = line_of[&(int(r, "order_id"), int(r, "line_no"))];
+        let o = &orders[&l.order_id];
+        let qty = int(r, "quantity");
+        let discount = div_round(
+            i128::from(l.discount) * i128::from(qty),
+            i128::from(l.quantity),
+        );
+        sale_facts.insert(
+            format!(
+                "return/{}/{}/{}",
+                l.order_id,
+                l.line_no,
+                int(r, "return_id")
+            ),
+            vec![
+                int(o, "customer_id").to_string(),
+                int(o, "location_id").to_string(),
+                text(o, "channel"),
+                l.product_id.to_string(),
+                text(r, "returned_at"),
+                (-qty).to_string(),
+                money(l.price),
+                format!("-{}", money(qty * l.price)),
+                if discount == 0 {
+                    "0.00".to_string()
+                } else {
+                    format!("-{}", money(discount))
+                },
+                text(r, "reason"),
+            ],
+        );
+    }
+    check_lookups(
+        &root,
+        "fct_sales attributes",
+        "select line_type || '/' || cast(order_id as varchar) || '/' || cast(line_no as varchar) || case when return_id is null then '' else '/' || cast(return_id as varchar) end as k, \
+         cast(customer_id as varchar) as c1, cast(location_id as varchar) as c2, channel as c3, cast(product_id as varchar) as c4, replace(replace(cast(event_at as varchar), 'T', ' '), 'Z', '') as c5, \
+         cast(quantity as varchar) as c6, cast(unit_price as varchar) as c7, cast(gross_amount as varchar) as c8, cast(discount_amount as varchar) as c9, return_reason as c10 \
+         from gold.fct_sales",
+        &sale_facts,
+    );
 
     // Product return rates against the lines.
     let mut per_product: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
