@@ -16,11 +16,7 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(project: &Project, selection: &BTreeSet<String>, options: &RunOptions) -> Self {
-        let nodes: Vec<&Node> = selection
-            .iter()
-            .filter_map(|id| project.nodes.get(id))
-            .filter(|n| options.kinds.contains(&n.resource_type) && !n.is_ephemeral())
-            .collect();
+        let nodes = orderlake_engine::run::runnable(project, selection, options);
         let name_width = nodes
             .iter()
             .map(|n| display_name(n).len())

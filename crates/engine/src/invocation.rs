@@ -118,10 +118,6 @@ impl Outcome {
             .iter()
             .any(|r| matches!(r.status, Status::Error | Status::Fail | Status::Skipped))
     }
-
-    pub fn result(&self, unique_id: &str) -> Option<&NodeResult> {
-        self.results.iter().find(|r| r.unique_id == unique_id)
-    }
 }
 
 /// Opens the project's warehouse with its file-backed sources registered, ready to query.

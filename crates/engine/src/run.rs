@@ -78,6 +78,20 @@ pub trait Reporter: Send + Sync {
     fn finished(&self, index: usize, total: usize, node: &Node, result: &NodeResult);
 }
 
+/// The selected nodes a run executes: those of the command's kinds, ephemeral models excepted
+/// (they are inlined into the nodes that read them).
+pub fn runnable<'p>(
+    project: &'p Project,
+    selected: &BTreeSet<String>,
+    options: &RunOptions,
+) -> Vec<&'p Node> {
+    selected
+        .iter()
+        .filter_map(|id| project.nodes.get(id))
+        .filter(|n| options.kinds.contains(&n.resource_type) && is_runnable(n))
+        .collect()
+}
+
 /// Executes the selected nodes, at most `threads` at a time, each after its parents.
 pub async fn run(
     project: Arc<Project>,
@@ -86,15 +100,9 @@ pub async fn run(
     options: &RunOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Vec<NodeResult> {
-    let runnable: BTreeSet<String> = selected
-        .iter()
-        .filter(|id| {
-            project
-                .nodes
-                .get(*id)
-                .is_some_and(|n| options.kinds.contains(&n.resource_type) && is_runnable(n))
-        })
-        .cloned()
+    let runnable: BTreeSet<String> = runnable(&project, selected, options)
+        .into_iter()
+        .map(|n| n.unique_id.clone())
         .collect();
     let parents = execution_parents(&project, &runnable);
     let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();

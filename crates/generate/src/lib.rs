@@ -113,11 +113,6 @@ impl Summary {
     }
 }
 
-/// An amount in cents as the landing files write it (`1234` → `12.34`).
-pub fn money(cents: i64) -> String {
-    orderlake_landing::Money(cents).to_string()
-}
-
 pub fn ts(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
@@ -235,12 +230,5 @@ mod tests {
         assert_eq!(config.vat_cents(-20), -2);
         assert_eq!(config.vat_cents(10_000), 750);
         assert_eq!(config.vat_cents(19), 1);
-    }
-
-    #[test]
-    fn money_formats_cents() {
-        assert_eq!(money(1234), "12.34");
-        assert_eq!(money(-5), "-0.05");
-        assert_eq!(money(100), "1.00");
     }
 }

@@ -312,6 +312,7 @@ mod tests {
     fn money_is_text_with_two_decimals() {
         assert_eq!(Money(1234).to_string(), "12.34");
         assert_eq!(Money(-5).to_string(), "-0.05");
+        assert_eq!(Money(100).to_string(), "1.00");
         assert_eq!(serde_json::to_string(&Money(100)).unwrap(), "\"1.00\"");
     }
 
