@@ -49,9 +49,9 @@ impl Desk {
             for l in lines {
                 put_line(tx, order_id, l)?;
             }
-            emit_order(tx, order_id)?;
-            emit_lines(tx, order_id, "order_line_raised")?;
-            audit(tx, "orders", order_id, "raise", &actor.name, &json!({"order": records::order(tx, order_id)?, "lines": records::lines(tx, order_id)?}))?;
+            let order = emit_order(tx, order_id)?;
+            let lines = emit_lines(tx, order_id, "order_line_raised")?;
+            audit(tx, "orders", order_id, "raise", &actor.name, &json!({"order": order, "lines": lines}))?;
             Ok(order_id)
         })
     }
@@ -310,10 +310,15 @@ fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
 }
 
 /// Publishes every line of an order as it stands: raised (the lakehouse sees unbilled and later
-/// cancelled orders with their lines), changed, and billed.
-fn emit_lines(tx: &Transaction<'_>, order_id: i64, event_type: &str) -> Result<()> {
-    for line in records::lines(tx, order_id)? {
-        event(tx, event_type, "order_lines", &line)?;
+/// cancelled orders with their lines), changed, and billed. Returns what it published.
+fn emit_lines(
+    tx: &Transaction<'_>,
+    order_id: i64,
+    event_type: &str,
+) -> Result<Vec<orderlake_landing::OrderLine>> {
+    let lines = records::lines(tx, order_id)?;
+    for line in &lines {
+        event(tx, event_type, "order_lines", line)?;
     }
-    Ok(())
+    Ok(lines)
 }

@@ -9,8 +9,11 @@ use super::*;
 /// The source system desk rows carry in the lakehouse (and their channel).
 pub(crate) const SOURCE_SYSTEM: &str = "desk";
 
-pub(crate) fn emit_order(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
-    event(tx, "order_changed", "orders", &order(tx, order_id)?)
+/// Publishes the order as it stands; returns what it published.
+pub(crate) fn emit_order(tx: &Transaction<'_>, order_id: i64) -> Result<landing::Order> {
+    let order = order(tx, order_id)?;
+    event(tx, "order_changed", "orders", &order)?;
+    Ok(order)
 }
 
 pub(crate) fn order(tx: &Transaction<'_>, order_id: i64) -> Result<landing::Order> {
