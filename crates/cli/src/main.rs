@@ -6,6 +6,7 @@ mod lake;
 mod report;
 mod scaffold;
 mod serve;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -196,6 +197,9 @@ enum Command {
         #[arg(long, default_value = "bronze")]
         schema: String,
     },
+    /// Keep gold fresh: ingest each new landing file exactly once and refresh everything
+    /// downstream of it, in micro-batches, until Ctrl-C.
+    Watch(watch::WatchArgs),
     /// The main job: generate order data, ingest it, build bronze → silver → gold, test, report.
     Demo(demo::DemoArgs),
     /// The order desk: orders, billing, payments, returns, rebates, reports; its API server.
@@ -322,6 +326,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Generate(args) => lake::generate(&args).map(|_| ExitCode::SUCCESS),
         Command::Ingest { landing, schema } => lake::ingest(&global, &landing, &schema).await,
+        Command::Watch(args) => watch::watch(&global, &args).await,
         Command::Demo(args) => demo::run(&global, &args).await,
         Command::Desk(args) => desk::run(args).await,
         Command::Serve(args) => serve::serve(&global, &args).await,

@@ -26,9 +26,15 @@ pub struct ServeArgs {
     /// Without any, a user `orderlake` gets a random password, printed at start.
     #[arg(long = "pg-user", env = "ORDERLAKE_PG_USERS", value_delimiter = ',')]
     pub pg_users: Vec<String>,
-    /// Seconds between checks for a changed warehouse.
+    /// Seconds between checks for a changed warehouse (another process's build or ingest).
     #[arg(long, default_value_t = 2.0)]
     pub refresh_secs: f64,
+    /// Also keep gold fresh from a landing folder (see `orderlake watch`): each micro-batch's
+    /// commit is served at once.
+    #[arg(long, requires = "landing")]
+    pub watch: bool,
+    #[command(flatten)]
+    pub live: crate::watch::LiveArgs,
 }
 
 #[derive(Subcommand, Clone)]
@@ -77,14 +83,42 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         bail!("--refresh-secs must be a positive number of seconds");
     }
     let (users, generated) = users(args)?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    // With --watch, the watcher catches up first (pending files, a whole build), so the first
+    // snapshot served is already fresh; then every micro-batch's commit is announced.
+    let commits = if args.watch {
+        let lake = args.live.open(global).await?;
+        let (announce, commits) = tokio::sync::watch::channel(0u64);
+        let watching = shutdown.clone();
+        let (caught_up_tx, caught_up) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut caught_up_tx = Some(caught_up_tx);
+            let result = lake
+                .run(watching, move |cycle| {
+                    crate::watch::print_cycle(cycle, false);
+                    announce.send_replace(cycle.number);
+                    if let Some(tx) = caught_up_tx.take() {
+                        let _ = tx.send(());
+                    }
+                })
+                .await;
+            if let Err(e) = result {
+                eprintln!("error: watching stopped: {e}");
+            }
+        });
+        let _ = caught_up.await;
+        Some(commits)
+    } else {
+        None
+    };
     let live = open_live(global).await?;
     let options = ServeOptions {
         http: Some(args.http.clone()),
         pg: (!args.no_pg).then(|| args.pg.clone()),
         users: users.clone(),
         refresh_every: Duration::from_secs_f64(args.refresh_secs),
+        commits,
     };
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop.send(true);

@@ -46,7 +46,7 @@ pub async fn run_nodes(warehouse: &Warehouse, run_id: &str) -> Result<Option<Vec
         return Ok(None);
     }
     let sql = format!(
-        "select node, resource_type, status, rows_written, test_failures, rows_dropped, rows_warned, round(seconds, 2) as seconds, message \
+        "select node, resource_type, status, rows_written, test_failures, rows_dropped, rows_warned, round(seconds, 2) as seconds, refresh, message \
          from {events} where run_id = {} order by node",
         sql_string(run_id)
     );
@@ -84,6 +84,8 @@ pub async fn append(
         Field::new("rows_warned", DataType::Int64, true),
         Field::new("expectations", DataType::Utf8, true),
         Field::new("message", DataType::Utf8, true),
+        Field::new("refresh", DataType::Utf8, true),
+        Field::new("refresh_reason", DataType::Utf8, true),
     ]));
     let n = results.len();
     let node = |r: &NodeResult| project.nodes.get(&r.unique_id);
@@ -178,6 +180,18 @@ pub async fn append(
             results
                 .iter()
                 .map(|r| r.message.clone())
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            results
+                .iter()
+                .map(|r| r.refresh.as_ref().map(|f| f.mode.as_str()))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(
+            results
+                .iter()
+                .map(|r| r.refresh.as_ref().map(|f| f.reason.as_str()))
                 .collect::<Vec<_>>(),
         )),
     ];

@@ -16,7 +16,7 @@ use crate::error::{EngineError, Result};
 use crate::expectations::{Checker, ExpectationResult};
 use crate::incremental::{self, Window};
 use crate::layout::RelationKind;
-use crate::run::{NodeResult, RunOptions, Status};
+use crate::run::{NodeResult, Refresh, RunOptions, Status};
 use crate::warehouse::{Warehouse, WriteMode};
 
 /// Builds or tests one node and says how it went; errors become an `Error` result.
@@ -35,6 +35,7 @@ pub(crate) async fn execute_node(
         message: None,
         relation: node.relation.as_ref().map(Relation::to_string),
         expectations: Vec::new(),
+        refresh: None,
     };
     let outcome = build(project, warehouse, node, options)
         .await
@@ -52,6 +53,7 @@ pub(crate) async fn execute_node(
             result.failures = o.failures;
             result.message = o.message;
             result.expectations = o.expectations;
+            result.refresh = o.refresh;
         }
         Err(e) => {
             result.status = Status::Error;
@@ -103,6 +105,9 @@ async fn build(
             .await
             .map(|rows| Outcome {
                 rows: Some(rows),
+                refresh: Some(Refresh::incremental(
+                    "snapshot: changed rows are closed and their new versions appended",
+                )),
                 ..Default::default()
             })
             .map_err(at(Some(compiled)))
@@ -130,7 +135,9 @@ async fn build(
             let written = async {
                 let (df, checks) = checker.apply(&sql).await?;
                 let rows = warehouse.write(&relation, df, WriteMode::Replace).await?;
-                Ok(Outcome::written(rows, checks))
+                Ok(Outcome::written(rows, checks).refreshed(Refresh::full(
+                    "materialized='table': the whole model is recomputed",
+                )))
             };
             written.await.map_err(at(Some(path)))
         }
@@ -181,10 +188,19 @@ async fn run_incremental(
         )
         .await
         .map_err(at(Some(project.compiled_path(node))))?;
-        return Ok(Outcome::written(rows, checks));
+        let refresh = match full_refresh_reason(options, spec) {
+            Some(reason) => Refresh::full(reason),
+            None => Refresh::incremental(spec.strategy_description()),
+        };
+        return Ok(Outcome::written(rows, checks).refreshed(refresh));
     }
     let exists = warehouse.kind_of(relation) == Some(RelationKind::Table);
-    let incremental = exists && !full_refresh;
+    let refresh = match full_refresh_reason(options, spec) {
+        Some(reason) => Refresh::full(reason),
+        None if !exists => Refresh::full("first build: the table did not exist yet"),
+        None => Refresh::incremental(spec.strategy_description()),
+    };
+    let incremental = refresh.mode == crate::run::RefreshMode::Incremental;
     let (sql, path) = compile_to_file(project, node, incremental).map_err(at(None))?;
     let written = async {
         let (df, checks) = checker.apply(&sql).await?;
@@ -193,9 +209,20 @@ async fn run_incremental(
         } else {
             warehouse.write(relation, df, WriteMode::Replace).await?
         };
-        Ok(Outcome::written(rows, checks))
+        Ok(Outcome::written(rows, checks).refreshed(refresh))
     };
     written.await.map_err(at(Some(path)))
+}
+
+/// Why an incremental model is rebuilt whole this time, if it is.
+fn full_refresh_reason(options: &RunOptions, spec: &IncrementalSpec) -> Option<&'static str> {
+    if options.full_refresh {
+        Some("--full-refresh was asked for")
+    } else if spec.full_refresh {
+        Some("the model's config says full_refresh: true")
+    } else {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -205,9 +232,17 @@ struct Outcome {
     failures: Option<u64>,
     message: Option<String>,
     expectations: Vec<ExpectationResult>,
+    refresh: Option<Refresh>,
 }
 
 impl Outcome {
+    fn refreshed(self, refresh: Refresh) -> Self {
+        Outcome {
+            refresh: Some(refresh),
+            ..self
+        }
+    }
+
     fn written(rows: u64, expectations: Vec<ExpectationResult>) -> Self {
         let warned: Vec<String> = expectations
             .iter()
@@ -272,6 +307,7 @@ async fn run_seed(
         .await?;
     Ok(Outcome {
         rows: Some(rows),
+        refresh: Some(Refresh::full("seed: the CSV file is reloaded whole")),
         ..Default::default()
     })
 }

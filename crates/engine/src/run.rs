@@ -70,6 +70,50 @@ pub struct NodeResult {
     pub relation: Option<String>,
     /// Expectation counts (models with expectations).
     pub expectations: Vec<ExpectationResult>,
+    /// How a model, seed or snapshot was refreshed, and why (`None` for tests and views).
+    pub refresh: Option<Refresh>,
+}
+
+/// How a node's table was brought up to date: the event log records it for every refresh, so a
+/// fallback to a full recompute is never silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refresh {
+    pub mode: RefreshMode,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshMode {
+    /// Only the change was processed (new rows appended or merged, touched keys replaced).
+    Incremental,
+    /// The whole table was recomputed.
+    Full,
+}
+
+impl RefreshMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshMode::Incremental => "incremental",
+            RefreshMode::Full => "full",
+        }
+    }
+}
+
+impl Refresh {
+    pub fn full(reason: impl Into<String>) -> Self {
+        Refresh {
+            mode: RefreshMode::Full,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn incremental(reason: impl Into<String>) -> Self {
+        Refresh {
+            mode: RefreshMode::Incremental,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Receives progress as nodes start and finish (the CLI prints lines and a progress bar).
@@ -155,6 +199,7 @@ pub async fn run(
                 message: Some(format!("internal error: {e}")),
                 relation: None,
                 expectations: Vec::new(),
+                refresh: None,
             },
         };
         let id = result.unique_id.clone();
@@ -182,6 +227,7 @@ pub async fn run(
                     )),
                     relation: node.relation.as_ref().map(Relation::to_string),
                     expectations: Vec::new(),
+                    refresh: None,
                 };
                 reporter.finished(results.len() + 1, total, node, &skipped);
                 results.push(skipped);

@@ -93,7 +93,7 @@ pub async fn ingest(
     warehouse: &Warehouse,
     landing: &Path,
     options: &IngestOptions,
-    progress: &dyn Fn(&FileReport),
+    progress: &(dyn Fn(&FileReport) + Sync),
 ) -> Result<Vec<FileReport>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(landing)
         .map_err(io_error(landing))?

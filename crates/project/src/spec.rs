@@ -62,6 +62,25 @@ pub struct IncrementalSpec {
     pub full_refresh: bool,
 }
 
+impl IncrementalSpec {
+    /// What an incremental run of this model does, in words (the event log shows it).
+    pub fn strategy_description(&self) -> String {
+        let keys = self.unique_key.join(", ");
+        match &self.strategy {
+            Strategy::Append => "incremental append of the new rows".into(),
+            Strategy::Merge => format!("incremental merge of the new rows on ({keys})"),
+            Strategy::DeleteInsert => {
+                format!("incremental delete+insert of the new rows' keys ({keys})")
+            }
+            Strategy::Microbatch(m) => format!(
+                "microbatch: batches of one {} on '{}'",
+                m.batch_size.as_str(),
+                m.event_time
+            ),
+        }
+    }
+}
+
 /// `incremental_strategy`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +130,15 @@ pub enum BatchSize {
 pub const BATCH_SIZES: &[&str] = &["hour", "day", "month", "year"];
 
 impl BatchSize {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchSize::Hour => "hour",
+            BatchSize::Day => "day",
+            BatchSize::Month => "month",
+            BatchSize::Year => "year",
+        }
+    }
+
     /// The start of the batch holding `t`.
     pub fn truncate(self, t: DateTime<Utc>) -> DateTime<Utc> {
         let d = t.date_naive();

@@ -29,6 +29,9 @@ pub struct ServeOptions {
     pub users: Vec<PgUser>,
     /// How often to look for a changed warehouse.
     pub refresh_every: Duration,
+    /// Announcements of commits made in this process (the watch mode): each one swaps the
+    /// snapshot at once instead of at the next poll.
+    pub commits: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 /// The addresses actually bound (port 0 picks a free one).
@@ -77,10 +80,23 @@ pub async fn serve(
         let docs_site = docs_site.clone();
         let mut shutdown = shutdown.clone();
         let every = options.refresh_every;
+        let mut commits = options.commits.clone();
         tasks.spawn(async move {
             loop {
+                let committed = async {
+                    match commits.as_mut() {
+                        Some(c) => {
+                            if c.changed().await.is_err() {
+                                // The watcher is gone: only the poll is left.
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
+                    _ = committed => {}
                     _ = shutdown.changed() => return,
                 }
                 match live.refresh().await {

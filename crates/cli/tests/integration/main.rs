@@ -13,6 +13,7 @@ mod util;
 mod build;
 mod desk;
 mod errors;
+mod live;
 mod oms;
 mod pipeline;
 mod serve;

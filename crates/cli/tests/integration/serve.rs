@@ -17,9 +17,9 @@ use serde_json::Value;
 const USER: &str = "tester";
 const PASSWORD: &str = "pw-for-tests";
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    http: String,
+    pub(crate) http: String,
     pg_host: String,
     pg_port: String,
 }
@@ -32,10 +32,16 @@ impl Drop for Server {
 }
 
 fn start(project: &Path) -> Server {
+    start_with(project, &[])
+}
+
+/// `orderlake serve` on free ports with the test user, plus `extra` arguments.
+pub(crate) fn start_with(project: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderlake"))
         .arg("--project-dir")
         .arg(project)
         .args(["serve", "--http", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
+        .args(extra)
         .args([
             "--pg-user",
             &format!("{USER}:{PASSWORD}"),
@@ -106,7 +112,7 @@ fn get_json(addr: &str, path: &str) -> Value {
 }
 
 /// A tool the client tests drive, or `None` (skip) outside CI.
-fn tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+pub(crate) fn tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
     let found = path.filter(|p| p.exists()).or_else(|| {
         std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
@@ -172,7 +178,7 @@ fn psql(server: &Server, password: &str, command: &str) -> std::process::Output 
 }
 
 /// Runs a psql command that must succeed; its output.
-fn psql_ok(server: &Server, command: &str) -> String {
+pub(crate) fn psql_ok(server: &Server, command: &str) -> String {
     let out = psql(server, PASSWORD, command);
     assert!(
         out.status.success(),

@@ -1,0 +1,468 @@
+//! The live lakehouse end to end: `orderlake watch` picking up files dropped into the landing
+//! folder and refreshing gold, and `serve --watch` next to `desk serve`, where an order billed
+//! through the desk's API reaches gold and the SQL endpoint without anyone running a command.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{ok, oms_project, rows, scalar_f64};
+
+/// A background `orderlake` process, killed when dropped, whose stdout lines arrive on a channel.
+struct Background {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Background {
+    fn start(project: &Path, args: &[&str]) -> Background {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orderlake"))
+            .arg("--project-dir")
+            .arg(project)
+            .args(args)
+            .env_remove("ORDERLAKE_WAREHOUSE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start orderlake");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Background { child, lines }
+    }
+
+    /// The next line for which `wanted` holds, within `within`.
+    fn wait_for(&self, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no expected line within {within:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// The next micro-batch reported by `watch --json` that satisfies `wanted`.
+fn next_cycle(watch: &Background, wanted: impl Fn(&Value) -> bool) -> Value {
+    let line = watch.wait_for(Duration::from_secs(300), |line| {
+        serde_json::from_str::<Value>(line).is_ok_and(|v| wanted(&v))
+    });
+    let cycle: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(cycle["failed"], false, "a refresh failed: {cycle}");
+    cycle
+}
+
+fn files_of(cycle: &Value) -> Vec<String> {
+    cycle["files"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Drops `files` into the landing folder the way a producer should: written under a dot-name,
+/// then renamed into place.
+fn drop_files(landing: &Path, files: &[(&str, String)]) {
+    for (name, text) in files {
+        let hidden = landing.join(format!(".{name}"));
+        std::fs::write(&hidden, text).expect("write");
+        std::fs::rename(&hidden, landing.join(name)).expect("rename");
+    }
+}
+
+/// Waits until every file in `names` was ingested by some cycle.
+fn wait_for_files(watch: &Background, names: &[&str]) -> Vec<Value> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut cycles = Vec::new();
+    while !names.iter().all(|n| seen.iter().any(|s| s == n)) {
+        let cycle = next_cycle(watch, |c| !files_of(c).is_empty());
+        seen.extend(files_of(&cycle));
+        cycles.push(cycle);
+    }
+    cycles
+}
+
+fn order_json(order: i64, customer: i64, location: i64, status: &str, updated_at: &str) -> String {
+    let billed = if status == "raised" {
+        "null".to_string()
+    } else {
+        "\"2024-03-10 10:00:00\"".to_string()
+    };
+    format!(
+        "{{\"order_id\":{order},\"customer_id\":{customer},\"location_id\":{location},\"channel\":\"web\",\
+         \"source_system\":\"erp\",\"ordered_at\":\"2024-03-10 09:00:00\",\"status\":\"{status}\",\
+         \"hold_reason\":null,\"cancel_reason\":null,\"billed_at\":{billed},\"updated_at\":\"{updated_at}\"}}\n"
+    )
+}
+
+#[test]
+fn watch_ingests_dropped_files_once_and_refreshes_gold() {
+    let (dir, root) = oms_project();
+    let landing = dir.path().join("landing");
+    let landing_s = landing.to_str().expect("utf-8");
+    ok(
+        &root,
+        &[
+            "generate", "--out", landing_s, "--orders", "200", "--seed", "5",
+        ],
+    );
+    let watch = Background::start(
+        &root,
+        &[
+            "watch",
+            "--landing",
+            landing_s,
+            "--json",
+            "--debounce-ms",
+            "200",
+        ],
+    );
+    let start = next_cycle(&watch, |c| c["trigger"] == "start");
+    assert!(
+        files_of(&start).len() >= 10,
+        "the catch-up loads the history: {start}"
+    );
+
+    let customer = rows(
+        &root,
+        "select customer_id, location_id from silver.customers order by customer_id limit 1",
+    );
+    let customer_id = customer[0]["customer_id"].as_i64().expect("customer");
+    let location_id = customer[0]["location_id"].as_i64().expect("location");
+    let products = rows(
+        &root,
+        "select product_id from silver.products order by product_id limit 2",
+    );
+    let product = |i: usize| products[i]["product_id"].as_i64().expect("product");
+    let revenue =
+        "select cast(sum(net_revenue) as double) from gold.sales_summary where grain = 'month'";
+    let revenue_before = scalar_f64(&root, revenue);
+    let order = 900_001;
+
+    // A new billed order with two lines: 3 × 12.50 − 1.00 + 1 × 40.00 = 76.50 net; VAT at 7.5%
+    // on the invoice: 5.7375 → 5.74.
+    drop_files(
+        &landing,
+        &[
+            (
+                "orders_0900.ndjson",
+                order_json(
+                    order,
+                    customer_id,
+                    location_id,
+                    "billed",
+                    "2024-03-10 10:00:00",
+                ),
+            ),
+            (
+                "order_lines_0900.ndjson",
+                format!(
+                    "{{\"order_id\":{order},\"line_no\":1,\"product_id\":{},\"quantity\":3,\"unit_price\":\"12.50\",\"discount_amount\":\"1.00\",\"updated_at\":\"2024-03-10 09:00:00\"}}\n\
+                     {{\"order_id\":{order},\"line_no\":2,\"product_id\":{},\"quantity\":1,\"unit_price\":\"40.00\",\"discount_amount\":\"0.00\",\"updated_at\":\"2024-03-10 09:00:00\"}}\n",
+                    product(0),
+                    product(1)
+                ),
+            ),
+        ],
+    );
+    let cycles = wait_for_files(&watch, &["orders_0900.ndjson", "order_lines_0900.ndjson"]);
+    assert!(
+        cycles.iter().all(|c| c["trigger"] == "file_event"),
+        "file events, not the rescan, started them: {cycles:?}"
+    );
+    let sale = rows(
+        &root,
+        &format!(
+            "select cast(sum(net_revenue) as double) as net, cast(sum(vat_amount) as double) as vat, \
+             count(*) as lines from gold.fct_sales where order_id = {order} and line_type = 'sale'"
+        ),
+    );
+    assert_eq!(sale[0]["lines"], 2, "{sale:?}");
+    assert_eq!(sale[0]["net"].as_f64(), Some(76.5), "{sale:?}");
+    assert_eq!(sale[0]["vat"].as_f64(), Some(5.74), "{sale:?}");
+    let revenue_after = scalar_f64(&root, revenue);
+    assert!(
+        (revenue_after - revenue_before - 76.5).abs() < 0.005,
+        "gold.sales_summary grew by {} instead of 76.50",
+        revenue_after - revenue_before
+    );
+
+    // The refresh is in the event log, each node saying how and why it was refreshed.
+    let run_id = cycles.last().expect("a cycle")["run_id"]
+        .as_str()
+        .expect("a run")
+        .to_string();
+    let refreshes = rows(
+        &root,
+        &format!(
+            "select node, refresh, refresh_reason from _orderlake.events \
+             where run_id = '{run_id}' and refresh is not null order by node"
+        ),
+    );
+    let mode = |node: &str| {
+        refreshes
+            .iter()
+            .find(|r| r["node"] == node)
+            .map(|r| (r["refresh"].clone(), r["refresh_reason"].clone()))
+            .unwrap_or_else(|| panic!("{node} was not refreshed: {refreshes:?}"))
+    };
+    assert_eq!(mode("orders").0, "incremental");
+    assert!(mode("orders").1.as_str().unwrap_or("").contains("merge"));
+    assert_eq!(mode("fct_sales").0, "full");
+    assert!(
+        mode("fct_sales")
+            .1
+            .as_str()
+            .unwrap_or("")
+            .contains("materialized='table'"),
+        "{refreshes:?}"
+    );
+    // Only what is downstream of orders and order lines was refreshed: no master data.
+    assert!(
+        refreshes
+            .iter()
+            .all(|r| r["node"] != "carriers" && r["node"] != "territories"),
+        "{refreshes:?}"
+    );
+
+    // A late, older version of the order and a copy of the first file under a new name: the
+    // newest version wins and the copy's duplicate events change nothing.
+    drop_files(
+        &landing,
+        &[
+            (
+                "orders_0901.ndjson",
+                order_json(
+                    order,
+                    customer_id,
+                    location_id,
+                    "raised",
+                    "2024-03-10 09:00:00",
+                ),
+            ),
+            (
+                "orders_0902.ndjson",
+                order_json(
+                    order,
+                    customer_id,
+                    location_id,
+                    "billed",
+                    "2024-03-10 10:00:00",
+                ),
+            ),
+        ],
+    );
+    wait_for_files(&watch, &["orders_0901.ndjson", "orders_0902.ndjson"]);
+    let revenue_late = scalar_f64(&root, revenue);
+    assert!(
+        (revenue_late - revenue_after).abs() < 0.005,
+        "a late or duplicate event changed revenue: {revenue_after} → {revenue_late}"
+    );
+    let status = rows(
+        &root,
+        &format!("select status from silver.orders where order_id = {order}"),
+    );
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0]["status"], "billed");
+    // Each file was loaded exactly once.
+    let loads = scalar_f64(
+        &root,
+        "select cast(count(*) as double) from _orderlake.ingest_log where file like 'orders_09%'",
+    );
+    assert_eq!(loads, 3.0);
+}
+
+/// POST with a bearer token and a JSON body; returns (status, body).
+fn post(addr: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    (status, body.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn an_order_billed_at_the_desk_reaches_gold_and_the_sql_endpoint_by_itself() {
+    let (dir, root) = oms_project();
+    let landing = dir.path().join("landing");
+    let landing_s = landing.to_str().expect("utf-8");
+    ok(
+        &root,
+        &[
+            "generate", "--out", landing_s, "--orders", "120", "--seed", "8",
+        ],
+    );
+    let db = dir.path().join("desk.db");
+    let db_s = db.to_str().expect("utf-8");
+    let init = ok(&root, &["desk", "--db", db_s, "init", "--name", "mia"]);
+    let token = init
+        .stdout
+        .lines()
+        .last()
+        .expect("token")
+        .trim()
+        .to_string();
+    let desk = |args: &[&str]| {
+        let mut full = vec!["desk", "--db", db_s, "--token", token.as_str()];
+        full.extend_from_slice(args);
+        let out = ok(&root, &full).stdout;
+        out.split_whitespace().last().expect("an id").to_string()
+    };
+    let territory = desk(&[
+        "add",
+        "territory",
+        "Live",
+        "--manager-first",
+        "A",
+        "--manager-last",
+        "B",
+    ]);
+    let location = desk(&[
+        "add",
+        "location",
+        "--region",
+        "West",
+        "--territory",
+        &territory,
+        "--state",
+        "Oyo",
+        "--city",
+        "Ibadan",
+    ]);
+    let kind = desk(&["add", "customer-type", "Walk-in"]);
+    let customer = desk(&[
+        "add",
+        "customer",
+        "Live Buyer",
+        "--type",
+        &kind,
+        "--location",
+        &location,
+        "--credit-limit",
+        "10000",
+    ]);
+    let product = desk(&[
+        "add",
+        "product",
+        "Live Rice",
+        "--brand",
+        "Desk",
+        "--category",
+        "Grains",
+        "--price",
+        "25.00",
+        "--cost",
+        "15.00",
+        "--on-hand",
+        "40",
+    ]);
+    let order = desk(&[
+        "raise",
+        "--customer",
+        &customer,
+        "--location",
+        &location,
+        "--line",
+        &format!("{product}:4"),
+    ]);
+
+    let desk_addr = format!("127.0.0.1:{}", free_port());
+    let _desk = Background::start(
+        &root,
+        &[
+            "desk",
+            "--db",
+            db_s,
+            "serve",
+            "--http",
+            &desk_addr,
+            "--landing",
+            landing_s,
+        ],
+    );
+    let server = crate::serve::start_with(&root, &["--watch", "--landing", landing_s]);
+    let in_gold = format!(
+        "select cast(sum(net_revenue) as double) from gold.fct_sales \
+         where order_id = {order} and source_system = 'desk' and line_type = 'sale'"
+    );
+    let sold = |root: &Path| {
+        rows(root, &in_gold)[0]
+            .values()
+            .next()
+            .and_then(Value::as_f64)
+    };
+    // Raised, not billed: no sale yet.
+    assert_eq!(sold(&root), None);
+
+    let (status, body) = post(&desk_addr, &format!("/api/orders/{order}/bill"), &token, "");
+    assert_eq!(status, 200, "billing: {body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while sold(&root).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the billed order did not reach gold.fct_sales"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(sold(&root), Some(100.0));
+
+    // The SQL endpoint serves the new snapshot (swapped on the watcher's commit).
+    if crate::serve::tool("psql", None).is_some() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = crate::serve::psql_ok(&server, &format!("{in_gold};"));
+            if out.contains("100") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "psql never saw the sale: {out}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The live lakehouse: a landing folder watched, each new file ingested exactly once, and every
+//! model downstream of what changed refreshed, in DAG order, in short micro-batches.
+//!
+//! ```text
+//!  landing/ ──file event (inotify) or poll──► debounce (~100 ms of quiet)
+//!      └─► ingest (new files only; the ingest log makes it exactly once) ─► bronze commits
+//!      └─► build `source:bronze.<entity>+` for every entity that changed ─► silver/gold commits
+//!      └─► on_cycle(&Cycle): the caller republishes (serve swaps its snapshot at once)
+//! ```
+//!
+//! On start the watcher ingests whatever is pending and builds the whole project once, so a
+//! watcher killed between an ingest and its refresh catches up when it comes back: nothing that
+//! reached bronze is left out of gold. A refresh that fails is retried with the next change.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use notify::Watcher as _;
+use orderlake_engine::Warehouse;
+use orderlake_engine::invocation::{self, Command, Outcome, Request};
+use orderlake_ingest::{FileReport, IngestOptions, QUARANTINE};
+use orderlake_project::Project;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{0}")]
+    Ingest(#[from] orderlake_ingest::IngestError),
+    #[error("{}", orderlake_engine::report(.0))]
+    Engine(#[from] orderlake_engine::EngineError),
+    #[error("watching {}: {source}", path.display())]
+    Notify {
+        path: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("landing folder {}: {source}", path.display())]
+    Landing {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = WatchError> = std::result::Result<T, E>;
+
+/// Where to watch and how eagerly.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub landing: PathBuf,
+    /// The schema of the bronze tables (`orderlake ingest --schema`).
+    pub bronze_schema: String,
+    /// How long the folder must be quiet before a micro-batch starts: a file being copied in
+    /// sends many events, and several files dropped together make one batch.
+    pub debounce: Duration,
+    /// The longest a batch waits for quiet, so a steady stream of files still gets refreshed.
+    pub max_wait: Duration,
+    /// `Some`: list the folder this often instead of listening for file events (network mounts
+    /// and other folders whose events are unreliable). `None`: file events, with a rescan every
+    /// `rescan_every` in case an event was lost.
+    pub poll: Option<Duration>,
+    pub rescan_every: Duration,
+}
+
+impl WatchOptions {
+    pub fn new(landing: impl Into<PathBuf>) -> Self {
+        WatchOptions {
+            landing: landing.into(),
+            bronze_schema: IngestOptions::default().bronze_schema,
+            debounce: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+            poll: None,
+            rescan_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a micro-batch ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The watcher started: pending files ingested and the whole project built.
+    Start,
+    /// A file event in the landing folder.
+    FileEvent,
+    /// The periodic listing (polling mode, or the safety rescan).
+    Rescan,
+}
+
+/// One micro-batch: the files it ingested and the refresh that followed.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub number: u64,
+    pub trigger: Trigger,
+    /// Files loaded in this batch (files loaded before are not listed).
+    pub files: Vec<FileReport>,
+    /// The bronze entities that changed.
+    pub entities: BTreeSet<String>,
+    /// The build of everything downstream of them; `None` when nothing downstream exists.
+    pub outcome: Option<Outcome>,
+    /// When the first event of the batch arrived (or the rescan began).
+    pub seen_at: DateTime<Utc>,
+    /// When the last table of the batch was committed.
+    pub committed_at: DateTime<Utc>,
+    pub ingest_seconds: f64,
+    pub refresh_seconds: f64,
+}
+
+impl Cycle {
+    pub fn rows_loaded(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_loaded).sum()
+    }
+
+    pub fn rows_quarantined(&self) -> u64 {
+        self.files.iter().map(|f| f.rows_quarantined).sum()
+    }
+
+    /// Whether the refresh had an error, a failing test or a skipped node.
+    pub fn failed(&self) -> bool {
+        self.outcome.as_ref().is_some_and(Outcome::failed)
+    }
+}
+
+/// A project's warehouse kept fresh from a landing folder.
+pub struct LiveLake {
+    project: Arc<Project>,
+    warehouse: Arc<Warehouse>,
+    options: WatchOptions,
+    cycles: u64,
+    /// Entities whose last refresh did not succeed: refreshed again with the next batch.
+    retry: BTreeSet<String>,
+}
+
+impl LiveLake {
+    /// Opens the project's warehouse.
+    pub async fn open(project: Arc<Project>, options: WatchOptions) -> Result<Self> {
+        if !options.landing.is_dir() {
+            return Err(WatchError::Landing {
+                path: options.landing.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+            });
+        }
+        let warehouse = Arc::new(invocation::open_warehouse(&project).await?);
+        Ok(LiveLake {
+            project,
+            warehouse,
+            options,
+            cycles: 0,
+            retry: BTreeSet::new(),
+        })
+    }
+
+    /// Ingests pending files and builds the whole project: the state a watcher starts from.
+    pub async fn catch_up(&mut self) -> Result<Cycle> {
+        let seen_at = Utc::now();
+        let started = Instant::now();
+        let files = self.ingest().await?;
+        let ingest_seconds = started.elapsed().as_secs_f64();
+        let entities = files.iter().map(|f| f.entity.clone()).collect();
+        let outcome = self.refresh(Vec::new()).await?;
+        self.retry.clear();
+        Ok(self.finish(
+            Trigger::Start,
+            files,
+            entities,
+            Some(outcome),
+            seen_at,
+            started,
+            ingest_seconds,
+        ))
+    }
+
+    /// One micro-batch: ingests new files and refreshes everything downstream of them.
+    /// `None` when there was nothing new.
+    pub async fn cycle(
+        &mut self,
+        trigger: Trigger,
+        seen_at: DateTime<Utc>,
+    ) -> Result<Option<Cycle>> {
+        let started = Instant::now();
+        let files = self.ingest().await?;
+        let ingest_seconds = started.elapsed().as_secs_f64();
+        let mut entities: BTreeSet<String> = files.iter().map(|f| f.entity.clone()).collect();
+        if files.iter().any(|f| f.rows_quarantined > 0) {
+            entities.insert(QUARANTINE.to_string());
+        }
+        if entities.is_empty() && self.retry.is_empty() {
+            return Ok(None);
+        }
+        let wanted: BTreeSet<String> = entities.union(&self.retry).cloned().collect();
+        let selectors = downstream_of(&self.project, &self.options.bronze_schema, &wanted);
+        let outcome = if selectors.is_empty() {
+            None
+        } else {
+            Some(self.refresh(selectors).await?)
+        };
+        self.retry = if outcome.as_ref().is_some_and(Outcome::failed) {
+            wanted
+        } else {
+            BTreeSet::new()
+        };
+        Ok(Some(self.finish(
+            trigger,
+            files,
+            entities,
+            outcome,
+            seen_at,
+            started,
+            ingest_seconds,
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        trigger: Trigger,
+        files: Vec<FileReport>,
+        entities: BTreeSet<String>,
+        outcome: Option<Outcome>,
+        seen_at: DateTime<Utc>,
+        started: Instant,
+        ingest_seconds: f64,
+    ) -> Cycle {
+        self.cycles += 1;
+        Cycle {
+            number: self.cycles,
+            trigger,
+            files,
+            entities,
+            outcome,
+            seen_at,
+            committed_at: Utc::now(),
+            ingest_seconds,
+            refresh_seconds: started.elapsed().as_secs_f64() - ingest_seconds,
+        }
+    }
+
+    async fn ingest(&self) -> Result<Vec<FileReport>> {
+        let options = IngestOptions {
+            bronze_schema: self.options.bronze_schema.clone(),
+        };
+        let reports =
+            orderlake_ingest::ingest(&self.warehouse, &self.options.landing, &options, &|_| {})
+                .await?;
+        Ok(reports.into_iter().filter(|r| !r.skipped).collect())
+    }
+
+    async fn refresh(&self, select: Vec<String>) -> Result<Outcome> {
+        let request = Request {
+            select,
+            ..Request::new(Command::Build)
+        };
+        let plan = invocation::plan(&self.project, &request)?;
+        Ok(invocation::execute(
+            self.project.clone(),
+            self.warehouse.clone(),
+            &plan,
+            Arc::new(invocation::Silent),
+        )
+        .await?)
+    }
+
+    /// Watches the landing folder until `shutdown` turns true, calling `on_cycle` after every
+    /// micro-batch that committed something (the catch-up at start included).
+    pub async fn run(
+        mut self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut on_cycle: impl FnMut(&Cycle) + Send,
+    ) -> Result<()> {
+        let first = self.catch_up().await?;
+        on_cycle(&first);
+        let (tx, mut events) = mpsc::unbounded_channel::<()>();
+        // Dropping the watcher stops the events; it lives as long as this loop.
+        let _watcher = match self.options.poll {
+            Some(_) => None,
+            None => Some(listen(&self.options.landing, tx)?),
+        };
+        let rescan = self.options.poll.unwrap_or(self.options.rescan_every);
+        loop {
+            let trigger = tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                Some(()) = events.recv() => Trigger::FileEvent,
+                _ = tokio::time::sleep(rescan) => Trigger::Rescan,
+            };
+            let seen_at = Utc::now();
+            if trigger == Trigger::FileEvent {
+                settle(&mut events, self.options.debounce, self.options.max_wait).await;
+            }
+            match self.cycle(trigger, seen_at).await {
+                Ok(Some(cycle)) => on_cycle(&cycle),
+                Ok(None) => {}
+                // A file that cannot be read now (still being written, permissions) is tried
+                // again on the next event or rescan; the watcher keeps going.
+                Err(e) => tracing::error!("micro-batch failed: {e}"),
+            }
+        }
+    }
+}
+
+/// Waits until no event arrived for `quiet`, or `max_wait` passed.
+async fn settle(events: &mut mpsc::UnboundedReceiver<()>, quiet: Duration, max_wait: Duration) {
+    let deadline = tokio::time::Instant::now() + max_wait;
+    loop {
+        let wait = quiet.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        if wait.is_zero() {
+            return;
+        }
+        match tokio::time::timeout(wait, events.recv()).await {
+            Ok(Some(())) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// Listens for file events in `landing` (inotify on Linux), sending one unit per relevant event.
+fn listen(landing: &Path, tx: mpsc::UnboundedSender<()>) -> Result<notify::RecommendedWatcher> {
+    let notify_error = |source| WatchError::Notify {
+        path: landing.to_path_buf(),
+        source,
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && announces_data(&event)
+        {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(notify_error)?;
+    watcher
+        .watch(landing, notify::RecursiveMode::NonRecursive)
+        .map_err(notify_error)?;
+    Ok(watcher)
+}
+
+/// Whether an event may mean a landing file has new data: created, written, renamed into place.
+/// Names starting with `.` or `_` are work in progress (the desk writes `.name` and renames).
+fn announces_data(event: &notify::Event) -> bool {
+    use notify::EventKind;
+    let relevant_kind = matches!(
+        event.kind,
+        EventKind::Create(_)
+            | EventKind::Modify(_)
+            | EventKind::Access(notify::event::AccessKind::Close(
+                notify::event::AccessMode::Write
+            ))
+    );
+    relevant_kind
+        && event.paths.iter().any(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+        })
+}
+
+/// The selectors of everything downstream of the bronze tables of `entities`: each entity's
+/// source (`source:bronze.orders+`). Entities no source declares have nothing downstream.
+pub fn downstream_of(
+    project: &Project,
+    bronze_schema: &str,
+    entities: &BTreeSet<String>,
+) -> Vec<String> {
+    project
+        .sources
+        .values()
+        .filter(|s| s.relation.schema == bronze_schema && entities.contains(&s.relation.identifier))
+        .map(|s| format!("source:{}.{}+", s.source_name, s.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
+
+    fn event(kind: EventKind, name: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from("/landing").join(name))
+    }
+
+    #[test]
+    fn data_events_are_creates_writes_and_renames_of_visible_files() {
+        assert!(announces_data(&event(
+            EventKind::Create(CreateKind::File),
+            "orders_0001.ndjson"
+        )));
+        assert!(announces_data(&event(
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            "orders_0001.ndjson"
+        )));
+        assert!(announces_data(&event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "orders.csv"
+        )));
+        // The desk's file before its rename, and the ingest's own bookkeeping.
+        assert!(!announces_data(&event(
+            EventKind::Create(CreateKind::File),
+            ".orders_0001.ndjson"
+        )));
+        assert!(!announces_data(&event(
+            EventKind::Create(CreateKind::File),
+            "_SUCCESS"
+        )));
+        assert!(!announces_data(&event(
+            EventKind::Access(AccessKind::Open(AccessMode::Read)),
+            "orders.csv"
+        )));
+        assert!(!announces_data(&event(
+            EventKind::Remove(notify::event::RemoveKind::File),
+            "orders.csv"
+        )));
+    }
+
+    #[tokio::test]
+    async fn settling_waits_for_quiet_but_not_forever() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // A steady stream of events every 20 ms never goes quiet for 50 ms: max_wait ends it.
+        let sender = tokio::spawn(async move {
+            for _ in 0..100 {
+                if tx.send(()).is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let started = Instant::now();
+        settle(
+            &mut rx,
+            Duration::from_millis(50),
+            Duration::from_millis(300),
+        )
+        .await;
+        let waited = started.elapsed();
+        sender.abort();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        // Nothing arriving: it returns after one quiet period.
+        let (_tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let started = Instant::now();
+        settle(&mut rx, Duration::from_millis(50), Duration::from_secs(5)).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
