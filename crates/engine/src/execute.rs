@@ -144,6 +144,32 @@ async fn build(
         Materialization::Incremental(spec) => {
             run_incremental(project, warehouse, node, spec, &relation()?, options).await
         }
+        Materialization::Cdc(spec) => {
+            let relation = relation()?;
+            if options.full_refresh {
+                let points = crate::cdc::points_relation(&relation);
+                for stale in [&points, &relation] {
+                    if warehouse.kind_of(stale).is_some() {
+                        warehouse.drop_relation(stale).map_err(at(None))?;
+                    }
+                }
+            }
+            let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
+            let (sql, path) = compile_to_file(project, node, exists).map_err(at(None))?;
+            let applied = crate::cdc::apply(warehouse, spec, &relation, &sql)
+                .await
+                .map_err(at(Some(path)))?;
+            let scd = match spec.scd_type {
+                orderlake_project::spec::ScdType::One => "SCD type 1",
+                orderlake_project::spec::ScdType::Two => "SCD type 2",
+            };
+            Ok(Outcome::written(applied.rows, Vec::new()).refreshed(Refresh::full(format!(
+                "cdc: events folded into {} change points by ({}) in order of ({}); the {scd} table is re-derived from them",
+                applied.points,
+                spec.keys.join(", "),
+                spec.sequence_by.join(", ")
+            ))))
+        }
     }
 }
 

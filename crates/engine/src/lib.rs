@@ -14,6 +14,7 @@
 //! ```
 
 pub mod artifacts;
+pub mod cdc;
 pub mod delta_types;
 pub mod error;
 pub mod events;

@@ -28,6 +28,8 @@ pub enum Materialization {
     /// Inlined as a CTE into the nodes that read it; never stored.
     Ephemeral,
     Incremental(IncrementalSpec),
+    /// Change events applied by key and sequence (Databricks' AUTO CDC / `apply_changes`).
+    Cdc(CdcSpec),
     Seed(SeedSpec),
     Snapshot(SnapshotSpec),
     Test(TestConfig),
@@ -41,6 +43,7 @@ impl Materialization {
             Materialization::Table => "table",
             Materialization::Ephemeral => "ephemeral",
             Materialization::Incremental(_) => "incremental",
+            Materialization::Cdc(_) => "cdc",
             Materialization::Seed(_) => "seed",
             Materialization::Snapshot(_) => "snapshot",
             Materialization::Test(_) => "test",
@@ -49,7 +52,60 @@ impl Materialization {
 }
 
 /// The materializations a model may ask for.
-pub const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "incremental", "ephemeral"];
+pub const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "incremental", "ephemeral", "cdc"];
+
+/// A model whose rows are change events, applied to a table by key in sequence order: the
+/// table holds each key's latest state (SCD type 1) or its history (SCD type 2). Events may
+/// arrive late, out of order or twice; the result depends only on the set of events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CdcSpec {
+    /// `keys`: the columns identifying a row.
+    pub keys: Vec<String>,
+    /// `sequence_by`: the columns ordering a key's events (compared left to right).
+    pub sequence_by: Vec<String>,
+    /// `apply_as_deletes`: a SQL condition on an event that makes it a delete.
+    pub apply_as_deletes: Option<String>,
+    /// `apply_as_truncates`: a SQL condition making an event empty the table (SCD type 1 only).
+    pub apply_as_truncates: Option<String>,
+    /// Which of the events' columns the table keeps.
+    pub columns: ColumnSelection,
+    /// `ignore_null_updates`: a null in an update keeps the column's current value.
+    pub ignore_null_updates: bool,
+    pub scd_type: ScdType,
+    /// SCD type 2: which columns start a new version when they change (others update the
+    /// current version in place).
+    pub track_history: ColumnSelection,
+    /// How long a delete is remembered (SCD type 1), so an older event arriving after it does
+    /// not bring the row back.
+    pub tombstone_retention_hours: u32,
+}
+
+/// A `*_column_list` / `*_except_column_list` pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ColumnSelection {
+    All,
+    Only(Vec<String>),
+    Except(Vec<String>),
+}
+
+impl ColumnSelection {
+    /// Whether `column` is selected.
+    pub fn contains(&self, column: &str) -> bool {
+        match self {
+            ColumnSelection::All => true,
+            ColumnSelection::Only(list) => list.iter().any(|c| c == column),
+            ColumnSelection::Except(list) => !list.iter().any(|c| c == column),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScdType {
+    /// The latest state of each key.
+    One,
+    /// Every version of each key, with `__START_AT` and `__END_AT`.
+    Two,
+}
 
 /// An incremental model: how new rows meet the existing table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -373,6 +429,7 @@ pub fn resolve(resource_type: ResourceType, config: &Config) -> Result<Materiali
                 "table" => Ok(Materialization::Table),
                 "ephemeral" => Ok(Materialization::Ephemeral),
                 "incremental" => incremental(config).map(Materialization::Incremental),
+                "cdc" => cdc(config).map(Materialization::Cdc),
                 other => Err(SpecError::not_one_of(
                     "materialized",
                     other,
@@ -385,7 +442,12 @@ pub fn resolve(resource_type: ResourceType, config: &Config) -> Result<Materiali
 
 /// `unique_key` as a list of columns: a string, a comma-separated string, or a list.
 fn unique_key(config: &Config) -> Vec<String> {
-    match config.get("unique_key") {
+    columns(config, "unique_key")
+}
+
+/// A list of columns written as a string, a comma-separated string, or a list.
+fn columns(config: &Config, key: &str) -> Vec<String> {
+    match config.get(key) {
         Some(Json::String(s)) => s
             .split(',')
             .map(|k| k.trim().to_string())
@@ -397,6 +459,104 @@ fn unique_key(config: &Config) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+fn cdc(config: &Config) -> Result<CdcSpec, SpecError> {
+    let keys = columns(config, "keys");
+    if keys.is_empty() {
+        return Err(SpecError::missing(
+            "materialized",
+            "materialized 'cdc' needs keys (the columns identifying a row)",
+        ));
+    }
+    let sequence_by = columns(config, "sequence_by");
+    if sequence_by.is_empty() {
+        return Err(SpecError::missing(
+            "materialized",
+            "materialized 'cdc' needs sequence_by (the columns ordering a key's events)",
+        ));
+    }
+    let selection = |only: &'static str, except: &'static str| match (
+        columns(config, only),
+        columns(config, except),
+    ) {
+        (o, e) if !o.is_empty() && !e.is_empty() => Err(SpecError::missing(
+            only,
+            format!("{only} and {except} cannot both be set"),
+        )),
+        (o, _) if !o.is_empty() => Ok(ColumnSelection::Only(o)),
+        (_, e) if !e.is_empty() => Ok(ColumnSelection::Except(e)),
+        _ => Ok(ColumnSelection::All),
+    };
+    let scd_type = match config.get("stored_as_scd_type") {
+        None => ScdType::One,
+        Some(v) => match v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        {
+            Some(1) => ScdType::One,
+            Some(2) => ScdType::Two,
+            _ => {
+                return Err(SpecError::not_one_of(
+                    "stored_as_scd_type",
+                    &v.to_string(),
+                    &["1", "2"],
+                ));
+            }
+        },
+    };
+    let text = |key: &str| {
+        config
+            .str(key)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let apply_as_truncates = text("apply_as_truncates");
+    if apply_as_truncates.is_some() && scd_type == ScdType::Two {
+        return Err(SpecError::missing(
+            "apply_as_truncates",
+            "apply_as_truncates applies to stored_as_scd_type 1 only",
+        ));
+    }
+    if scd_type == ScdType::Two && sequence_by.len() != 1 {
+        return Err(SpecError::missing(
+            "sequence_by",
+            "stored_as_scd_type 2 needs exactly one sequence_by column (it becomes __START_AT/__END_AT)",
+        ));
+    }
+    let track_history = selection(
+        "track_history_column_list",
+        "track_history_except_column_list",
+    )?;
+    if track_history != ColumnSelection::All && scd_type == ScdType::One {
+        return Err(SpecError::missing(
+            "track_history_column_list",
+            "track_history_column_list / track_history_except_column_list need stored_as_scd_type 2",
+        ));
+    }
+    let retention = match config.get("tombstone_retention_hours") {
+        None => 168,
+        Some(v) => v
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .ok_or_else(|| SpecError {
+                key: "tombstone_retention_hours",
+                value: Some(v.to_string()),
+                message: format!("tombstone_retention_hours {v} is not a whole number of hours"),
+            })?,
+    };
+    Ok(CdcSpec {
+        keys,
+        sequence_by,
+        apply_as_deletes: text("apply_as_deletes"),
+        apply_as_truncates,
+        columns: selection("column_list", "except_column_list")?,
+        ignore_null_updates: config.bool("ignore_null_updates").unwrap_or(false),
+        scd_type,
+        track_history,
+        tombstone_retention_hours: retention,
+    })
 }
 
 fn incremental(config: &Config) -> Result<IncrementalSpec, SpecError> {
@@ -687,6 +847,48 @@ mod tests {
             };
             assert_eq!(spec.unique_key, vec!["a", "b"]);
             assert_eq!(spec.strategy, Strategy::Merge);
+        }
+    }
+
+    #[test]
+    fn cdc_settings() {
+        let c = config(serde_json::json!({
+            "materialized": "cdc", "keys": ["id"], "sequence_by": "seq",
+            "apply_as_deletes": "op = 'DELETE'", "except_column_list": ["op"],
+            "stored_as_scd_type": 2, "track_history_column_list": "status"
+        }));
+        let Materialization::Cdc(spec) = resolve(ResourceType::Model, &c).unwrap() else {
+            panic!("cdc")
+        };
+        assert_eq!(spec.keys, vec!["id"]);
+        assert_eq!(spec.sequence_by, vec!["seq"]);
+        assert_eq!(spec.apply_as_deletes.as_deref(), Some("op = 'DELETE'"));
+        assert_eq!(spec.columns, ColumnSelection::Except(vec!["op".into()]));
+        assert_eq!(spec.scd_type, ScdType::Two);
+        assert!(spec.track_history.contains("status") && !spec.track_history.contains("x"));
+        assert_eq!(spec.tombstone_retention_hours, 168);
+        for (bad, key) in [
+            (
+                serde_json::json!({"materialized": "cdc", "sequence_by": "s"}),
+                "materialized",
+            ),
+            (
+                serde_json::json!({"materialized": "cdc", "keys": "id", "sequence_by": "s", "stored_as_scd_type": 3}),
+                "stored_as_scd_type",
+            ),
+            (
+                serde_json::json!({"materialized": "cdc", "keys": "id", "sequence_by": "s", "stored_as_scd_type": 2, "apply_as_truncates": "op = 'T'"}),
+                "apply_as_truncates",
+            ),
+            (
+                serde_json::json!({"materialized": "cdc", "keys": "id", "sequence_by": "s", "column_list": "a", "except_column_list": "b"}),
+                "column_list",
+            ),
+        ] {
+            assert_eq!(
+                resolve(ResourceType::Model, &config(bad)).unwrap_err().key,
+                key
+            );
         }
     }
 
