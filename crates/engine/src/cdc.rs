@@ -31,8 +31,10 @@ const DELETE: &str = "__cdc_delete";
 const TRUNCATE: &str = "__cdc_truncate";
 const SEEN_AT: &str = "__cdc_seen_at";
 const STORED: &str = "__cdc_stored";
-pub const START_AT: &str = "__START_AT";
-pub const END_AT: &str = "__END_AT";
+/// SCD type 2's validity columns. Stored in lower case: SQL folds unquoted names to lower case,
+/// so `__START_AT`, `__start_at` and `"__start_at"` all find them (Databricks' spelling works).
+pub const START_AT: &str = "__start_at";
+pub const END_AT: &str = "__end_at";
 
 /// Where the change points of `relation` are kept.
 pub fn points_relation(relation: &Relation) -> Relation {

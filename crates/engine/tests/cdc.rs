@@ -206,7 +206,7 @@ fn expected_scd2(events: &[Event]) -> Vec<String> {
         }
         for (status, amount, start, end) in versions {
             rows.push(format!(
-                "id={id} status={status} amount={} __START_AT={start} __END_AT={}",
+                "id={id} status={status} amount={} __start_at={start} __end_at={}",
                 amount.map_or("null".into(), |a| a.to_string()),
                 end.map_or("null".into(), |e| e.to_string())
             ));

@@ -288,6 +288,36 @@ fn watch_ingests_dropped_files_once_and_refreshes_gold() {
     );
     assert_eq!(status.len(), 1);
     assert_eq!(status[0]["status"], "billed");
+    // The status history (CDC apply, SCD type 2) puts the late 'raised' event in its place.
+    let spells = rows(
+        &root,
+        &format!(
+            "select status, cast(__START_AT as varchar) as start_at, cast(__END_AT as varchar) as end_at \
+             from silver.order_status_history where order_id = {order} order by __START_AT"
+        ),
+    );
+    let spells: Vec<(String, String, String)> = spells
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or("null").to_string();
+            (text("status"), text("start_at"), text("end_at"))
+        })
+        .collect();
+    assert_eq!(
+        spells,
+        vec![
+            (
+                "raised".to_string(),
+                "2024-03-10T09:00:00Z".to_string(),
+                "2024-03-10T10:00:00Z".to_string()
+            ),
+            (
+                "billed".to_string(),
+                "2024-03-10T10:00:00Z".to_string(),
+                "null".to_string()
+            ),
+        ]
+    );
     // Each file was loaded exactly once.
     let loads = scalar_f64(
         &root,
