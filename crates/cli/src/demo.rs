@@ -156,7 +156,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     let project = crate::load_project(&global)?;
     let warehouse = crate::open_warehouse(&project).await?;
     println!();
-    crate::lake::run_ingest(&warehouse, &landing, "bronze").await?;
+    crate::lake::run_ingest(&project, &warehouse, &landing, "bronze").await?;
     drop(warehouse);
 
     // 3. Bronze → silver → gold, with every test.

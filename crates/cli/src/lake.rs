@@ -115,19 +115,18 @@ pub fn run_generate(config: &Config) -> Result<Summary> {
 pub async fn ingest(global: &GlobalArgs, landing: &Path, schema: &str) -> Result<ExitCode> {
     let project = crate::load_project(global)?;
     let warehouse = crate::open_warehouse(&project).await?;
-    run_ingest(&warehouse, landing, schema).await?;
+    run_ingest(&project, &warehouse, landing, schema).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_ingest(
+    project: &orderlake_project::Project,
     warehouse: &orderlake_engine::Warehouse,
     landing: &Path,
     schema: &str,
 ) -> Result<Vec<FileReport>> {
     let started = std::time::Instant::now();
-    let options = IngestOptions {
-        bronze_schema: schema.to_string(),
-    };
+    let options = IngestOptions::for_project(project, schema);
     let print = |r: &FileReport| {
         if r.skipped {
             println!("  skip  {:<36} already loaded", r.file);
@@ -136,6 +135,19 @@ pub async fn run_ingest(
                 "  load  {:<36} → {schema}.{:<22} {:>10} rows {:>6} quarantined",
                 r.file, r.entity, r.rows_loaded, r.rows_quarantined
             );
+            if !r.new_columns.is_empty() {
+                println!(
+                    "        new column(s) added to {schema}.{}: {}",
+                    r.entity,
+                    r.new_columns.join(", ")
+                );
+            }
+            if r.rows_rescued > 0 {
+                println!(
+                    "        {} row(s) kept with unknown columns or misfit values in _rescued_data",
+                    r.rows_rescued
+                );
+            }
         }
     };
     let reports = orderlake_ingest::ingest(warehouse, landing, &options, &print)

@@ -133,6 +133,10 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
             "entities": cycle.entities,
             "rows_loaded": cycle.rows_loaded(),
             "rows_quarantined": cycle.rows_quarantined(),
+            "rows_rescued": cycle.files.iter().map(|f| f.rows_rescued).sum::<u64>(),
+            "new_columns": cycle.files.iter().filter(|f| !f.new_columns.is_empty())
+                .map(|f| (f.entity.clone(), f.new_columns.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
             "nodes_refreshed": refreshed,
             "nodes_incremental": incremental,
             "tests": tests,
@@ -175,6 +179,24 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
             "  PROBLEMS:"
         }
     );
+    for f in &cycle.files {
+        if !f.new_columns.is_empty() {
+            println!(
+                "    {} added column(s) to {}: {}",
+                f.file,
+                f.entity,
+                f.new_columns.join(", ")
+            );
+        }
+        if f.rows_rescued > 0 {
+            println!(
+                "    {}: {} row(s) with unknown columns or misfit values kept in {}",
+                f.file,
+                f.rows_rescued,
+                orderlake_ingest::RESCUED_DATA
+            );
+        }
+    }
     for p in problems {
         println!("    {p}");
     }

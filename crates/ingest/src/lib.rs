@@ -24,10 +24,13 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use orderlake_engine::warehouse::{Warehouse, WriteMode};
 use orderlake_landing::entity_of;
-use orderlake_project::{Relation, sql_string};
+use orderlake_project::spec::SchemaEvolution;
+use orderlake_project::{Project, Relation, sql_string};
 
 mod formats;
 mod loader;
+
+pub use loader::RESCUED_DATA;
 mod log;
 
 use loader::Loader;
@@ -72,18 +75,40 @@ pub struct FileReport {
     pub rows_quarantined: u64,
     /// Already loaded by an earlier run.
     pub skipped: bool,
+    /// Columns this file added to its bronze table (`addNewColumns`).
+    pub new_columns: Vec<String>,
+    /// Rows whose unknown columns or misfit values went into `_rescued_data` (`rescue`).
+    pub rows_rescued: u64,
 }
 
-/// Where bronze tables go.
+/// Where bronze tables go and how each evolves.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub bronze_schema: String,
+    /// Per entity (bronze table name); entities not listed add new columns.
+    pub schema_evolution: BTreeMap<String, SchemaEvolution>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             bronze_schema: "bronze".into(),
+            schema_evolution: BTreeMap::new(),
+        }
+    }
+}
+
+impl IngestOptions {
+    /// The options a project's sources declare for the bronze tables in `bronze_schema`.
+    pub fn for_project(project: &Project, bronze_schema: &str) -> Self {
+        IngestOptions {
+            bronze_schema: bronze_schema.to_string(),
+            schema_evolution: project
+                .sources
+                .values()
+                .filter(|s| s.relation.schema == bronze_schema)
+                .map(|s| (s.relation.identifier.clone(), s.schema_evolution))
+                .collect(),
         }
     }
 }
@@ -123,6 +148,8 @@ pub async fn ingest(
                 rows_loaded: 0,
                 rows_quarantined: 0,
                 skipped: true,
+                new_columns: Vec::new(),
+                rows_rescued: 0,
             };
             progress(&report);
             reports.push(report);
@@ -147,6 +174,12 @@ pub async fn ingest(
             entity: &entity,
             ingested_at,
             cast_rejects: Default::default(),
+            evolution: options
+                .schema_evolution
+                .get(&entity)
+                .copied()
+                .unwrap_or_default(),
+            changes: Default::default(),
         };
         let lower = name.to_ascii_lowercase();
         let (loaded, quarantined) = if lower.ends_with(".parquet") {
@@ -167,12 +200,18 @@ pub async fn ingest(
             ingested_at,
         )
         .await?;
+        let changes = loader
+            .changes
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
         let report = FileReport {
             file: name,
             entity,
             rows_loaded: loaded,
             rows_quarantined: quarantined,
             skipped: false,
+            new_columns: changes.new_columns.into_iter().collect(),
+            rows_rescued: changes.rescued_rows,
         };
         progress(&report);
         reports.push(report);
@@ -316,6 +355,8 @@ mod tests {
             entity: "orders",
             ingested_at: Utc::now(),
             cast_rejects: Default::default(),
+            evolution: SchemaEvolution::AddNewColumns,
+            changes: Default::default(),
         };
         loader
             .ndjson(&landing.join("orders_0002.ndjson"))
@@ -348,6 +389,144 @@ mod tests {
             .await,
             1
         );
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze.orders").await,
+            3
+        );
+    }
+
+    /// Ingests `files` one run after another with `mode` for bronze.orders; the reports.
+    async fn evolve(
+        mode: SchemaEvolution,
+        files: &[(&str, &str)],
+    ) -> (Warehouse, Vec<Result<Vec<FileReport>>>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        std::fs::create_dir_all(&landing).unwrap();
+        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
+            .await
+            .unwrap();
+        let options = IngestOptions {
+            schema_evolution: [("orders".to_string(), mode)].into(),
+            ..Default::default()
+        };
+        let mut results = Vec::new();
+        for (name, text) in files {
+            write(&landing, name, text);
+            results.push(ingest(&warehouse, &landing, &options, &|_| {}).await);
+        }
+        (warehouse, results, dir)
+    }
+
+    const FIRST: (&str, &str) = (
+        "orders_0001.ndjson",
+        "{\"order_id\": \"1\", \"status\": \"raised\"}\n",
+    );
+    const WIDER: (&str, &str) = (
+        "orders_0002.ndjson",
+        "{\"order_id\": \"2\", \"status\": \"billed\", \"coupon\": \"SPRING\"}\n{\"order_id\": \"3\", \"status\": \"raised\"}\n",
+    );
+
+    async fn columns(warehouse: &Warehouse) -> Vec<String> {
+        warehouse
+            .table_schema(&Relation::new("bronze", "orders"))
+            .await
+            .unwrap()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| !n.starts_with("_") || n == loader::RESCUED_DATA)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn add_new_columns_widens_the_table_and_says_so() {
+        let (warehouse, results, _dir) =
+            evolve(SchemaEvolution::AddNewColumns, &[FIRST, WIDER]).await;
+        let second = results[1].as_ref().unwrap();
+        let report = second.iter().find(|r| r.file == WIDER.0).unwrap();
+        assert_eq!(report.new_columns, vec!["coupon"]);
+        assert_eq!(
+            columns(&warehouse).await,
+            vec!["order_id", "status", "coupon"]
+        );
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where coupon = 'SPRING'"
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn rescue_keeps_the_schema_and_the_unknown_values() {
+        let (warehouse, results, _dir) = evolve(SchemaEvolution::Rescue, &[FIRST, WIDER]).await;
+        let report = results[1]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|r| r.file == WIDER.0)
+            .cloned()
+            .unwrap();
+        assert_eq!(report.rows_loaded, 2);
+        assert_eq!(report.rows_rescued, 1);
+        assert!(report.new_columns.is_empty());
+        assert_eq!(
+            columns(&warehouse).await,
+            vec!["order_id", "status", "_rescued_data"]
+        );
+        let rescued = warehouse
+            .sql("select _rescued_data from bronze.orders where order_id = '2'")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::display::array_value_to_string(rescued[0].column(0), 0)
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"coupon": "SPRING", "_file": "orders_0002.ndjson"})
+        );
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.orders where _rescued_data is null"
+            )
+            .await,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn fail_on_new_columns_refuses_the_file_by_name() {
+        let (warehouse, results, _dir) =
+            evolve(SchemaEvolution::FailOnNewColumns, &[FIRST, WIDER]).await;
+        let err = results[1].as_ref().unwrap_err().to_string();
+        assert!(
+            err.contains("orders_0002.ndjson")
+                && err.contains("coupon")
+                && err.contains("failOnNewColumns"),
+            "{err}"
+        );
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze.orders").await,
+            1
+        );
+        assert_eq!(
+            count(&warehouse, "select count(*) from _orderlake.ingest_log").await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn none_drops_new_columns() {
+        let (warehouse, results, _dir) = evolve(SchemaEvolution::None, &[FIRST, WIDER]).await;
+        assert!(results[1].is_ok());
+        assert_eq!(columns(&warehouse).await, vec!["order_id", "status"]);
         assert_eq!(
             count(&warehouse, "select count(*) from bronze.orders").await,
             3

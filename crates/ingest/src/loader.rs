@@ -13,7 +13,20 @@ pub(crate) struct Loader<'a> {
     pub(crate) ingested_at: DateTime<Utc>,
     /// Rows sent to quarantine because a value did not cast to the column's stored type.
     pub(crate) cast_rejects: std::sync::atomic::AtomicU64,
+    pub(crate) evolution: SchemaEvolution,
+    /// What the file changed: columns added, rows with rescued data.
+    pub(crate) changes: std::sync::Mutex<Changes>,
 }
+
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) new_columns: BTreeSet<String>,
+    pub(crate) rescued_rows: u64,
+}
+
+/// The column `rescue` mode keeps what did not fit: a JSON object of column → value (as text)
+/// plus `_file`, null where the row had nothing to rescue.
+pub const RESCUED_DATA: &str = "_rescued_data";
 
 /// Rows of text being collected for one commit.
 #[derive(Default)]
@@ -100,7 +113,24 @@ impl Loader<'_> {
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
         let mut bad: Vec<Option<String>> = vec![None; rows];
+        let mut rescued: Vec<serde_json::Map<String, serde_json::Value>> =
+            vec![Default::default(); rows];
+        let new_columns = self.new_columns(existing.as_deref(), chunk.columns.iter())?;
         for (name, values) in chunk.columns.iter().zip(&chunk.values) {
+            if new_columns.contains(name) {
+                match self.evolution {
+                    SchemaEvolution::Rescue => {
+                        for (i, v) in values.iter().enumerate() {
+                            if let Some(v) = v {
+                                rescued[i].insert(name.clone(), v.clone().into());
+                            }
+                        }
+                        continue;
+                    }
+                    SchemaEvolution::None => continue,
+                    SchemaEvolution::AddNewColumns | SchemaEvolution::FailOnNewColumns => {}
+                }
+            }
             let mut builder = StringBuilder::with_capacity(rows, rows * 8);
             for v in values {
                 builder.append_option(v.as_deref());
@@ -132,6 +162,15 @@ impl Loader<'_> {
                     let typed = datafusion::arrow::compute::cast(&text, &target)
                         .map_err(|e| IngestError::DataFusion(e.into()))?;
                     for (i, reason) in bad.iter_mut().enumerate() {
+                        if self.evolution == SchemaEvolution::Rescue
+                            && !text.is_null(i)
+                            && typed.is_null(i)
+                        {
+                            // Rescue keeps the row; the value that did not fit goes aside.
+                            let value = values[i].clone().unwrap_or_default();
+                            rescued[i].insert(name.clone(), value.into());
+                            continue;
+                        }
                         if reason.is_none() && !text.is_null(i) && typed.is_null(i) {
                             let value = values[i].as_deref().unwrap_or_default();
                             *reason = Some(format!(
@@ -144,6 +183,10 @@ impl Loader<'_> {
                     arrays.push(typed);
                 }
             }
+        }
+        if self.evolution == SchemaEvolution::Rescue {
+            fields.push(Field::new(RESCUED_DATA, DataType::Utf8, true));
+            arrays.push(self.rescued_column(rescued));
         }
         let (meta_fields, meta_arrays) = self.meta_fields(rows);
         fields.extend(meta_fields);
@@ -252,10 +295,115 @@ impl Loader<'_> {
             .await?)
     }
 
+    /// The columns of a file that its bronze table lacks, after applying the table's
+    /// schema-evolution mode: refused (`failOnNewColumns`) or recorded as added.
+    fn new_columns<'c>(
+        &self,
+        existing: Option<&Schema>,
+        columns: impl Iterator<Item = &'c String>,
+    ) -> Result<BTreeSet<String>> {
+        let Some(existing) = existing else {
+            return Ok(BTreeSet::new());
+        };
+        let new: BTreeSet<String> = columns
+            .filter(|c| existing.field_with_name(c).is_err())
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(new);
+        }
+        match self.evolution {
+            SchemaEvolution::FailOnNewColumns => Err(IngestError::File {
+                file: self.file.to_string(),
+                message: format!(
+                    "new column(s) {} not in {} (its schema_evolution_mode is failOnNewColumns: \
+                     add them to the table or change the mode)",
+                    new.iter().cloned().collect::<Vec<_>>().join(", "),
+                    self.bronze
+                ),
+            }),
+            SchemaEvolution::AddNewColumns => {
+                self.changes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .new_columns
+                    .extend(new.iter().cloned());
+                Ok(new)
+            }
+            SchemaEvolution::Rescue | SchemaEvolution::None => Ok(new),
+        }
+    }
+
+    fn rescued_column(&self, rescued: Vec<serde_json::Map<String, serde_json::Value>>) -> ArrayRef {
+        let mut count = 0;
+        let column =
+            datafusion::arrow::array::StringArray::from_iter(rescued.into_iter().map(|mut m| {
+                (!m.is_empty()).then(|| {
+                    count += 1;
+                    m.insert("_file".into(), self.file.into());
+                    serde_json::Value::Object(m).to_string()
+                })
+            }));
+        self.changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .rescued_rows += count;
+        Arc::new(column)
+    }
+
+    /// Applies the schema-evolution mode to a typed (Parquet) batch.
+    fn conform(&self, batch: RecordBatch, existing: Option<&Schema>) -> Result<RecordBatch> {
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let new = self.new_columns(existing, names.iter())?;
+        if self.evolution != SchemaEvolution::Rescue
+            && (new.is_empty() || self.evolution != SchemaEvolution::None)
+        {
+            return Ok(batch);
+        }
+        let rows = batch.num_rows();
+        let mut rescued: Vec<serde_json::Map<String, serde_json::Value>> =
+            vec![Default::default(); rows];
+        let mut fields = Vec::new();
+        let mut arrays = Vec::new();
+        for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            if !new.contains(field.name()) {
+                fields.push(field.as_ref().clone());
+                arrays.push(array.clone());
+                continue;
+            }
+            if self.evolution == SchemaEvolution::Rescue {
+                for (i, slot) in rescued.iter_mut().enumerate() {
+                    if !array.is_null(i) {
+                        let text =
+                            datafusion::arrow::util::display::array_value_to_string(array, i)
+                                .map_err(|e| IngestError::DataFusion(e.into()))?;
+                        slot.insert(field.name().clone(), text.into());
+                    }
+                }
+            }
+        }
+        if self.evolution == SchemaEvolution::Rescue {
+            fields.push(Field::new(RESCUED_DATA, DataType::Utf8, true));
+            arrays.push(self.rescued_column(rescued));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| IngestError::DataFusion(e.into()))
+    }
+
     pub(crate) async fn write_batches(&self, batches: Vec<RecordBatch>) -> Result<u64> {
         if batches.is_empty() {
             return Ok(0);
         }
+        let existing = self.warehouse.table_schema(self.bronze).await.ok();
+        let batches = batches
+            .into_iter()
+            .map(|b| self.conform(b, existing.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
         let df = self.warehouse.context().read_batches(batches)?;
         Ok(self
             .warehouse

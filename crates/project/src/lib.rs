@@ -126,6 +126,8 @@ pub struct Source {
     pub columns: Vec<ColumnProps>,
     pub loaded_at_field: Option<String>,
     pub freshness: Option<Json>,
+    /// How `orderlake ingest` treats new columns in this table's landing files.
+    pub schema_evolution: spec::SchemaEvolution,
 }
 
 /// A loaded, parsed project: every node with its refs resolved and the DAG checked for cycles.

@@ -108,6 +108,10 @@ pub struct SourceProps {
     #[serde(default)]
     pub freshness: Option<serde_yaml::Value>,
     #[serde(default)]
+    pub config: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub meta: Option<serde_yaml::Value>,
+    #[serde(default)]
     pub tables: Vec<SourceTableProps>,
 }
 
@@ -128,6 +132,10 @@ pub struct SourceTableProps {
     pub loaded_at_field: Option<String>,
     #[serde(default)]
     pub freshness: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub config: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub meta: Option<serde_yaml::Value>,
     #[serde(default)]
     pub columns: Vec<ColumnProps>,
     #[serde(default)]

@@ -80,6 +80,47 @@ pub struct CdcSpec {
     pub tombstone_retention_hours: u32,
 }
 
+/// What ingest does when a landing file's columns differ from its bronze table's (Auto Loader's
+/// `schemaEvolutionMode`), set per source table as `config: {schema_evolution_mode: rescue}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum SchemaEvolution {
+    /// New columns are added to the table; the run says which.
+    #[default]
+    AddNewColumns,
+    /// The table's columns never change: unknown columns, and values that do not fit their
+    /// column's type, go into a `_rescued_data` JSON column with the file name.
+    Rescue,
+    /// A file with a column the table lacks is refused, naming the file and the columns.
+    FailOnNewColumns,
+    /// New columns are dropped.
+    None,
+}
+
+pub const SCHEMA_EVOLUTION_MODES: &[&str] =
+    &["addNewColumns", "rescue", "failOnNewColumns", "none"];
+
+impl SchemaEvolution {
+    /// Parses Auto Loader's spelling (case and `_` ignored: `add_new_columns` works too).
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let folded: String = text
+            .chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match folded.as_str() {
+            "addnewcolumns" => Ok(SchemaEvolution::AddNewColumns),
+            "rescue" => Ok(SchemaEvolution::Rescue),
+            "failonnewcolumns" => Ok(SchemaEvolution::FailOnNewColumns),
+            "none" => Ok(SchemaEvolution::None),
+            _ => Err(SpecError::not_one_of(
+                "schema_evolution_mode",
+                text,
+                SCHEMA_EVOLUTION_MODES,
+            )),
+        }
+    }
+}
+
 /// A `*_column_list` / `*_except_column_list` pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ColumnSelection {
@@ -848,6 +889,28 @@ mod tests {
             assert_eq!(spec.unique_key, vec!["a", "b"]);
             assert_eq!(spec.strategy, Strategy::Merge);
         }
+    }
+
+    #[test]
+    fn schema_evolution_modes_in_either_spelling() {
+        assert_eq!(
+            SchemaEvolution::parse("addNewColumns"),
+            Ok(SchemaEvolution::AddNewColumns)
+        );
+        assert_eq!(
+            SchemaEvolution::parse("fail_on_new_columns"),
+            Ok(SchemaEvolution::FailOnNewColumns)
+        );
+        assert_eq!(
+            SchemaEvolution::parse("RESCUE"),
+            Ok(SchemaEvolution::Rescue)
+        );
+        let err = SchemaEvolution::parse("rescu").unwrap_err();
+        assert!(
+            err.message.contains("did you mean 'rescue'"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -238,9 +238,7 @@ impl LiveLake {
     }
 
     async fn ingest(&self) -> Result<Vec<FileReport>> {
-        let options = IngestOptions {
-            bronze_schema: self.options.bronze_schema.clone(),
-        };
+        let options = IngestOptions::for_project(&self.project, &self.options.bronze_schema);
         let reports =
             orderlake_ingest::ingest(&self.warehouse, &self.options.landing, &options, &|_| {})
                 .await?;

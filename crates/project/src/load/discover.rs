@@ -332,6 +332,7 @@ impl Loader {
                     })
                 });
             let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
+            let schema_evolution = schema_evolution_mode(source, table, path)?;
             let identifier = table
                 .identifier
                 .clone()
@@ -356,6 +357,7 @@ impl Loader {
                         .as_ref()
                         .or(source.freshness.as_ref())
                         .map(yaml_to_json),
+                    schema_evolution,
                 },
             );
             let tests = table.tests.iter().chain(table.data_tests.iter());
@@ -382,4 +384,33 @@ impl Loader {
         }
         Ok(())
     }
+}
+
+/// A source table's `schema_evolution_mode`, from its own `config`/`meta` or its source's.
+fn schema_evolution_mode(
+    source: &crate::props::SourceProps,
+    table: &crate::props::SourceTableProps,
+    path: &Path,
+) -> Result<crate::spec::SchemaEvolution> {
+    const KEY: &str = "schema_evolution_mode";
+    let written = [&table.config, &table.meta, &source.config, &source.meta]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.get(KEY).and_then(|m| m.as_str()));
+    let Some(text) = written else {
+        return Ok(crate::spec::SchemaEvolution::default());
+    };
+    crate::spec::SchemaEvolution::parse(text).map_err(|e| {
+        let line = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.lines().position(|l| l.contains(KEY) && l.contains(text)))
+            .map_or(0, |i| i + 1);
+        ProjectError::Config {
+            path: path.to_path_buf(),
+            line,
+            kind: "source",
+            node: format!("{}.{}", source.name, table.name),
+            message: e.message,
+        }
+    })
 }
