@@ -215,7 +215,7 @@ fn config_typo_fails_at_load_with_file_line_and_allowed_values() {
     let run = orderlake(&root, &["ls"]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(
-        run.stderr.contains("dbt_project.yml:4: model 'a': materialized 'tabel' is not one of view, table, incremental, ephemeral (did you mean 'table'?)"),
+        run.stderr.contains("dbt_project.yml:4: model 'a': materialized 'tabel' is not one of view, table, incremental, ephemeral, cdc (did you mean 'table'?)"),
         "{}",
         run.all()
     );
