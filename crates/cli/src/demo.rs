@@ -74,6 +74,40 @@ pub struct DemoArgs {
     /// Build the jaffle-shop example (a plain dbt project) instead of the OMS lakehouse.
     #[arg(long)]
     pub jaffle_shop: bool,
+    /// Stop after the build instead of serving the dashboard and SQL endpoint, kept fresh from
+    /// the landing folder (`serve --watch`).
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address of the dashboard and docs.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// Address of the PostgreSQL-wire SQL endpoint.
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub pg: String,
+    /// Who may log in over SQL, as NAME:PASSWORD (see `serve --pg-user`).
+    #[arg(long = "pg-user", env = "ORDERLAKE_PG_USERS", value_delimiter = ',')]
+    pub pg_users: Vec<String>,
+}
+
+impl DemoArgs {
+    /// `serve --watch` on the demo's landing folder.
+    fn serve_args(&self, landing: PathBuf) -> crate::serve::ServeArgs {
+        crate::serve::ServeArgs {
+            http: self.http.clone(),
+            pg: self.pg.clone(),
+            no_pg: false,
+            pg_users: self.pg_users.clone(),
+            refresh_secs: 2.0,
+            watch: true,
+            live: crate::watch::LiveArgs {
+                landing: Some(landing),
+                bronze_schema: "bronze".into(),
+                debounce_ms: 100,
+                poll: None,
+                retention_minutes: 60.0,
+            },
+        }
+    }
 }
 
 /// Writes an embedded project into `out`, replacing files of the same name.
@@ -143,6 +177,11 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     };
 
     // 2. Landing → bronze, exactly once.
+    let served = {
+        let mut served = global.clone();
+        served.project_dir = out.clone();
+        served
+    };
     let mut global = global.clone();
     global.project_dir = out.clone();
     let as_of = format!("as_of_date: '{}'", summary.as_of_date);
@@ -188,7 +227,18 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         out.display()
     );
-    Ok(ExitCode::SUCCESS)
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // 4. Served live: files dropped into the landing folder (or published by a desk running
+    // next to it) reach gold by themselves. The live lake runs as of today, not the pinned date
+    // of the generated history, so that orders billed now have their day in the calendar.
+    println!(
+        "\nServing live from {} (Ctrl-C to stop); run a desk next to it with\n  orderlake desk serve --landing {}",
+        landing.display(),
+        landing.display()
+    );
+    crate::serve::serve(&served, &args.serve_args(landing.clone())).await
 }
 
 async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {

@@ -26,6 +26,10 @@ pub struct LiveArgs {
     /// network mounts and other folders whose events are unreliable).
     #[arg(long)]
     pub poll: Option<f64>,
+    /// Files that left a table (rewritten, compacted) are deleted this many minutes later; readers
+    /// of older versions and time travel reach back that far.
+    #[arg(long, default_value_t = 60.0)]
+    pub retention_minutes: f64,
 }
 
 #[derive(Args, Clone)]
@@ -51,6 +55,11 @@ impl LiveArgs {
             }
             options.poll = Some(Duration::from_secs_f64(poll));
         }
+        if !(self.retention_minutes >= 0.0 && self.retention_minutes.is_finite()) {
+            bail!("--retention-minutes: must be zero or a positive number of minutes");
+        }
+        options.maintenance.keep_removed_files =
+            Duration::from_secs_f64(self.retention_minutes * 60.0);
         Ok(options)
     }
 
@@ -145,6 +154,7 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
             "run_id": outcome.map(|o| o.run_id.clone()),
             "seen_at": cycle.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "committed_at": cycle.committed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "finished_at": cycle.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "ingest_seconds": cycle.ingest_seconds,
             "refresh_seconds": cycle.refresh_seconds,
         });

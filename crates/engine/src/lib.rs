@@ -7,6 +7,7 @@
 //! - [`run`]: executes a selection in DAG order; [`execute`] builds one node by its typed
 //!   [`orderlake_project::Materialization`].
 //! - [`functions`]: SQL functions users of DuckDB, Postgres and Snowflake expect.
+//! - [`maintenance`]: compaction and vacuum for tables that take many small commits.
 //!
 //! ```text
 //! invocation ──► run ──► execute ──► incremental / snapshot / expectations ──► warehouse ──► layout
@@ -25,6 +26,7 @@ pub mod functions;
 pub mod incremental;
 pub mod invocation;
 pub mod layout;
+pub mod maintenance;
 pub mod output;
 pub mod run;
 pub mod snapshot;

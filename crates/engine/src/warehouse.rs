@@ -199,7 +199,7 @@ impl Warehouse {
         Ok(())
     }
 
-    async fn open_delta(&self, relation: &Relation) -> Result<DeltaTable> {
+    pub(crate) async fn open_delta(&self, relation: &Relation) -> Result<DeltaTable> {
         let url = self.table_url(relation)?;
         Ok(deltalake::open_table(url).await?)
     }
@@ -368,7 +368,11 @@ impl Warehouse {
         Ok(self.ctx.table_provider(reference).await?.schema())
     }
 
-    async fn register_table(&self, relation: &Relation, table: &DeltaTable) -> Result<()> {
+    pub(crate) async fn register_table(
+        &self,
+        relation: &Relation,
+        table: &DeltaTable,
+    ) -> Result<()> {
         table.update_datafusion_session(&self.ctx.state())?;
         let provider = table.table_provider().await?;
         self.register_provider(relation, provider)

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use notify::Watcher as _;
 use orderlake_engine::Warehouse;
 use orderlake_engine::invocation::{self, Command, Outcome, Request};
+use orderlake_engine::maintenance::{Maintained, MaintenancePolicy};
 use orderlake_ingest::{FileReport, IngestOptions, QUARANTINE};
 use orderlake_project::Project;
 use tokio::sync::mpsc;
@@ -63,6 +64,9 @@ pub struct WatchOptions {
     /// `rescan_every` in case an event was lost.
     pub poll: Option<Duration>,
     pub rescan_every: Duration,
+    /// How often the tables are compacted and vacuumed (between micro-batches, never during).
+    pub maintain_every: Duration,
+    pub maintenance: MaintenancePolicy,
 }
 
 impl WatchOptions {
@@ -74,6 +78,8 @@ impl WatchOptions {
             max_wait: Duration::from_secs(1),
             poll: None,
             rescan_every: Duration::from_secs(5),
+            maintain_every: Duration::from_secs(60),
+            maintenance: MaintenancePolicy::default(),
         }
     }
 }
@@ -102,8 +108,10 @@ pub struct Cycle {
     pub outcome: Option<Outcome>,
     /// When the first event of the batch arrived (or the rescan began).
     pub seen_at: DateTime<Utc>,
-    /// When the last table of the batch was committed.
+    /// When the last table of the batch was committed (the tests that follow not counted).
     pub committed_at: DateTime<Utc>,
+    /// When the batch ended, its tests run.
+    pub finished_at: DateTime<Utc>,
     pub ingest_seconds: f64,
     pub refresh_seconds: f64,
 }
@@ -159,13 +167,13 @@ impl LiveLake {
         let files = self.ingest().await?;
         let ingest_seconds = started.elapsed().as_secs_f64();
         let entities = files.iter().map(|f| f.entity.clone()).collect();
-        let outcome = self.refresh(Vec::new()).await?;
+        let (outcome, committed) = self.refresh(Vec::new()).await?;
         self.retry.clear();
         Ok(self.finish(
             Trigger::Start,
             files,
             entities,
-            Some(outcome),
+            (Some(outcome), committed),
             seen_at,
             started,
             ingest_seconds,
@@ -191,10 +199,11 @@ impl LiveLake {
         }
         let wanted: BTreeSet<String> = entities.union(&self.retry).cloned().collect();
         let selectors = downstream_of(&self.project, &self.options.bronze_schema, &wanted);
-        let outcome = if selectors.is_empty() {
-            None
+        let (outcome, committed) = if selectors.is_empty() {
+            (None, None)
         } else {
-            Some(self.refresh(selectors).await?)
+            let (outcome, committed) = self.refresh(selectors).await?;
+            (Some(outcome), committed)
         };
         self.retry = if outcome.as_ref().is_some_and(Outcome::failed) {
             wanted
@@ -205,7 +214,7 @@ impl LiveLake {
             trigger,
             files,
             entities,
-            outcome,
+            (outcome, committed),
             seen_at,
             started,
             ingest_seconds,
@@ -218,12 +227,13 @@ impl LiveLake {
         trigger: Trigger,
         files: Vec<FileReport>,
         entities: BTreeSet<String>,
-        outcome: Option<Outcome>,
+        (outcome, committed): (Option<Outcome>, Option<DateTime<Utc>>),
         seen_at: DateTime<Utc>,
         started: Instant,
         ingest_seconds: f64,
     ) -> Cycle {
         self.cycles += 1;
+        let finished_at = Utc::now();
         Cycle {
             number: self.cycles,
             trigger,
@@ -231,7 +241,8 @@ impl LiveLake {
             entities,
             outcome,
             seen_at,
-            committed_at: Utc::now(),
+            committed_at: committed.unwrap_or(finished_at),
+            finished_at,
             ingest_seconds,
             refresh_seconds: started.elapsed().as_secs_f64() - ingest_seconds,
         }
@@ -245,19 +256,35 @@ impl LiveLake {
         Ok(reports.into_iter().filter(|r| !r.skipped).collect())
     }
 
-    async fn refresh(&self, select: Vec<String>) -> Result<Outcome> {
+    async fn refresh(&self, select: Vec<String>) -> Result<(Outcome, Option<DateTime<Utc>>)> {
         let request = Request {
             select,
             ..Request::new(Command::Build)
         };
         let plan = invocation::plan(&self.project, &request)?;
-        Ok(invocation::execute(
+        let clock = Arc::new(CommitClock::default());
+        let outcome = invocation::execute(
             self.project.clone(),
             self.warehouse.clone(),
             &plan,
-            Arc::new(invocation::Silent),
+            clock.clone(),
         )
-        .await?)
+        .await?;
+        let committed = *clock.last.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((outcome, committed))
+    }
+
+    /// Compacts tables that gathered many small files and deletes files that left a table
+    /// longer ago than the policy keeps them: what keeps thousands of micro-batches from
+    /// slowing the tables down or filling the disk.
+    pub async fn maintain(&self) -> Result<Vec<Maintained>> {
+        Ok(self
+            .warehouse
+            .maintain_all(&self.options.maintenance)
+            .await?
+            .into_iter()
+            .filter(Maintained::did_anything)
+            .collect())
     }
 
     /// Watches the landing folder until `shutdown` turns true, calling `on_cycle` after every
@@ -276,7 +303,25 @@ impl LiveLake {
             None => Some(listen(&self.options.landing, tx)?),
         };
         let rescan = self.options.poll.unwrap_or(self.options.rescan_every);
+        let mut maintained_at = Instant::now();
         loop {
+            if maintained_at.elapsed() >= self.options.maintain_every {
+                match self.maintain().await {
+                    Ok(done) => {
+                        for m in done {
+                            tracing::info!(
+                                "maintained {}: {} small files compacted into {}, {} old files deleted",
+                                m.relation,
+                                m.files_compacted,
+                                m.files_written,
+                                m.files_deleted
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!("table maintenance failed: {e}"),
+                }
+                maintained_at = Instant::now();
+            }
             let trigger = tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
                 Some(()) = events.recv() => Trigger::FileEvent,
@@ -293,6 +338,27 @@ impl LiveLake {
                 // again on the next event or rescan; the watcher keeps going.
                 Err(e) => tracing::error!("micro-batch failed: {e}"),
             }
+        }
+    }
+}
+
+/// Notes when the last model, seed or snapshot of a refresh finished: the moment its tables were
+/// all committed, before the tests that follow.
+#[derive(Default)]
+struct CommitClock {
+    last: std::sync::Mutex<Option<DateTime<Utc>>>,
+}
+
+impl orderlake_engine::Reporter for CommitClock {
+    fn finished(
+        &self,
+        _: usize,
+        _: usize,
+        node: &orderlake_project::Node,
+        _: &orderlake_engine::NodeResult,
+    ) {
+        if node.resource_type != orderlake_project::ResourceType::Test {
+            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Utc::now());
         }
     }
 }

@@ -2060,7 +2060,10 @@ fn demo_generates_ingests_builds_and_tests() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo");
     let out_s = out.to_str().expect("utf-8 path");
-    let run = ok(dir.path(), &["demo", "--out", out_s, "--orders", "800"]);
+    let run = ok(
+        dir.path(),
+        &["demo", "--no-serve", "--out", out_s, "--orders", "800"],
+    );
     assert!(run.stdout.contains("Headline"), "{}", run.stdout);
     assert!(
         run.stdout.contains("0 error, 0 fail, 0 skipped"),
@@ -2079,7 +2082,10 @@ fn demo_generates_ingests_builds_and_tests() {
         run.stdout
     );
     // A second demo reuses the landing files and loads nothing new.
-    let again = ok(dir.path(), &["demo", "--out", out_s, "--orders", "800"]);
+    let again = ok(
+        dir.path(),
+        &["demo", "--no-serve", "--out", out_s, "--orders", "800"],
+    );
     assert!(
         again.stdout.contains("Ingested 0 new file(s)"),
         "{}",

@@ -142,7 +142,7 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo");
     let run = Command::new(env!("CARGO_BIN_EXE_orderlake"))
-        .args(["demo", "--out"])
+        .args(["demo", "--no-serve", "--out"])
         .arg(&out)
         .output()
         .expect("run demo");

@@ -1,0 +1,201 @@
+//! Table maintenance for a warehouse that commits all day: small files compacted (OPTIMIZE) and
+//! files no longer part of any recent version deleted (VACUUM).
+//!
+//! A live lake appends a small file to bronze with every micro-batch and rewrites its gold tables
+//! whole; left alone, bronze scans open thousands of files and the disk fills with old versions.
+//! The log itself needs nothing from here: delta-rs writes a checkpoint every
+//! `delta.checkpointInterval` (100) commits, so opening a table reads the last checkpoint and at
+//! most 99 commits, however many there were (`benches/table_open.rs` measures it).
+
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use deltalake::DeltaTable;
+use deltalake::operations::vacuum::VacuumMode;
+use orderlake_project::Relation;
+
+use crate::error::Result;
+use crate::layout::RelationKind;
+use crate::warehouse::Warehouse;
+
+/// When a table is compacted and how long replaced files are kept.
+#[derive(Debug, Clone)]
+pub struct MaintenancePolicy {
+    /// Compact a table once it has at least this many data files.
+    pub compact_at_files: usize,
+    /// The size compaction aims for; files at least this big are left alone.
+    pub target_file_bytes: NonZeroU64,
+    /// Files that left the table (rewritten, compacted, overwritten) are deleted this long after
+    /// they left. Readers holding an older snapshot, and time travel, reach back this far.
+    pub keep_removed_files: Duration,
+}
+
+impl Default for MaintenancePolicy {
+    fn default() -> Self {
+        MaintenancePolicy {
+            compact_at_files: 16,
+            target_file_bytes: NonZeroU64::new(128 * 1024 * 1024).expect("non-zero"),
+            keep_removed_files: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What maintenance did to one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Maintained {
+    pub relation: String,
+    /// Data files before compaction (0 when it was not compacted).
+    pub files_before: usize,
+    /// Small files replaced by compaction, and the files that replaced them.
+    pub files_compacted: u64,
+    pub files_written: u64,
+    /// Old files deleted from storage.
+    pub files_deleted: usize,
+}
+
+impl Maintained {
+    pub fn did_anything(&self) -> bool {
+        self.files_compacted > 0 || self.files_deleted > 0
+    }
+}
+
+impl Warehouse {
+    /// Compacts and vacuums one Delta table as `policy` says, then re-registers it so this
+    /// session reads the compacted files (its old snapshot's files may be vacuumed later).
+    pub async fn maintain(
+        &self,
+        relation: &Relation,
+        policy: &MaintenancePolicy,
+    ) -> Result<Maintained> {
+        let mut done = Maintained {
+            relation: relation.to_string(),
+            ..Default::default()
+        };
+        let mut table: DeltaTable = self.open_delta(relation).await?;
+        let files = table.snapshot()?.log_data().num_files();
+        if files >= policy.compact_at_files {
+            done.files_before = files;
+            let (compacted, metrics) = table
+                .optimize()
+                .with_target_size(policy.target_file_bytes)
+                .with_session_state(std::sync::Arc::new(self.context().state()))
+                .await?;
+            done.files_compacted = metrics.num_files_removed;
+            done.files_written = metrics.num_files_added;
+            table = compacted;
+        }
+        let retention =
+            chrono::Duration::from_std(policy.keep_removed_files).unwrap_or(chrono::Duration::MAX);
+        let (vacuumed, metrics) = table
+            .vacuum()
+            .with_retention_period(retention)
+            // The table's own default is a week; a live lake sets its own horizon.
+            .with_enforce_retention_duration(false)
+            .with_mode(VacuumMode::Lite)
+            .await?;
+        done.files_deleted = metrics.files_deleted.len();
+        if done.did_anything() {
+            self.register_table(relation, &vacuumed).await?;
+        }
+        Ok(done)
+    }
+
+    /// [`Warehouse::maintain`] for every Delta table in the warehouse; a table that cannot be
+    /// maintained is reported and skipped, so one bad table does not stop the others.
+    pub async fn maintain_all(&self, policy: &MaintenancePolicy) -> Result<Vec<Maintained>> {
+        let mut done = Vec::new();
+        for stored in self.list()? {
+            if stored.kind != RelationKind::Table {
+                continue;
+            }
+            let relation = Relation::new(stored.schema, stored.name);
+            match self.maintain(&relation, policy).await {
+                Ok(m) => done.push(m),
+                Err(e) => tracing::warn!("maintenance of {relation} skipped: {e}"),
+            }
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::WriteMode;
+
+    #[tokio::test]
+    async fn many_small_appends_are_compacted_and_old_files_deleted_without_changing_the_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let warehouse = Warehouse::open(dir.path(), "main").await.expect("open");
+        let relation = Relation::new("bronze", "orders");
+        warehouse.ensure_schema("bronze").expect("schema");
+        for i in 0..20 {
+            let df = warehouse
+                .sql(&format!("select {i} as id, 'order {i}' as name"))
+                .await
+                .expect("sql");
+            warehouse
+                .write(&relation, df, WriteMode::Append)
+                .await
+                .expect("append");
+        }
+        let data_files = |dir: &std::path::Path| {
+            std::fs::read_dir(dir)
+                .expect("read dir")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                })
+                .count()
+        };
+        let table_dir = warehouse.relation_dir(&relation);
+        assert_eq!(data_files(&table_dir), 20);
+        let sum = "select count(*) as n, sum(id) as s from bronze.orders";
+        let before = crate::output::format_batches(
+            &warehouse
+                .sql(sum)
+                .await
+                .expect("sql")
+                .collect()
+                .await
+                .expect("collect"),
+            crate::output::Format::Csv,
+        )
+        .expect("format");
+
+        // Kept files are not deleted yet: a reader of the old version still finds them.
+        let keep = MaintenancePolicy::default();
+        let done = warehouse
+            .maintain(&relation, &keep)
+            .await
+            .expect("maintain");
+        assert_eq!(done.files_before, 20);
+        assert_eq!(done.files_compacted, 20);
+        assert_eq!(done.files_written, 1);
+        assert_eq!(done.files_deleted, 0);
+        assert_eq!(data_files(&table_dir), 21);
+
+        // With no retention, the 20 replaced files go; the data is the same.
+        let now = MaintenancePolicy {
+            keep_removed_files: Duration::ZERO,
+            ..MaintenancePolicy::default()
+        };
+        let done = warehouse.maintain(&relation, &now).await.expect("maintain");
+        assert_eq!(done.files_compacted, 0, "one file: nothing to compact");
+        assert_eq!(done.files_deleted, 20);
+        assert_eq!(data_files(&table_dir), 1);
+        let after = crate::output::format_batches(
+            &warehouse
+                .sql(sum)
+                .await
+                .expect("sql")
+                .collect()
+                .await
+                .expect("collect"),
+            crate::output::Format::Csv,
+        )
+        .expect("format");
+        assert_eq!(before, after);
+        assert!(after.contains("20,190"), "{after}");
+    }
+}
