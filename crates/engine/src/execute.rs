@@ -17,6 +17,7 @@ use crate::expectations::{Checker, ExpectationResult};
 use crate::incremental::{self, Window};
 use crate::layout::RelationKind;
 use crate::run::{NodeResult, Refresh, RunOptions, Status};
+use crate::tracking::{self, TableRefresh};
 use crate::warehouse::{Warehouse, WriteMode};
 
 /// Builds or tests one node and says how it went; errors become an `Error` result.
@@ -133,11 +134,67 @@ async fn build(
             let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
             let checker = checker(warehouse, node, &relation, options);
             let written = async {
-                let (df, checks) = checker.apply(&sql).await?;
-                let rows = warehouse.write(&relation, df, WriteMode::Replace).await?;
-                Ok(Outcome::written(rows, checks).refreshed(Refresh::full(
-                    "materialized='table': the whole model is recomputed",
-                )))
+                let reads = tracking::reads(warehouse, &sql).await?;
+                let refresh = if options.full_refresh {
+                    TableRefresh::Full {
+                        reason: "--full-refresh".into(),
+                    }
+                } else {
+                    tracking::plan(warehouse, &relation, &sql, &reads).await?
+                };
+                let refresh = match refresh {
+                    TableRefresh::Keys { keys, changed, .. } if keys.is_empty() => {
+                        return Ok(Outcome {
+                            rows: Some(0),
+                            ..Default::default()
+                        }
+                        .refreshed(Refresh::incremental(format!(
+                            "its inputs changed without touching any of its rows ({})",
+                            changed.join(", ")
+                        ))));
+                    }
+                    TableRefresh::Keys { key, keys, changed } => {
+                        match tracking::keyed(&sql, &key, &keys) {
+                            Some(query) => Ok((key, keys.len(), changed, query)),
+                            None => {
+                                Err("the touched keys cannot be written as SQL literals".into())
+                            }
+                        }
+                    }
+                    TableRefresh::Unchanged => {
+                        return Ok(Outcome {
+                            rows: Some(0),
+                            ..Default::default()
+                        }
+                        .refreshed(Refresh::incremental(
+                            "nothing it reads changed since its last build",
+                        )));
+                    }
+                    TableRefresh::Full { reason } => Err(reason),
+                };
+                match refresh {
+                    Ok((key, touched, changed, (keyed_sql, predicate))) => {
+                        let (df, checks) = checker.apply(&keyed_sql).await?;
+                        let rows = warehouse
+                            .replace_where_recording(&relation, df, &predicate, reads.marks)
+                            .await?;
+                        Ok(Outcome::written(rows, checks).refreshed(Refresh::incremental(format!(
+                            "rows of {touched} touched value(s) of {key} recomputed ({} changed)",
+                            changed.join(", ")
+                        ))))
+                    }
+                    Err(reason) => {
+                        let (df, checks) = checker.apply(&sql).await?;
+                        let rows = warehouse
+                            .write_recording(&relation, df, WriteMode::Replace, reads.marks)
+                            .await?;
+                        Ok(
+                            Outcome::written(rows, checks).refreshed(Refresh::full(format!(
+                                "materialized='table', recomputed whole: {reason}"
+                            ))),
+                        )
+                    }
+                }
             };
             written.await.map_err(at(Some(path)))
         }

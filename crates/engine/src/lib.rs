@@ -30,6 +30,7 @@ pub mod maintenance;
 pub mod output;
 pub mod run;
 pub mod snapshot;
+mod tracking;
 pub mod warehouse;
 
 pub use error::{EngineError, Result, report};

@@ -49,7 +49,13 @@ pub struct Warehouse {
     root: PathBuf,
     ctx: SessionContext,
     schema_lock: Mutex<()>,
+    /// The Delta version each registered table is read at (what a query of it sees).
+    versions: Mutex<BTreeMap<String, u64>>,
 }
+
+/// Delta table property that makes every commit record its changed rows, so a model reading the
+/// table can recompute only what they touch (see [`crate::tracking`]).
+const CHANGE_DATA_FEED: &str = "delta.enableChangeDataFeed";
 
 impl Warehouse {
     /// Opens (creating if needed) the warehouse at `root` and registers every table and view.
@@ -79,6 +85,7 @@ impl Warehouse {
             root,
             ctx,
             schema_lock: Mutex::new(()),
+            versions: Mutex::new(BTreeMap::new()),
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_all().await?;
@@ -177,6 +184,11 @@ impl Warehouse {
         provider: Arc<dyn TableProvider>,
     ) -> Result<()> {
         self.ensure_schema(&relation.schema)?;
+        // A Delta table records its version after this (`register_table`); anything else has none.
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&relation.to_string());
         let reference =
             TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
         self.ctx.deregister_table(reference.clone())?;
@@ -186,6 +198,10 @@ impl Warehouse {
 
     /// Drops a relation from the session catalog (not from disk).
     fn forget(&self, relation: &Relation) -> Result<()> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&relation.to_string());
         let reference =
             TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
         if self
@@ -211,9 +227,16 @@ impl Warehouse {
 
     async fn register_delta(&self, relation: &Relation) -> Result<()> {
         let table = self.open_delta(relation).await?;
-        table.update_datafusion_session(&self.ctx.state())?;
-        let provider = table.table_provider().await?;
-        self.register_provider(relation, provider)
+        self.register_table(relation, &table).await
+    }
+
+    /// The Delta version at which this session reads `relation` (`None`: not a Delta table).
+    pub fn registered_version(&self, relation: &Relation) -> Option<u64> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&relation.to_string())
+            .copied()
     }
 
     async fn register_view(&self, relation: &Relation, sql: &str) -> Result<()> {
@@ -230,6 +253,17 @@ impl Warehouse {
 
     /// Writes a DataFrame to the Delta table of `relation`, streaming batches.
     pub async fn write(&self, relation: &Relation, df: DataFrame, mode: WriteMode) -> Result<u64> {
+        self.write_recording(relation, df, mode, Vec::new()).await
+    }
+
+    /// [`Warehouse::write`], recording `marks` (application transactions) in the same commit.
+    pub(crate) async fn write_recording(
+        &self,
+        relation: &Relation,
+        df: DataFrame,
+        mode: WriteMode,
+        marks: Vec<deltalake::kernel::Transaction>,
+    ) -> Result<u64> {
         let df = delta_types::for_delta(df)?;
         let dir = self.relation_dir(relation);
         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
@@ -251,6 +285,12 @@ impl Warehouse {
             .with_session_state(Arc::new(self.ctx.state()))
             .with_save_mode(save_mode)
             .with_schema_mode(schema_mode)
+            // Only applies when the write creates the table.
+            .with_configuration([(CHANGE_DATA_FEED, Some("true"))])
+            .with_commit_properties(
+                deltalake::kernel::transaction::CommitProperties::default()
+                    .with_application_transactions(marks),
+            )
             .await?;
         let rows = rows_added(&table).await;
         // It is a table now; a view that stood here before is gone.
@@ -333,6 +373,19 @@ impl Warehouse {
         df: DataFrame,
         predicate: &str,
     ) -> Result<u64> {
+        self.replace_where_recording(relation, df, predicate, Vec::new())
+            .await
+    }
+
+    /// [`Warehouse::replace_where`], recording `marks` (application transactions) in the same
+    /// commit.
+    pub(crate) async fn replace_where_recording(
+        &self,
+        relation: &Relation,
+        df: DataFrame,
+        predicate: &str,
+        marks: Vec<deltalake::kernel::Transaction>,
+    ) -> Result<u64> {
         let df = delta_types::for_delta(df)?;
         let table = self.open_delta(relation).await?;
         let table = table
@@ -341,6 +394,10 @@ impl Warehouse {
             .with_session_state(Arc::new(self.ctx.state()))
             .with_save_mode(SaveMode::Overwrite)
             .with_replace_where(predicate.to_string())
+            .with_commit_properties(
+                deltalake::kernel::transaction::CommitProperties::default()
+                    .with_application_transactions(marks),
+            )
             .await?;
         let rows = rows_added(&table).await;
         self.register_table(relation, &table).await?;
@@ -375,7 +432,13 @@ impl Warehouse {
     ) -> Result<()> {
         table.update_datafusion_session(&self.ctx.state())?;
         let provider = table.table_provider().await?;
-        self.register_provider(relation, provider)
+        self.register_provider(relation, provider)?;
+        let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        match table.version() {
+            Some(v) => versions.insert(relation.to_string(), v),
+            None => versions.remove(&relation.to_string()),
+        };
+        Ok(())
     }
 
     /// Creates or replaces a view. The SQL is planned first: an invalid view changes nothing.

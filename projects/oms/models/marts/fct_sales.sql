@@ -45,18 +45,17 @@ netted as (
 -- VAT is computed and rounded once per invoice (the sale lines of an order) or refund note (one
 -- return), then allocated to its lines by largest remainder, so the lines sum to it exactly.
 -- Amounts in cents × 10^6 (integers): half-cent cases round away from zero, never by float luck.
+-- A document is (order_id, line_type, return_id): an order's invoice, or one of its refund notes.
+-- Keyed by order_id, so a refresh of a few orders reads only their lines.
 shares as (
-    select *,
-        case when line_type = 'sale' then 'sale ' || cast(order_id as varchar)
-             else 'return ' || cast(return_id as varchar) end as vat_document,
-        abs(cast(net_revenue * 100 as bigint)) * {{ vat_ppm }} as vat_micro
+    select *, abs(cast(net_revenue * 100 as bigint)) * {{ vat_ppm }} as vat_micro
     from netted
 ),
 allocated as (
     select *,
-        (sum(vat_micro) over (partition by vat_document) + 500000) / 1000000
-            - sum(vat_micro / 1000000) over (partition by vat_document) as extra_cents,
-        row_number() over (partition by vat_document order by vat_micro % 1000000 desc, line_no) as remainder_rank
+        (sum(vat_micro) over (partition by order_id, line_type, return_id) + 500000) / 1000000
+            - sum(vat_micro / 1000000) over (partition by order_id, line_type, return_id) as extra_cents,
+        row_number() over (partition by order_id, line_type, return_id order by vat_micro % 1000000 desc, line_no) as remainder_rank
     from shares
 )
 select

@@ -1,0 +1,458 @@
+//! Refresh that tracks the change: a table model whose inputs changed by a few keys recomputes
+//! only the rows of those keys.
+//!
+//! Every table model's commit records, as Delta application transactions in its own log, the
+//! version of each Delta table it read (`orderlake.read:<schema>.<table>`) and a fingerprint of
+//! its compiled SQL (`orderlake.sql`). On the next refresh:
+//!
+//! 1. inputs still at the recorded versions: nothing to do;
+//! 2. otherwise the model needs a *key*: an output column `k` such that a filter `k = x` on the
+//!    model's query is pushed by DataFusion's optimizer, as a filter `c = x` on a column `c`,
+//!    into every scan of every changed input. The optimizer only does that when it is exact
+//!    (through projections, GROUP BY keys, window PARTITION BY keys, equi-joins), so the rows of
+//!    key `x` are computed from the input rows with `c = x` alone;
+//! 3. the changed rows of each input since the recorded version come from its change data feed
+//!    (old and new versions of updated rows, deleted and inserted rows); their `c` values are the
+//!    touched keys;
+//! 4. the rows of the touched keys are replaced by the query filtered to them, in one commit
+//!    with the new read versions: rows of untouched keys cannot have changed.
+//!
+//! Anything else (no such key, an input that is a view or files, a changed SQL, an input whose
+//! change feed is gone, too many touched keys) is a full recompute, and the event log says why.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::utils::split_conjunction;
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
+use datafusion::prelude::{DataFrame, col, lit};
+use deltalake::delta_datafusion::DeltaCdfTableProvider;
+use deltalake::kernel::Transaction;
+use orderlake_project::Relation;
+
+use crate::error::Result;
+use crate::layout::RelationKind;
+use crate::warehouse::Warehouse;
+
+/// App id prefix of the marks recording which version of an input a model read.
+const READ_MARK: &str = "orderlake.read:";
+/// App id of the mark holding the fingerprint of the model's compiled SQL.
+const SQL_MARK: &str = "orderlake.sql";
+/// Above this many touched keys a full recompute is cheaper than the IN list.
+const MAX_TOUCHED_KEYS: usize = 50_000;
+/// How many output columns are tried as the key.
+const MAX_KEY_CANDIDATES: usize = 12;
+
+/// How a table model is to be brought up to date.
+#[derive(Debug)]
+pub(crate) enum TableRefresh {
+    /// Recompute everything.
+    Full { reason: String },
+    /// Nothing it reads changed since its last build.
+    Unchanged,
+    /// Recompute the rows whose `key` is one of `keys`.
+    Keys {
+        key: String,
+        keys: Vec<ScalarValue>,
+        changed: Vec<String>,
+    },
+}
+
+/// A model's query and what it read: the marks to commit with its new version.
+pub(crate) struct Reads {
+    pub marks: Vec<Transaction>,
+    /// Delta inputs and the versions read.
+    inputs: Vec<(Relation, u64)>,
+    /// Inputs that are not Delta tables (views, files): changes to them cannot be tracked.
+    untracked: Vec<String>,
+}
+
+/// What `sql` reads, as of now, and the marks recording it.
+pub(crate) async fn reads(warehouse: &Warehouse, sql: &str) -> Result<Reads> {
+    let plan = warehouse.sql(sql).await?.logical_plan().clone();
+    let mut scanned = std::collections::BTreeMap::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let relation = relation_of(warehouse, &scan.table_name);
+            scanned.insert(relation.to_string(), relation);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let mut inputs = Vec::new();
+    let mut untracked = Vec::new();
+    for relation in scanned.into_values() {
+        match (
+            warehouse.kind_of(&relation),
+            warehouse.registered_version(&relation),
+        ) {
+            (Some(RelationKind::Table), Some(version)) => inputs.push((relation, version)),
+            _ => untracked.push(plain(&relation)),
+        }
+    }
+    let mut marks: Vec<Transaction> = inputs
+        .iter()
+        .map(|(r, v)| Transaction::new(format!("{READ_MARK}{}", plain(r)), as_mark(*v)))
+        .collect();
+    marks.push(Transaction::new(SQL_MARK, fingerprint(sql)));
+    Ok(Reads {
+        marks,
+        inputs,
+        untracked,
+    })
+}
+
+/// Decides how the table at `relation`, built by `sql`, is refreshed.
+pub(crate) async fn plan(
+    warehouse: &Warehouse,
+    relation: &Relation,
+    sql: &str,
+    reads: &Reads,
+) -> Result<TableRefresh> {
+    let full = |reason: String| Ok(TableRefresh::Full { reason });
+    if warehouse.kind_of(relation) != Some(RelationKind::Table) {
+        return full("first build: the table did not exist yet".into());
+    }
+    let table = warehouse.open_delta(relation).await?;
+    let state = table.snapshot()?;
+    let recorded = |app_id: String| {
+        let log_store = table.log_store();
+        async move { state.transaction_version(log_store.as_ref(), app_id).await }
+    };
+    if recorded(SQL_MARK.to_string()).await? != Some(fingerprint(sql)) {
+        return full(
+            "the model's compiled SQL changed since its last build (or it had none recorded)"
+                .into(),
+        );
+    }
+    let mut changed = Vec::new();
+    for (input, version) in &reads.inputs {
+        match recorded(format!("{READ_MARK}{}", plain(input)))
+            .await?
+            .and_then(|v| u64::try_from(v).ok())
+        {
+            Some(v) if v == *version => {}
+            Some(v) if v < *version => changed.push((input.clone(), v, *version)),
+            _ => {
+                return full(format!(
+                    "no record of which version of {} it read",
+                    plain(input)
+                ));
+            }
+        }
+    }
+    if changed.is_empty() {
+        return Ok(TableRefresh::Unchanged);
+    }
+    if let Some(view) = reads.untracked.first() {
+        return full(format!(
+            "it reads {view}, a view or files whose changes are not tracked"
+        ));
+    }
+    let changed_names: Vec<String> = changed
+        .iter()
+        .map(|(r, from, to)| format!("{} v{from}→v{to}", plain(r)))
+        .collect();
+
+    // The key: an output column whose filter reaches every scan of every changed input.
+    let df = warehouse.sql(sql).await?;
+    let changed_relations: BTreeSet<String> = changed.iter().map(|(r, ..)| r.to_string()).collect();
+    let mut found = None;
+    for field in df.schema().fields().iter().take(MAX_KEY_CANDIDATES) {
+        if let Some(columns) = pushed_key(
+            warehouse,
+            &df,
+            field.name(),
+            field.data_type(),
+            &changed_relations,
+        )? {
+            found = Some((field.name().clone(), columns));
+            break;
+        }
+    }
+    let Some((key, columns)) = found else {
+        return full(format!(
+            "no output column's filter reaches every scan of the changed input(s) {} (an aggregate over all rows, a window not partitioned by a key, or a derived key)",
+            changed_names.join(", ")
+        ));
+    };
+
+    // The touched keys: the key column's values in every changed row of every changed input.
+    let mut keys: std::collections::HashSet<ScalarValue> = Default::default();
+    for (input, from, to) in &changed {
+        let column = &columns[&input.to_string()];
+        let values = match changed_values(warehouse, input, *from + 1, *to, column).await {
+            Ok(v) => v,
+            Err(e) => {
+                return full(format!(
+                    "the change feed of {} from v{} to v{to} cannot be read: {e}",
+                    plain(input),
+                    from + 1
+                ));
+            }
+        };
+        for value in values {
+            if value.is_null() {
+                return full(format!("a changed row of {} has no {column}", plain(input)));
+            }
+            keys.insert(value);
+        }
+        if keys.len() > MAX_TOUCHED_KEYS {
+            return full(format!(
+                "more than {MAX_TOUCHED_KEYS} values of {key} touched: recomputing whole is cheaper"
+            ));
+        }
+    }
+    Ok(TableRefresh::Keys {
+        key,
+        keys: keys.into_iter().collect(),
+        changed: changed_names,
+    })
+}
+
+/// The query of a keyed refresh and the SQL predicate of the rows it replaces.
+pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(String, String)> {
+    let literals: Option<Vec<String>> = keys.iter().map(sql_literal).collect();
+    let list = literals?.join(", ");
+    let quoted = orderlake_project::quote_ident(key);
+    let predicate = if keys.is_empty() {
+        "false".to_string()
+    } else {
+        format!("{quoted} in ({list})")
+    };
+    let body = sql.trim().trim_end_matches(';');
+    Some((
+        format!("select * from (\n{body}\n) __orderlake_keyed where {predicate}"),
+        predicate,
+    ))
+}
+
+/// For each changed input, the column that a filter on output column `key` becomes in its scans,
+/// when it reaches all of them.
+fn pushed_key(
+    warehouse: &Warehouse,
+    df: &DataFrame,
+    key: &str,
+    data_type: &DataType,
+    changed: &BTreeSet<String>,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let Some(sentinel) = sentinel(data_type) else {
+        return Ok(None);
+    };
+    let filtered = df
+        .clone()
+        .filter(col(Column::from_name(key)).eq(lit(sentinel.clone())))?;
+    let optimized = warehouse
+        .context()
+        .state()
+        .optimize(filtered.logical_plan())?;
+    let mut found: std::collections::BTreeMap<String, String> = Default::default();
+    let mut complete = true;
+    // Pre-order: a Filter is visited before the scan under it. A provider that takes a filter
+    // only inexactly (or not at all) leaves it in a Filter right above its scan.
+    let mut filtered_scans: Vec<(*const LogicalPlan, String)> = Vec::new();
+    optimized.apply_with_subqueries(|node| {
+        match node {
+            LogicalPlan::Filter(f) => {
+                if matches!(f.input.as_ref(), LogicalPlan::TableScan(_))
+                    && let Some(column) = split_conjunction(&f.predicate)
+                        .into_iter()
+                        .find_map(|e| sentinel_column(e, &sentinel))
+                {
+                    filtered_scans.push((f.input.as_ref() as *const LogicalPlan, column));
+                }
+            }
+            LogicalPlan::TableScan(scan) => {
+                let name = relation_of(warehouse, &scan.table_name).to_string();
+                if !changed.contains(&name) {
+                    return Ok(TreeNodeRecursion::Continue);
+                }
+                let here = node as *const LogicalPlan;
+                let column = scan
+                    .filters
+                    .iter()
+                    .flat_map(split_conjunction)
+                    .find_map(|e| sentinel_column(e, &sentinel))
+                    .or_else(|| {
+                        filtered_scans
+                            .iter()
+                            .find(|(p, _)| std::ptr::eq(*p, here))
+                            .map(|(_, c)| c.clone())
+                    });
+                match column {
+                    // One column per input: scans keyed by different columns cannot share
+                    // one set of touched keys.
+                    Some(column) => {
+                        if found
+                            .insert(name, column.clone())
+                            .is_some_and(|c| c != column)
+                        {
+                            complete = false;
+                        }
+                    }
+                    None => complete = false,
+                }
+            }
+            _ => {}
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let all = changed.iter().all(|c| found.contains_key(c));
+    Ok((complete && all).then_some(found))
+}
+
+/// `column = sentinel` (either way round, the literal possibly cast to the column's type): the
+/// column's name.
+fn sentinel_column(expr: &Expr, sentinel: &ScalarValue) -> Option<String> {
+    let Expr::BinaryExpr(BinaryExpr {
+        left,
+        op: Operator::Eq,
+        right,
+    }) = expr
+    else {
+        return None;
+    };
+    let is_sentinel = |e: &Expr| match e {
+        Expr::Literal(v, _) => same_value(v, sentinel),
+        _ => false,
+    };
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), other) | (other, Expr::Column(c)) if is_sentinel(other) => {
+            Some(c.name.clone())
+        }
+        _ => None,
+    }
+}
+
+fn same_value(a: &ScalarValue, b: &ScalarValue) -> bool {
+    a == b || (!a.is_null() && a.to_string() == b.to_string())
+}
+
+/// An unlikely value of the key's type, to find where its filter lands.
+fn sentinel(data_type: &DataType) -> Option<ScalarValue> {
+    Some(match data_type {
+        DataType::Int64 => ScalarValue::Int64(Some(7_391_301_777)),
+        DataType::Int32 => ScalarValue::Int32(Some(739_130_177)),
+        DataType::Utf8 => ScalarValue::Utf8(Some("orderlake:sentinel".into())),
+        DataType::Utf8View => ScalarValue::Utf8View(Some("orderlake:sentinel".into())),
+        DataType::LargeUtf8 => ScalarValue::LargeUtf8(Some("orderlake:sentinel".into())),
+        DataType::Date32 => ScalarValue::Date32(Some(73_913)),
+        _ => return None,
+    })
+}
+
+fn sql_literal(value: &ScalarValue) -> Option<String> {
+    match value {
+        ScalarValue::Int64(Some(v)) => Some(v.to_string()),
+        ScalarValue::Int32(Some(v)) => Some(v.to_string()),
+        ScalarValue::Int16(Some(v)) => Some(v.to_string()),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => Some(format!("'{}'", s.replace('\'', "''"))),
+        ScalarValue::Date32(Some(_)) => Some(format!("date '{value}'")),
+        _ => None,
+    }
+}
+
+/// The distinct values of `column` among the rows of `relation` changed in versions
+/// `from..=to`: inserted, deleted, and both images of updated rows.
+async fn changed_values(
+    warehouse: &Warehouse,
+    relation: &Relation,
+    from: u64,
+    to: u64,
+    column: &str,
+) -> Result<Vec<ScalarValue>> {
+    let table = warehouse.open_delta(relation).await?;
+    let feed = table
+        .scan_cdf()
+        .with_starting_version(from)
+        .with_ending_version(to);
+    let provider = DeltaCdfTableProvider::try_new(feed)?;
+    let batches = warehouse
+        .context()
+        .read_table(Arc::new(provider))?
+        .select(vec![col(Column::from_name(column))])?
+        .distinct()?
+        .collect()
+        .await?;
+    let mut values = Vec::new();
+    for batch in batches {
+        let array = batch.column(0);
+        for i in 0..array.len() {
+            values.push(ScalarValue::try_from_array(array, i)?);
+        }
+    }
+    Ok(values)
+}
+
+/// The relation a scan reads, in the session's default schema when unqualified.
+fn relation_of(warehouse: &Warehouse, name: &datafusion::common::TableReference) -> Relation {
+    let schema = name.schema().map(str::to_string).unwrap_or_else(|| {
+        warehouse
+            .context()
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone()
+    });
+    Relation::new(schema, name.table().to_string())
+}
+
+/// `schema.table`, unquoted: for app ids and messages.
+fn plain(relation: &Relation) -> String {
+    format!("{}.{}", relation.schema, relation.identifier)
+}
+
+/// A Delta version as an application transaction's version.
+fn as_mark(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+/// FNV-1a of the compiled SQL, as a Delta transaction version (non-negative i64).
+fn fingerprint(sql: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in sql.trim().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_queries_filter_and_quote_their_keys() {
+        let (sql, predicate) = keyed(
+            "select * from t;",
+            "name",
+            &[
+                ScalarValue::Utf8(Some("o'neil".into())),
+                ScalarValue::Utf8(Some("ada".into())),
+            ],
+        )
+        .expect("literals");
+        assert_eq!(predicate, "name in ('o''neil', 'ada')");
+        assert!(
+            sql.ends_with("__orderlake_keyed where name in ('o''neil', 'ada')"),
+            "{sql}"
+        );
+        let (_, predicate) = keyed("select 1", "d", &[ScalarValue::Date32(Some(0))]).expect("date");
+        assert_eq!(predicate, "d in (date '1970-01-01')");
+        assert!(keyed("select 1", "x", &[ScalarValue::Float64(Some(1.5))]).is_none());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_non_negative() {
+        assert_eq!(fingerprint("select 1"), fingerprint(" select 1 \n"));
+        assert_ne!(fingerprint("select 1"), fingerprint("select 2"));
+        assert!(fingerprint("anything") >= 0);
+    }
+}
