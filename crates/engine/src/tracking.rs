@@ -144,13 +144,14 @@ pub(crate) async fn plan(
             }
         }
     }
-    if changed.is_empty() {
-        return Ok(TableRefresh::Unchanged);
-    }
+    // Checked first: a view's or a file's change would go unseen.
     if let Some(view) = reads.untracked.first() {
         return full(format!(
             "it reads {view}, a view or files whose changes are not tracked"
         ));
+    }
+    if changed.is_empty() {
+        return Ok(TableRefresh::Unchanged);
     }
     let changed_names: Vec<String> = changed
         .iter()
