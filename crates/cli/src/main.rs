@@ -218,6 +218,9 @@ fn main() -> ExitCode {
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // DataFusion and delta-rs walk expression trees recursively; a refresh of thousands of
+        // touched keys filters by a long IN list. Only the pages used are committed.
+        .thread_stack_size(64 << 20)
         .build()
     {
         Ok(rt) => rt,

@@ -134,7 +134,8 @@ async fn build(
             let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
             let checker = checker(warehouse, node, &relation, options);
             let written = async {
-                let reads = tracking::reads(warehouse, &sql).await?;
+                let reads =
+                    tracking::reads(warehouse, &sql, &format!("{:?}", node.expectations)).await?;
                 let refresh = if options.full_refresh {
                     TableRefresh::Full {
                         reason: "--full-refresh".into(),

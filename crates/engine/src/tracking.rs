@@ -69,10 +69,13 @@ pub(crate) struct Reads {
     inputs: Vec<(Relation, u64)>,
     /// Inputs that are not Delta tables (views, files): changes to them cannot be tracked.
     untracked: Vec<String>,
+    /// Of the model's definition: its compiled SQL and what else decides its rows.
+    fingerprint: i64,
 }
 
-/// What `sql` reads, as of now, and the marks recording it.
-pub(crate) async fn reads(warehouse: &Warehouse, sql: &str) -> Result<Reads> {
+/// What `sql` reads, as of now, and the marks recording it. `definition` is everything else
+/// that decides the model's rows (its expectations): a change to it forces a full recompute.
+pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) -> Result<Reads> {
     let plan = warehouse.sql(sql).await?.logical_plan().clone();
     let mut scanned = std::collections::BTreeMap::new();
     plan.apply_with_subqueries(|node| {
@@ -85,6 +88,15 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str) -> Result<Reads> {
     let mut inputs = Vec::new();
     let mut untracked = Vec::new();
     for relation in scanned.into_values() {
+        // A recursive CTE's work table or a table function (`range()`) is no table of the
+        // catalog: it is computed from what the query scans, so it is no input of its own.
+        let reference = datafusion::common::TableReference::partial(
+            relation.schema.as_str(),
+            relation.identifier.as_str(),
+        );
+        if !warehouse.context().table_exist(reference)? {
+            continue;
+        }
         match (
             warehouse.kind_of(&relation),
             warehouse.registered_version(&relation),
@@ -97,11 +109,13 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str) -> Result<Reads> {
         .iter()
         .map(|(r, v)| Transaction::new(format!("{READ_MARK}{}", plain(r)), as_mark(*v)))
         .collect();
-    marks.push(Transaction::new(SQL_MARK, fingerprint(sql)));
+    let fingerprint = fingerprint(&format!("{}\n{definition}", sql.trim()));
+    marks.push(Transaction::new(SQL_MARK, fingerprint));
     Ok(Reads {
         marks,
         inputs,
         untracked,
+        fingerprint,
     })
 }
 
@@ -122,9 +136,9 @@ pub(crate) async fn plan(
         let log_store = table.log_store();
         async move { state.transaction_version(log_store.as_ref(), app_id).await }
     };
-    if recorded(SQL_MARK.to_string()).await? != Some(fingerprint(sql)) {
+    if recorded(SQL_MARK.to_string()).await? != Some(reads.fingerprint) {
         return full(
-            "the model's compiled SQL changed since its last build (or it had none recorded)"
+            "the model's compiled SQL or expectations changed since its last build (or none were recorded)"
                 .into(),
         );
     }
@@ -358,8 +372,9 @@ fn sql_literal(value: &ScalarValue) -> Option<String> {
     }
 }
 
-/// The distinct values of `column` among the rows of `relation` changed in versions
-/// `from..=to`: inserted, deleted, and both images of updated rows.
+/// The distinct values of `column` among the rows of `relation` that changed between versions
+/// `from - 1` and `to`: the net change, so a row deleted and written back unchanged (a table
+/// recomputed whole, a merge updating a row to what it was) touches nothing.
 async fn changed_values(
     warehouse: &Warehouse,
     relation: &Relation,
@@ -367,15 +382,32 @@ async fn changed_values(
     to: u64,
     column: &str,
 ) -> Result<Vec<ScalarValue>> {
+    use datafusion::functions_aggregate::expr_fn::sum;
+    use datafusion::logical_expr::when;
+    const FEED_COLUMNS: [&str; 3] = ["_change_type", "_commit_version", "_commit_timestamp"];
     let table = warehouse.open_delta(relation).await?;
     let feed = table
         .scan_cdf()
         .with_starting_version(from)
         .with_ending_version(to);
     let provider = DeltaCdfTableProvider::try_new(feed)?;
-    let batches = warehouse
-        .context()
-        .read_table(Arc::new(provider))?
+    let changes = warehouse.context().read_table(Arc::new(provider))?;
+    let data: Vec<Expr> = changes
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| !FEED_COLUMNS.contains(&f.name().as_str()))
+        .map(|f| col(Column::from_name(f.name())))
+        .collect();
+    let sign = when(
+        col(Column::from_name("_change_type"))
+            .in_list(vec![lit("insert"), lit("update_postimage")], false),
+        lit(1i64),
+    )
+    .otherwise(lit(-1i64))?;
+    let batches = changes
+        .aggregate(data, vec![sum(sign).alias("__orderlake_net")])?
+        .filter(col(Column::from_name("__orderlake_net")).not_eq(lit(0i64)))?
         .select(vec![col(Column::from_name(column))])?
         .distinct()?
         .collect()
