@@ -47,10 +47,12 @@ pub fn points_relation(relation: &Relation) -> Relation {
 /// What one application of events did.
 #[derive(Debug, Clone, Copy)]
 pub struct Applied {
-    /// Rows in the table afterwards.
+    /// Rows written to the table.
     pub rows: u64,
-    /// Change points kept for the next run.
+    /// Change points written for the next run.
     pub points: u64,
+    /// `Some(n)`: only the `n` keys the events touched were re-derived; `None`: all of them.
+    pub touched_keys: Option<usize>,
 }
 
 /// Applies the events `events_sql` returns to `relation`.
@@ -118,6 +120,37 @@ async fn fold_and_derive(
     } else {
         Vec::new()
     };
+    // Only the keys the events touch change: their points are re-folded and their rows
+    // re-derived (every window below is partitioned by the keys, so the filter reaches the
+    // points' scan). A truncate touches every key; a composite key or new columns take the
+    // whole path too.
+    let table_columns_unchanged = {
+        let mut expected: Vec<&str> = kept
+            .iter()
+            .map(String::as_str)
+            .chain(
+                spec.sequence_by
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| !kept.iter().any(|k| k == s)),
+            )
+            .chain([DELETE, TRUNCATE, SEEN_AT])
+            .collect();
+        let mut stored: Vec<&str> = stored_columns.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        stored.sort_unstable();
+        expected == stored
+    };
+    let keyed = if has_points
+        && table_columns_unchanged
+        && spec.keys.len() == 1
+        && spec.apply_as_truncates.is_none()
+        && warehouse.kind_of(relation) == Some(layout::RelationKind::Table)
+    {
+        crate::tracking::touched_key_predicate(warehouse, events, &spec.keys[0]).await?
+    } else {
+        None
+    };
     let q = |c: &str| quote_ident(c);
     let list = |cols: &[String], prefix: &str| {
         cols.iter()
@@ -162,8 +195,12 @@ async fn fold_and_derive(
             })
             .collect::<Vec<_>>()
             .join(", ");
+        let only_touched = keyed
+            .as_ref()
+            .map(|(_, predicate)| format!(" where {predicate}"))
+            .unwrap_or_default();
         format!(
-            "union all select {columns}, {DELETE}, {TRUNCATE}, cast({SEEN_AT} as timestamp), 1 as {STORED} from {points}"
+            "union all select {columns}, {DELETE}, {TRUNCATE}, cast({SEEN_AT} as timestamp), 1 as {STORED} from {points}{only_touched}"
         )
     } else {
         String::new()
@@ -226,6 +263,38 @@ async fn fold_and_derive(
         "{body}, {ranked} select {}, {DELETE}, {TRUNCATE}, {SEEN_AT} from ranked where {keep}",
         list(&point_columns, "")
     );
+    let table_sql = match spec.scd_type {
+        ScdType::One => scd1(spec, kept, &points),
+        ScdType::Two => scd2(spec, kept, &points),
+    };
+    if let Some((touched, predicate)) = keyed {
+        if touched == 0 {
+            return Ok(Applied {
+                rows: 0,
+                points: 0,
+                touched_keys: Some(0),
+            });
+        }
+        let stored = warehouse
+            .replace_where(&points, warehouse.sql(&points_sql).await?, &predicate)
+            .await?;
+        let rows = warehouse
+            .replace_where(
+                relation,
+                warehouse
+                    .sql(&format!(
+                        "select * from ({table_sql}) __cdc_keyed where {predicate}"
+                    ))
+                    .await?,
+                &predicate,
+            )
+            .await?;
+        return Ok(Applied {
+            rows,
+            points: stored,
+            touched_keys: Some(touched),
+        });
+    }
     let stored = warehouse
         .write(
             &points,
@@ -233,11 +302,6 @@ async fn fold_and_derive(
             WriteMode::Replace,
         )
         .await?;
-
-    let table_sql = match spec.scd_type {
-        ScdType::One => scd1(spec, kept, &points),
-        ScdType::Two => scd2(spec, kept, &points),
-    };
     let rows = warehouse
         .write(
             relation,
@@ -248,6 +312,7 @@ async fn fold_and_derive(
     Ok(Applied {
         rows,
         points: stored,
+        touched_keys: None,
     })
 }
 

@@ -221,12 +221,20 @@ async fn build(
                 orderlake_project::spec::ScdType::One => "SCD type 1",
                 orderlake_project::spec::ScdType::Two => "SCD type 2",
             };
-            Ok(Outcome::written(applied.rows, Vec::new()).refreshed(Refresh::full(format!(
-                "cdc: events folded into {} change points by ({}) in order of ({}); the {scd} table is re-derived from them",
-                applied.points,
-                spec.keys.join(", "),
-                spec.sequence_by.join(", ")
-            ))))
+            let refresh = match applied.touched_keys {
+                Some(touched) => Refresh::incremental(format!(
+                    "cdc: the {touched} key(s) the new events touch re-folded by ({}) in order of ({}); their {scd} rows re-derived",
+                    spec.keys.join(", "),
+                    spec.sequence_by.join(", ")
+                )),
+                None => Refresh::full(format!(
+                    "cdc: events folded into {} change points by ({}) in order of ({}); the {scd} table is re-derived from them",
+                    applied.points,
+                    spec.keys.join(", "),
+                    spec.sequence_by.join(", ")
+                )),
+            };
+            Ok(Outcome::written(applied.rows, Vec::new()).refreshed(refresh))
         }
     }
 }

@@ -245,6 +245,34 @@ pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(Strin
     ))
 }
 
+/// The distinct values of `column` in the relation or view `from`, as a SQL predicate
+/// `column in (…)` with their count; `None` when there are too many, a null, or a type that has
+/// no literal here.
+pub(crate) async fn touched_key_predicate(
+    warehouse: &Warehouse,
+    from: &str,
+    column: &str,
+) -> Result<Option<(usize, String)>> {
+    let quoted = orderlake_project::quote_ident(column);
+    let batches = warehouse
+        .sql(&format!("select distinct {quoted} from {from}"))
+        .await?
+        .collect()
+        .await?;
+    let mut keys = Vec::new();
+    for batch in batches {
+        let array = batch.column(0);
+        for i in 0..array.len() {
+            let value = ScalarValue::try_from_array(array, i)?;
+            if value.is_null() || keys.len() >= MAX_TOUCHED_KEYS {
+                return Ok(None);
+            }
+            keys.push(value);
+        }
+    }
+    Ok(keyed("select 1", column, &keys).map(|(_, predicate)| (keys.len(), predicate)))
+}
+
 /// For each changed input, the column that a filter on output column `key` becomes in its scans,
 /// when it reaches all of them.
 fn pushed_key(
