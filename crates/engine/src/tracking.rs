@@ -500,13 +500,14 @@ mod tests {
             ],
         )
         .expect("literals");
-        assert_eq!(predicate, "name in ('o''neil', 'ada')");
+        // Identifiers are quoted as written.
+        assert_eq!(predicate, "\"name\" in ('o''neil', 'ada')");
         assert!(
-            sql.ends_with("__orderlake_keyed where name in ('o''neil', 'ada')"),
+            sql.ends_with("__orderlake_keyed where \"name\" in ('o''neil', 'ada')"),
             "{sql}"
         );
         let (_, predicate) = keyed("select 1", "d", &[ScalarValue::Date32(Some(0))]).expect("date");
-        assert_eq!(predicate, "d in (date '1970-01-01')");
+        assert_eq!(predicate, "\"d\" in (date '1970-01-01')");
         assert!(keyed("select 1", "x", &[ScalarValue::Float64(Some(1.5))]).is_none());
     }
 
