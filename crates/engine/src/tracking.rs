@@ -47,6 +47,9 @@ const MAX_TOUCHED_KEYS: usize = 50_000;
 /// How many output columns are tried as the key.
 const MAX_KEY_CANDIDATES: usize = 12;
 
+/// A key column and, for each changed input, the column its filter becomes there.
+pub(crate) type FoundKey = (String, std::collections::BTreeMap<String, String>);
+
 /// How a table model is to be brought up to date.
 #[derive(Debug)]
 pub(crate) enum TableRefresh {
@@ -173,21 +176,47 @@ pub(crate) async fn plan(
         .collect();
 
     // The key: an output column whose filter reaches every scan of every changed input.
-    let df = warehouse.sql(sql).await?;
     let changed_relations: BTreeSet<String> = changed.iter().map(|(r, ..)| r.to_string()).collect();
-    let mut found = None;
-    for field in df.schema().fields().iter().take(MAX_KEY_CANDIDATES) {
-        if let Some(columns) = pushed_key(
-            warehouse,
-            &df,
-            field.name(),
-            field.data_type(),
-            &changed_relations,
-        )? {
-            found = Some((field.name().clone(), columns));
-            break;
+    let memo_key = format!(
+        "{}|{}",
+        reads.fingerprint,
+        changed_relations
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let remembered = warehouse
+        .found_keys
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&memo_key)
+        .cloned();
+    let found = match remembered {
+        Some(found) => found,
+        None => {
+            let df = warehouse.sql(sql).await?;
+            let mut found = None;
+            for field in df.schema().fields().iter().take(MAX_KEY_CANDIDATES) {
+                if let Some(columns) = pushed_key(
+                    warehouse,
+                    &df,
+                    field.name(),
+                    field.data_type(),
+                    &changed_relations,
+                )? {
+                    found = Some((field.name().clone(), columns));
+                    break;
+                }
+            }
+            warehouse
+                .found_keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(memo_key, found.clone());
+            found
         }
-    }
+    };
     let Some((key, columns)) = found else {
         return full(format!(
             "no output column's filter reaches every scan of the changed input(s) {} (an aggregate over all rows, a window not partitioned by a key, or a derived key)",
@@ -370,8 +399,10 @@ fn sentinel_column(expr: &Expr, sentinel: &ScalarValue) -> Option<String> {
     }
 }
 
+/// The same value of the same type: a filter the optimizer moved through a cast (text `'42'`
+/// for the number 42) does not select the same rows, so it does not count.
 fn same_value(a: &ScalarValue, b: &ScalarValue) -> bool {
-    a == b || (!a.is_null() && a.to_string() == b.to_string())
+    a == b && a.data_type() == b.data_type()
 }
 
 /// An unlikely value of the key's type, to find where its filter lands.

@@ -51,6 +51,9 @@ pub struct Warehouse {
     schema_lock: Mutex<()>,
     /// The Delta version each registered table is read at (what a query of it sees).
     versions: Mutex<BTreeMap<String, u64>>,
+    /// Keys found for tracked refreshes, by model definition and changed inputs (finding one
+    /// optimizes the model's query once per candidate column; a live lake asks every batch).
+    pub(crate) found_keys: Mutex<BTreeMap<String, Option<crate::tracking::FoundKey>>>,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -86,6 +89,7 @@ impl Warehouse {
             ctx,
             schema_lock: Mutex::new(()),
             versions: Mutex::new(BTreeMap::new()),
+            found_keys: Mutex::new(BTreeMap::new()),
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_all().await?;
