@@ -156,7 +156,16 @@ async fn build(
                     }
                     TableRefresh::Keys { key, keys, changed } => {
                         match tracking::keyed(&sql, &key, &keys) {
-                            Some(query) => Ok((key, keys.len(), changed, query)),
+                            // Replacing some rows keeps the table's schema: a column whose type
+                            // changed, or that may now be null where the table says it never
+                            // is, needs the whole table rewritten.
+                            Some(query) => {
+                                match tracking::same_columns(warehouse, &relation, &query.0).await?
+                                {
+                                    None => Ok((key, keys.len(), changed, query)),
+                                    Some(why) => Err(why),
+                                }
+                            }
                             None => {
                                 Err("the touched keys cannot be written as SQL literals".into())
                             }

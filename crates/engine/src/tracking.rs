@@ -274,6 +274,36 @@ pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(Strin
     ))
 }
 
+/// `None` when the rows `sql` returns fit the stored table as it is (same columns and types, no
+/// null where the table has none); otherwise why not.
+pub(crate) async fn same_columns(
+    warehouse: &Warehouse,
+    relation: &Relation,
+    sql: &str,
+) -> Result<Option<String>> {
+    let new = crate::delta_types::for_delta(warehouse.sql(sql).await?)?;
+    let new = new.schema().as_arrow().clone();
+    let stored = warehouse.table_schema(relation).await?;
+    if new.fields().len() != stored.fields().len() {
+        return Ok(Some("its columns changed".into()));
+    }
+    for (n, s) in new.fields().iter().zip(stored.fields().iter()) {
+        if n.name() != s.name() || n.data_type() != s.data_type() {
+            return Ok(Some(format!(
+                "column {} changed its name or type",
+                s.name()
+            )));
+        }
+        if n.is_nullable() && !s.is_nullable() {
+            return Ok(Some(format!(
+                "column {} may now be null where the table has no nulls",
+                s.name()
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// The distinct values of `column` in the relation or view `from`, as a SQL predicate
 /// `column in (…)` with their count; `None` when there are too many, a null, or a type that has
 /// no literal here.
