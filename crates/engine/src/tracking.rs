@@ -288,7 +288,7 @@ pub(crate) async fn same_columns(
         return Ok(Some("its columns changed".into()));
     }
     for (n, s) in new.fields().iter().zip(stored.fields().iter()) {
-        if n.name() != s.name() || n.data_type() != s.data_type() {
+        if n.name() != s.name() || !same_type(n.data_type(), s.data_type()) {
             return Ok(Some(format!(
                 "column {} changed its name or type",
                 s.name()
@@ -302,6 +302,15 @@ pub(crate) async fn same_columns(
         }
     }
     Ok(None)
+}
+
+/// Equal types, counting the string (and binary) layouts as one: a Delta table's provider may
+/// read text as `Utf8View` what a query writes as `Utf8`.
+fn same_type(a: &DataType, b: &DataType) -> bool {
+    use DataType::*;
+    let text = |t: &DataType| matches!(t, Utf8 | LargeUtf8 | Utf8View);
+    let bytes = |t: &DataType| matches!(t, Binary | LargeBinary | BinaryView);
+    a == b || (text(a) && text(b)) || (bytes(a) && bytes(b))
 }
 
 /// The distinct values of `column` in the relation or view `from`, as a SQL predicate
