@@ -123,6 +123,17 @@ mod tests {
     use super::*;
     use crate::warehouse::WriteMode;
 
+    async fn as_csv(warehouse: &Warehouse, sql: &str) -> String {
+        let batches = warehouse
+            .sql(sql)
+            .await
+            .expect("sql")
+            .collect()
+            .await
+            .expect("collect");
+        crate::output::format_batches(&batches, crate::output::Format::Csv).expect("format")
+    }
+
     #[tokio::test]
     async fn many_small_appends_are_compacted_and_old_files_deleted_without_changing_the_data() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -151,17 +162,7 @@ mod tests {
         let table_dir = warehouse.relation_dir(&relation);
         assert_eq!(data_files(&table_dir), 20);
         let sum = "select count(*) as n, sum(id) as s from bronze.orders";
-        let before = crate::output::format_batches(
-            &warehouse
-                .sql(sum)
-                .await
-                .expect("sql")
-                .collect()
-                .await
-                .expect("collect"),
-            crate::output::Format::Csv,
-        )
-        .expect("format");
+        let before = as_csv(&warehouse, sum).await;
 
         // Kept files are not deleted yet: a reader of the old version still finds them.
         let keep = MaintenancePolicy::default();
@@ -184,17 +185,7 @@ mod tests {
         assert_eq!(done.files_compacted, 0, "one file: nothing to compact");
         assert_eq!(done.files_deleted, 20);
         assert_eq!(data_files(&table_dir), 1);
-        let after = crate::output::format_batches(
-            &warehouse
-                .sql(sum)
-                .await
-                .expect("sql")
-                .collect()
-                .await
-                .expect("collect"),
-            crate::output::Format::Csv,
-        )
-        .expect("format");
+        let after = as_csv(&warehouse, sum).await;
         assert_eq!(before, after);
         assert!(after.contains("20,190"), "{after}");
     }

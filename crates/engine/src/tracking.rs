@@ -259,19 +259,40 @@ pub(crate) async fn plan(
 
 /// The query of a keyed refresh and the SQL predicate of the rows it replaces.
 pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(String, String)> {
-    let literals: Option<Vec<String>> = keys.iter().map(sql_literal).collect();
-    let list = literals?.join(", ");
-    let quoted = orderlake_project::quote_ident(key);
-    let predicate = if keys.is_empty() {
-        "false".to_string()
-    } else {
-        format!("{quoted} in ({list})")
-    };
+    let predicate = in_list(key, keys)?;
     let body = sql.trim().trim_end_matches(';');
     Some((
         format!("select * from (\n{body}\n) __orderlake_keyed where {predicate}"),
         predicate,
     ))
+}
+
+/// `key in (…)` with the values as SQL literals (`false` for none); `None` when a value has no
+/// literal here.
+fn in_list(key: &str, keys: &[ScalarValue]) -> Option<String> {
+    if keys.is_empty() {
+        return Some("false".into());
+    }
+    let literals: Option<Vec<String>> = keys.iter().map(sql_literal).collect();
+    Some(format!(
+        "{} in ({})",
+        orderlake_project::quote_ident(key),
+        literals?.join(", ")
+    ))
+}
+
+/// The values of the first column of `batches`, in order.
+fn first_column_values(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+) -> Result<Vec<ScalarValue>> {
+    let mut values = Vec::new();
+    for batch in batches {
+        let array = batch.column(0);
+        for i in 0..array.len() {
+            values.push(ScalarValue::try_from_array(array, i)?);
+        }
+    }
+    Ok(values)
 }
 
 /// `None` when the rows `sql` returns fit the stored table as it is (same columns and types, no
@@ -327,18 +348,11 @@ pub(crate) async fn touched_key_predicate(
         .await?
         .collect()
         .await?;
-    let mut keys = Vec::new();
-    for batch in batches {
-        let array = batch.column(0);
-        for i in 0..array.len() {
-            let value = ScalarValue::try_from_array(array, i)?;
-            if value.is_null() || keys.len() >= MAX_TOUCHED_KEYS {
-                return Ok(None);
-            }
-            keys.push(value);
-        }
+    let keys = first_column_values(&batches)?;
+    if keys.len() > MAX_TOUCHED_KEYS || keys.iter().any(ScalarValue::is_null) {
+        return Ok(None);
     }
-    Ok(keyed("select 1", column, &keys).map(|(_, predicate)| (keys.len(), predicate)))
+    Ok(in_list(column, &keys).map(|predicate| (keys.len(), predicate)))
 }
 
 /// For each changed input, the column that a filter on output column `key` becomes in its scans,
@@ -510,14 +524,7 @@ async fn changed_values(
         .distinct()?
         .collect()
         .await?;
-    let mut values = Vec::new();
-    for batch in batches {
-        let array = batch.column(0);
-        for i in 0..array.len() {
-            values.push(ScalarValue::try_from_array(array, i)?);
-        }
-    }
-    Ok(values)
+    first_column_values(&batches)
 }
 
 /// The relation a scan reads, in the session's default schema when unqualified.
