@@ -144,16 +144,6 @@ async fn build(
                     tracking::plan(warehouse, &relation, &sql, &reads).await?
                 };
                 let refresh = match refresh {
-                    TableRefresh::Keys { keys, changed, .. } if keys.is_empty() => {
-                        return Ok(Outcome {
-                            rows: Some(0),
-                            ..Default::default()
-                        }
-                        .refreshed(Refresh::incremental(format!(
-                            "its inputs changed without touching any of its rows ({})",
-                            changed.join(", ")
-                        ))));
-                    }
                     TableRefresh::Keys { key, keys, changed } => {
                         match tracking::keyed(&sql, &key, &keys) {
                             // Replacing some rows keeps the table's schema: a column whose type
@@ -171,14 +161,12 @@ async fn build(
                             }
                         }
                     }
-                    TableRefresh::Unchanged => {
+                    TableRefresh::Unchanged { reason } => {
                         return Ok(Outcome {
                             rows: Some(0),
                             ..Default::default()
                         }
-                        .refreshed(Refresh::incremental(
-                            "nothing it reads changed since its last build",
-                        )));
+                        .refreshed(Refresh::incremental(reason)));
                     }
                     TableRefresh::Full { reason } => Err(reason),
                 };

@@ -55,9 +55,9 @@ pub(crate) type FoundKey = (String, std::collections::BTreeMap<String, String>);
 pub(crate) enum TableRefresh {
     /// Recompute everything.
     Full { reason: String },
-    /// Nothing it reads changed since its last build.
-    Unchanged,
-    /// Recompute the rows whose `key` is one of `keys`.
+    /// Nothing to write: its inputs did not change, or changed without touching its rows.
+    Unchanged { reason: String },
+    /// Recompute the rows whose `key` is one of `keys` (never empty).
     Keys {
         key: String,
         keys: Vec<ScalarValue>,
@@ -168,7 +168,9 @@ pub(crate) async fn plan(
         ));
     }
     if changed.is_empty() {
-        return Ok(TableRefresh::Unchanged);
+        return Ok(TableRefresh::Unchanged {
+            reason: "nothing it reads changed since its last build".into(),
+        });
     }
     let changed_names: Vec<String> = changed
         .iter()
@@ -249,6 +251,14 @@ pub(crate) async fn plan(
                 "more than {MAX_TOUCHED_KEYS} values of {key} touched: recomputing whole is cheaper"
             ));
         }
+    }
+    if keys.is_empty() {
+        return Ok(TableRefresh::Unchanged {
+            reason: format!(
+                "its inputs changed without touching any of its rows ({})",
+                changed_names.join(", ")
+            ),
+        });
     }
     Ok(TableRefresh::Keys {
         key,
