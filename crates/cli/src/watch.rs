@@ -149,6 +149,7 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
             "nodes_refreshed": refreshed,
             "nodes_incremental": incremental,
             "tests": tests,
+            "tests_deferred": cycle.tests_deferred,
             "failed": cycle.failed(),
             "problems": problems,
             "run_id": outcome.map(|o| o.run_id.clone()),
@@ -164,6 +165,8 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
     let time = cycle.committed_at.format("%H:%M:%S%.3f");
     let what = if cycle.trigger == Trigger::Start {
         "caught up".to_string()
+    } else if cycle.files.is_empty() && refreshed == 0 {
+        "deferred tests".to_string()
     } else {
         format!(
             "{} file(s), {} rows ({} quarantined) into {}",
@@ -180,9 +183,14 @@ pub fn print_cycle(cycle: &Cycle, json: bool) {
     };
     println!(
         "{time} {what} → refreshed {refreshed} nodes ({incremental} incrementally), {tests} tests; \
-         ingest {:.2}s + refresh {:.2}s; seen → committed {latency:.2}s{}",
+         ingest {:.2}s + refresh {:.2}s; seen → committed {latency:.2}s{}{}",
         cycle.ingest_seconds,
         cycle.refresh_seconds,
+        if cycle.tests_deferred {
+            " (tests deferred: more files waiting)"
+        } else {
+            ""
+        },
         if problems.is_empty() {
             ""
         } else {

@@ -47,8 +47,10 @@ const MAX_TOUCHED_KEYS: usize = 50_000;
 /// How many output columns are tried as the key.
 const MAX_KEY_CANDIDATES: usize = 12;
 
-/// A key column and, for each changed input, the column its filter becomes there.
-pub(crate) type FoundKey = (String, std::collections::BTreeMap<String, String>);
+/// A key column and, for each changed input, what its filter becomes there: the input's
+/// expressions (a column, or one computed from its columns, e.g. `date_trunc('month', at)`)
+/// whose values are the output keys its rows feed.
+pub(crate) type FoundKey = (String, std::collections::BTreeMap<String, Vec<Expr>>);
 
 /// How a table model is to be brought up to date.
 #[derive(Debug)]
@@ -220,17 +222,39 @@ pub(crate) async fn plan(
         }
     };
     let Some((key, columns)) = found else {
+        // Recomputing whole is only worth it when some input row really changed: a new version
+        // that rewrote the same rows (an upstream table recomputed whole to the same result, a
+        // keyed refresh that touched none of its rows) changes nothing here.
+        let mut any = false;
+        for (input, from, to) in &changed {
+            // An unreadable feed counts as a change.
+            if changed_at_all(warehouse, input, *from + 1, *to)
+                .await
+                .unwrap_or(true)
+            {
+                any = true;
+                break;
+            }
+        }
+        if !any {
+            return Ok(TableRefresh::Unchanged {
+                reason: format!(
+                    "its inputs have new versions with the same rows ({})",
+                    changed_names.join(", ")
+                ),
+            });
+        }
         return full(format!(
             "no output column's filter reaches every scan of the changed input(s) {} (an aggregate over all rows, a window not partitioned by a key, or a derived key)",
             changed_names.join(", ")
         ));
     };
 
-    // The touched keys: the key column's values in every changed row of every changed input.
+    // The touched keys: the key expressions' values in every changed row of every changed input.
     let mut keys: std::collections::HashSet<ScalarValue> = Default::default();
     for (input, from, to) in &changed {
-        let column = &columns[&input.to_string()];
-        let values = match changed_values(warehouse, input, *from + 1, *to, column).await {
+        let exprs = &columns[&input.to_string()];
+        let values = match changed_values(warehouse, input, *from + 1, *to, exprs).await {
             Ok(v) => v,
             Err(e) => {
                 return full(format!(
@@ -242,7 +266,12 @@ pub(crate) async fn plan(
         };
         for value in values {
             if value.is_null() {
-                return full(format!("a changed row of {} has no {column}", plain(input)));
+                let what: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
+                return full(format!(
+                    "a changed row of {} has no {}",
+                    plain(input),
+                    what.join(" / ")
+                ));
             }
             keys.insert(value);
         }
@@ -277,18 +306,23 @@ pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(Strin
     ))
 }
 
-/// `key in (…)` with the values as SQL literals (`false` for none); `None` when a value has no
-/// literal here.
+/// `key in (…)` with the values as SQL literals, sorted (`false` for none); `None` when a value
+/// has no literal here. More than one value also bounds the key by its least and greatest value:
+/// file statistics prune by a range (DataFusion and delta-rs prune by an IN list of a handful of
+/// values only), and new keys usually lie beyond the stored files' ranges.
 fn in_list(key: &str, keys: &[ScalarValue]) -> Option<String> {
-    if keys.is_empty() {
-        return Some("false".into());
-    }
-    let literals: Option<Vec<String>> = keys.iter().map(sql_literal).collect();
-    Some(format!(
-        "{} in ({})",
-        orderlake_project::quote_ident(key),
-        literals?.join(", ")
-    ))
+    let mut sorted = keys.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let literals: Vec<String> = sorted.iter().map(sql_literal).collect::<Option<_>>()?;
+    let quoted = orderlake_project::quote_ident(key);
+    Some(match literals.as_slice() {
+        [] => "false".into(),
+        [one] => format!("{quoted} = {one}"),
+        [least, .., greatest] => format!(
+            "{quoted} >= {least} and {quoted} <= {greatest} and {quoted} in ({})",
+            literals.join(", ")
+        ),
+    })
 }
 
 /// The values of the first column of `batches`, in order.
@@ -365,15 +399,16 @@ pub(crate) async fn touched_key_predicate(
     Ok(in_list(column, &keys).map(|predicate| (keys.len(), predicate)))
 }
 
-/// For each changed input, the column that a filter on output column `key` becomes in its scans,
-/// when it reaches all of them.
+/// For each changed input, what a filter on output column `key` becomes in its scans (see
+/// [`FoundKey`]), when it reaches every one of them. Scans of one input keyed by different
+/// expressions (the branches of a union, say) are fine: a changed row touches the key of each.
 fn pushed_key(
     warehouse: &Warehouse,
     df: &DataFrame,
     key: &str,
     data_type: &DataType,
     changed: &BTreeSet<String>,
-) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+) -> Result<Option<std::collections::BTreeMap<String, Vec<Expr>>>> {
     let Some(sentinel) = sentinel(data_type) else {
         return Ok(None);
     };
@@ -384,20 +419,20 @@ fn pushed_key(
         .context()
         .state()
         .optimize(filtered.logical_plan())?;
-    let mut found: std::collections::BTreeMap<String, String> = Default::default();
+    let mut found: std::collections::BTreeMap<String, Vec<Expr>> = Default::default();
     let mut complete = true;
     // Pre-order: a Filter is visited before the scan under it. A provider that takes a filter
     // only inexactly (or not at all) leaves it in a Filter right above its scan.
-    let mut filtered_scans: Vec<(*const LogicalPlan, String)> = Vec::new();
+    let mut filtered_scans: Vec<(*const LogicalPlan, Expr)> = Vec::new();
     optimized.apply_with_subqueries(|node| {
         match node {
             LogicalPlan::Filter(f) => {
                 if matches!(f.input.as_ref(), LogicalPlan::TableScan(_))
-                    && let Some(column) = split_conjunction(&f.predicate)
+                    && let Some(expr) = split_conjunction(&f.predicate)
                         .into_iter()
-                        .find_map(|e| sentinel_column(e, &sentinel))
+                        .find_map(|e| sentinel_side(e, &sentinel))
                 {
-                    filtered_scans.push((f.input.as_ref() as *const LogicalPlan, column));
+                    filtered_scans.push((f.input.as_ref() as *const LogicalPlan, expr));
                 }
             }
             LogicalPlan::TableScan(scan) => {
@@ -406,26 +441,22 @@ fn pushed_key(
                     return Ok(TreeNodeRecursion::Continue);
                 }
                 let here = node as *const LogicalPlan;
-                let column = scan
+                let expr = scan
                     .filters
                     .iter()
                     .flat_map(split_conjunction)
-                    .find_map(|e| sentinel_column(e, &sentinel))
+                    .find_map(|e| sentinel_side(e, &sentinel))
                     .or_else(|| {
                         filtered_scans
                             .iter()
                             .find(|(p, _)| std::ptr::eq(*p, here))
-                            .map(|(_, c)| c.clone())
+                            .map(|(_, e)| e.clone())
                     });
-                match column {
-                    // One column per input: scans keyed by different columns cannot share
-                    // one set of touched keys.
-                    Some(column) => {
-                        if found
-                            .insert(name, column.clone())
-                            .is_some_and(|c| c != column)
-                        {
-                            complete = false;
+                match expr {
+                    Some(expr) => {
+                        let exprs = found.entry(name).or_default();
+                        if !exprs.contains(&expr) {
+                            exprs.push(expr);
                         }
                     }
                     None => complete = false,
@@ -439,9 +470,12 @@ fn pushed_key(
     Ok((complete && all).then_some(found))
 }
 
-/// `column = sentinel` (either way round, the literal possibly cast to the column's type): the
-/// column's name.
-fn sentinel_column(expr: &Expr, sentinel: &ScalarValue) -> Option<String> {
+/// In `expr = sentinel` (either way round): the other side, with its columns unqualified so
+/// it can be evaluated on the input's change feed. It is a column of the scanned input, or an
+/// expression of its columns that the optimizer moved the filter through (`date_trunc('month',
+/// at)` for an output grouped by month); no subquery, nothing volatile.
+fn sentinel_side(expr: &Expr, sentinel: &ScalarValue) -> Option<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
     let Expr::BinaryExpr(BinaryExpr {
         left,
         op: Operator::Eq,
@@ -454,12 +488,43 @@ fn sentinel_column(expr: &Expr, sentinel: &ScalarValue) -> Option<String> {
         Expr::Literal(v, _) => same_value(v, sentinel),
         _ => false,
     };
-    match (left.as_ref(), right.as_ref()) {
-        (Expr::Column(c), other) | (other, Expr::Column(c)) if is_sentinel(other) => {
-            Some(c.name.clone())
-        }
-        _ => None,
+    let side = match (left.as_ref(), right.as_ref()) {
+        (side, other) | (other, side) if is_sentinel(other) && !is_sentinel(side) => side,
+        _ => return None,
+    };
+    if side.column_refs().is_empty() || side.is_volatile() {
+        return None;
     }
+    let mut plain_enough = true;
+    side.apply(|e| {
+        if matches!(
+            e,
+            Expr::ScalarSubquery(_)
+                | Expr::Exists(_)
+                | Expr::InSubquery(_)
+                | Expr::OuterReferenceColumn(..)
+                | Expr::AggregateFunction(_)
+                | Expr::WindowFunction(_)
+                | Expr::Placeholder(_)
+        ) {
+            plain_enough = false;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .ok()?;
+    if !plain_enough {
+        return None;
+    }
+    side.clone()
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(c) => Transformed::yes(Expr::Column(Column::from_name(c.name))),
+                other => Transformed::no(other),
+            })
+        })
+        .ok()
+        .map(|t| t.data)
 }
 
 /// The same value of the same type: a filter the optimizer moved through a cast (text `'42'`
@@ -494,16 +559,54 @@ fn sql_literal(value: &ScalarValue) -> Option<String> {
     }
 }
 
-/// The distinct values of `column` among the rows of `relation` that changed between versions
-/// `from - 1` and `to`: the net change, so a row deleted and written back unchanged (a table
-/// recomputed whole, a merge updating a row to what it was) touches nothing.
+/// The distinct values of `exprs` (together) among the rows of `relation` that changed between
+/// versions `from - 1` and `to` (its [`net_change`]).
 async fn changed_values(
     warehouse: &Warehouse,
     relation: &Relation,
     from: u64,
     to: u64,
-    column: &str,
+    exprs: &[Expr],
 ) -> Result<Vec<ScalarValue>> {
+    let mut net = net_change(warehouse, relation, from, to).await?;
+    if exprs.len() > 1 {
+        // Read the feed once for all of them.
+        net = net.cache().await?;
+    }
+    let mut values = Vec::new();
+    for expr in exprs {
+        let batches = net
+            .clone()
+            .select(vec![expr.clone()])?
+            .distinct()?
+            .collect()
+            .await?;
+        values.extend(first_column_values(&batches)?);
+    }
+    Ok(values)
+}
+
+/// Whether any row of `relation` changed between versions `from - 1` and `to`, net.
+async fn changed_at_all(
+    warehouse: &Warehouse,
+    relation: &Relation,
+    from: u64,
+    to: u64,
+) -> Result<bool> {
+    let net = net_change(warehouse, relation, from, to).await?;
+    let batches = net.limit(0, Some(1))?.collect().await?;
+    Ok(batches.iter().any(|b| b.num_rows() > 0))
+}
+
+/// The rows of `relation` that changed between versions `from - 1` and `to`, from its change
+/// data feed: the net change, so a row deleted and written back unchanged (a table recomputed
+/// whole, a merge updating a row to what it was) is no change.
+async fn net_change(
+    warehouse: &Warehouse,
+    relation: &Relation,
+    from: u64,
+    to: u64,
+) -> Result<DataFrame> {
     use datafusion::functions_aggregate::expr_fn::sum;
     use datafusion::logical_expr::when;
     const FEED_COLUMNS: [&str; 3] = ["_change_type", "_commit_version", "_commit_timestamp"];
@@ -527,14 +630,9 @@ async fn changed_values(
         lit(1i64),
     )
     .otherwise(lit(-1i64))?;
-    let batches = changes
+    Ok(changes
         .aggregate(data, vec![sum(sign).alias("__orderlake_net")])?
-        .filter(col(Column::from_name("__orderlake_net")).not_eq(lit(0i64)))?
-        .select(vec![col(Column::from_name(column))])?
-        .distinct()?
-        .collect()
-        .await?;
-    first_column_values(&batches)
+        .filter(col(Column::from_name("__orderlake_net")).not_eq(lit(0i64)))?)
 }
 
 /// The relation a scan reads, in the session's default schema when unqualified.
@@ -587,14 +685,18 @@ mod tests {
             ],
         )
         .expect("literals");
-        // Identifiers are quoted as written.
-        assert_eq!(predicate, "\"name\" in ('o''neil', 'ada')");
+        // Identifiers are quoted as written; values sorted and bounded (for file pruning).
+        let expected =
+            "\"name\" >= 'ada' and \"name\" <= 'o''neil' and \"name\" in ('ada', 'o''neil')";
+        assert_eq!(predicate, expected);
         assert!(
-            sql.ends_with("__orderlake_keyed where \"name\" in ('o''neil', 'ada')"),
+            sql.ends_with(&format!("__orderlake_keyed where {expected}")),
             "{sql}"
         );
         let (_, predicate) = keyed("select 1", "d", &[ScalarValue::Date32(Some(0))]).expect("date");
-        assert_eq!(predicate, "\"d\" in (date '1970-01-01')");
+        assert_eq!(predicate, "\"d\" = date '1970-01-01'");
+        let (_, predicate) = keyed("select 1", "n", &[]).expect("none");
+        assert_eq!(predicate, "false");
         assert!(keyed("select 1", "x", &[ScalarValue::Float64(Some(1.5))]).is_none());
     }
 

@@ -54,6 +54,11 @@ pub struct Warehouse {
     /// Keys found for tracked refreshes, by model definition and changed inputs (finding one
     /// optimizes the model's query once per candidate column; a live lake asks every batch).
     pub(crate) found_keys: Mutex<BTreeMap<String, Option<crate::tracking::FoundKey>>>,
+    /// The last loaded state of each Delta table: opening a table replays its log from the last
+    /// checkpoint (up to 99 commits), and a live lake opens each table it refreshes several
+    /// times a batch. A cached state is brought up to date (only newer commits are read) before
+    /// it is used, so commits by other processes are still seen.
+    tables: Mutex<BTreeMap<String, DeltaTable>>,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -90,6 +95,7 @@ impl Warehouse {
             schema_lock: Mutex::new(()),
             versions: Mutex::new(BTreeMap::new()),
             found_keys: Mutex::new(BTreeMap::new()),
+            tables: Mutex::new(BTreeMap::new()),
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_all().await?;
@@ -206,6 +212,10 @@ impl Warehouse {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&relation.to_string());
+        self.tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&relation.to_string());
         let reference =
             TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
         if self
@@ -220,8 +230,29 @@ impl Warehouse {
     }
 
     pub(crate) async fn open_delta(&self, relation: &Relation) -> Result<DeltaTable> {
+        let cached = self
+            .tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&relation.to_string())
+            .cloned();
+        if let Some(mut table) = cached
+            && table.update_incremental(None).await.is_ok()
+        {
+            self.remember(relation, &table);
+            return Ok(table);
+        }
         let url = self.table_url(relation)?;
-        Ok(deltalake::open_table(url).await?)
+        let table = deltalake::open_table(url).await?;
+        self.remember(relation, &table);
+        Ok(table)
+    }
+
+    fn remember(&self, relation: &Relation, table: &DeltaTable) {
+        self.tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(relation.to_string(), table.clone());
     }
 
     fn table_url(&self, relation: &Relation) -> Result<url::Url> {
@@ -271,12 +302,11 @@ impl Warehouse {
         let df = delta_types::for_delta(df)?;
         let dir = self.relation_dir(relation);
         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-        let url = self.table_url(relation)?;
         let table = if dir.join("_delta_log").is_dir() {
-            DeltaTable::try_from_url(url).await?
+            self.open_delta(relation).await?
         } else {
             // A new table: loading it would only log that there is no log yet.
-            deltalake::DeltaTableBuilder::from_url(url)?.build()?
+            deltalake::DeltaTableBuilder::from_url(self.table_url(relation)?)?.build()?
         };
         let (save_mode, schema_mode) = match mode {
             WriteMode::Replace => (SaveMode::Overwrite, SchemaMode::Overwrite),
@@ -437,6 +467,7 @@ impl Warehouse {
         table.update_datafusion_session(&self.ctx.state())?;
         let provider = table.table_provider().await?;
         self.register_provider(relation, provider)?;
+        self.remember(relation, table);
         let mut versions = self.versions.lock().unwrap_or_else(|p| p.into_inner());
         match table.version() {
             Some(v) => versions.insert(relation.to_string(), v),

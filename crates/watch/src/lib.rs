@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -112,6 +113,11 @@ pub struct Cycle {
     pub committed_at: DateTime<Utc>,
     /// When the batch ended, its tests run.
     pub finished_at: DateTime<Utc>,
+    /// Whether its tests were left to a later batch: more files arrived while it was
+    /// refreshing, and testing tables that are about to change again would only hold them back.
+    /// Deferred tests run with the next batch that finds nothing new waiting, or on the next
+    /// rescan once the folder is quiet.
+    pub tests_deferred: bool,
     pub ingest_seconds: f64,
     pub refresh_seconds: f64,
 }
@@ -139,6 +145,10 @@ pub struct LiveLake {
     cycles: u64,
     /// Entities whose last refresh did not succeed: refreshed again with the next batch.
     retry: BTreeSet<String>,
+    /// Selectors whose tests were deferred (see [`Cycle::tests_deferred`]).
+    untested: BTreeSet<String>,
+    /// Set by the file listener when data may have arrived; cleared when a batch ingests.
+    arrivals: Arc<AtomicBool>,
 }
 
 impl LiveLake {
@@ -157,6 +167,8 @@ impl LiveLake {
             options,
             cycles: 0,
             retry: BTreeSet::new(),
+            untested: BTreeSet::new(),
+            arrivals: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -167,13 +179,13 @@ impl LiveLake {
         let files = self.ingest().await?;
         let ingest_seconds = started.elapsed().as_secs_f64();
         let entities = files.iter().map(|f| f.entity.clone()).collect();
-        let (outcome, committed) = self.refresh(Vec::new()).await?;
+        let refreshed = self.refresh(None).await?;
         self.retry.clear();
         Ok(self.finish(
             Trigger::Start,
             files,
             entities,
-            (Some(outcome), committed),
+            refreshed,
             seen_at,
             started,
             ingest_seconds,
@@ -181,32 +193,29 @@ impl LiveLake {
     }
 
     /// One micro-batch: ingests new files and refreshes everything downstream of them.
-    /// `None` when there was nothing new.
+    /// `None` when there was nothing new (and no deferred tests to run).
     pub async fn cycle(
         &mut self,
         trigger: Trigger,
         seen_at: DateTime<Utc>,
     ) -> Result<Option<Cycle>> {
         let started = Instant::now();
+        // What the listener reports from here on is news for a later batch.
+        self.arrivals.store(false, Ordering::SeqCst);
         let files = self.ingest().await?;
         let ingest_seconds = started.elapsed().as_secs_f64();
         let mut entities: BTreeSet<String> = files.iter().map(|f| f.entity.clone()).collect();
         if files.iter().any(|f| f.rows_quarantined > 0) {
             entities.insert(QUARANTINE.to_string());
         }
-        if entities.is_empty() && self.retry.is_empty() {
+        if entities.is_empty() && self.retry.is_empty() && self.untested.is_empty() {
             return Ok(None);
         }
         let wanted: BTreeSet<String> = entities.union(&self.retry).cloned().collect();
-        let selectors = downstream_of(&self.project, &self.options.bronze_schema, &wanted);
-        let (outcome, committed) = if selectors.is_empty() {
-            (None, None)
-        } else {
-            let (outcome, committed) = self.refresh(selectors).await?;
-            (Some(outcome), committed)
-        };
-        self.retry = if outcome.as_ref().is_some_and(Outcome::failed) {
-            wanted
+        let refreshed = self.refresh(Some(wanted.clone())).await?;
+        self.retry = if refreshed.outcome.as_ref().is_some_and(Outcome::failed) {
+            // A failing test of deferred ones may be about earlier batches' entities.
+            wanted.union(&refreshed.tested).cloned().collect()
         } else {
             BTreeSet::new()
         };
@@ -214,7 +223,7 @@ impl LiveLake {
             trigger,
             files,
             entities,
-            (outcome, committed),
+            refreshed,
             seen_at,
             started,
             ingest_seconds,
@@ -227,7 +236,7 @@ impl LiveLake {
         trigger: Trigger,
         files: Vec<FileReport>,
         entities: BTreeSet<String>,
-        (outcome, committed): (Option<Outcome>, Option<DateTime<Utc>>),
+        refreshed: Refreshed,
         seen_at: DateTime<Utc>,
         started: Instant,
         ingest_seconds: f64,
@@ -239,10 +248,11 @@ impl LiveLake {
             trigger,
             files,
             entities,
-            outcome,
+            outcome: refreshed.outcome,
             seen_at,
-            committed_at: committed.unwrap_or(finished_at),
+            committed_at: refreshed.committed.unwrap_or(finished_at),
             finished_at,
+            tests_deferred: refreshed.tests_deferred,
             ingest_seconds,
             refresh_seconds: started.elapsed().as_secs_f64() - ingest_seconds,
         }
@@ -256,28 +266,70 @@ impl LiveLake {
         Ok(reports.into_iter().filter(|r| !r.skipped).collect())
     }
 
-    /// Builds the models (seeds, snapshots) of the selection, then runs its tests: the tables are
-    /// committed before any test runs, so tests never hold back freshness. A failing test marks
-    /// the cycle failed (and its entities are refreshed again with the next batch) but does not
-    /// keep gold from being published, as expectations decide what data gets in.
-    async fn refresh(&self, select: Vec<String>) -> Result<(Outcome, Option<DateTime<Utc>>)> {
-        let clock = Arc::new(CommitClock::default());
-        let mut outcome = self
+    /// Builds the models (seeds, snapshots) downstream of the `wanted` entities (the whole
+    /// project for `None`), then runs their tests: the tables are committed before any test
+    /// runs, so tests never hold back freshness. A failing test marks the cycle failed (and its
+    /// entities are refreshed again with the next batch) but does not keep gold from being
+    /// published, as expectations decide what data gets in. Tests are left for a later batch
+    /// when more files arrived meanwhile (see [`Cycle::tests_deferred`]); deferred ones run
+    /// with the next tests.
+    async fn refresh(&mut self, wanted: Option<BTreeSet<String>>) -> Result<Refreshed> {
+        let downstream = |entities: &BTreeSet<String>| {
+            downstream_of(&self.project, &self.options.bronze_schema, entities)
+        };
+        let selectors = wanted.as_ref().map(downstream);
+        let mut refreshed = Refreshed::default();
+        if selectors.as_ref().is_none_or(|s| !s.is_empty()) {
+            let clock = Arc::new(CommitClock::default());
+            refreshed.outcome = Some(
+                self.execute(
+                    Command::Build,
+                    selectors.as_deref().unwrap_or_default(),
+                    &["resource_type:test"],
+                    clock.clone(),
+                )
+                .await?,
+            );
+            refreshed.committed = *clock.last.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        let test_selectors = match wanted {
+            None => Vec::new(),
+            Some(wanted) => {
+                let built = selectors.as_ref().is_some_and(|s| !s.is_empty());
+                if built && self.arrivals.load(Ordering::SeqCst) {
+                    self.untested.extend(wanted);
+                    refreshed.tests_deferred = true;
+                    return Ok(refreshed);
+                }
+                refreshed.tested = std::mem::take(&mut self.untested)
+                    .into_iter()
+                    .chain(wanted)
+                    .collect();
+                let test_selectors = downstream(&refreshed.tested);
+                if test_selectors.is_empty() {
+                    return Ok(refreshed);
+                }
+                test_selectors
+            }
+        };
+        let tests = self
             .execute(
-                Command::Build,
-                &select,
-                &["resource_type:test"],
-                clock.clone(),
+                Command::Test,
+                &test_selectors,
+                &[],
+                Arc::new(invocation::Silent),
             )
             .await?;
-        let committed = *clock.last.lock().unwrap_or_else(|p| p.into_inner());
-        let tests = self
-            .execute(Command::Test, &select, &[], Arc::new(invocation::Silent))
-            .await?;
-        outcome.results.extend(tests.results);
-        outcome.warnings.extend(tests.warnings);
-        outcome.elapsed_seconds += tests.elapsed_seconds;
-        Ok((outcome, committed))
+        refreshed.outcome = Some(match refreshed.outcome.take() {
+            Some(mut built) => {
+                built.results.extend(tests.results);
+                built.warnings.extend(tests.warnings);
+                built.elapsed_seconds += tests.elapsed_seconds;
+                built
+            }
+            None => tests,
+        });
+        Ok(refreshed)
     }
 
     async fn execute(
@@ -328,7 +380,7 @@ impl LiveLake {
         // Dropping the watcher stops the events; it lives as long as this loop.
         let _watcher = match self.options.poll {
             Some(_) => None,
-            None => Some(listen(&self.options.landing, tx)?),
+            None => Some(listen(&self.options.landing, tx, self.arrivals.clone())?),
         };
         let rescan = self.options.poll.unwrap_or(self.options.rescan_every);
         let mut maintained_at = Instant::now();
@@ -370,6 +422,18 @@ impl LiveLake {
     }
 }
 
+/// What a refresh did.
+#[derive(Default)]
+struct Refreshed {
+    /// The build and the tests run; `None` when nothing was downstream.
+    outcome: Option<Outcome>,
+    /// When its last table was committed.
+    committed: Option<DateTime<Utc>>,
+    tests_deferred: bool,
+    /// The entities whose downstream tests ran (this batch's and deferred ones).
+    tested: BTreeSet<String>,
+}
+
 /// Notes when the last model, seed or snapshot of a refresh finished: the moment its tables were
 /// all committed.
 #[derive(Default)]
@@ -407,7 +471,12 @@ async fn settle(events: &mut mpsc::UnboundedReceiver<()>, quiet: Duration, max_w
 }
 
 /// Listens for file events in `landing` (inotify on Linux), sending one unit per relevant event.
-fn listen(landing: &Path, tx: mpsc::UnboundedSender<()>) -> Result<notify::RecommendedWatcher> {
+/// Also raises `arrivals`, which a batch in progress reads to know more data is waiting.
+fn listen(
+    landing: &Path,
+    tx: mpsc::UnboundedSender<()>,
+    arrivals: Arc<AtomicBool>,
+) -> Result<notify::RecommendedWatcher> {
     let notify_error = |source| WatchError::Notify {
         path: landing.to_path_buf(),
         source,
@@ -416,6 +485,7 @@ fn listen(landing: &Path, tx: mpsc::UnboundedSender<()>) -> Result<notify::Recom
         if let Ok(event) = event
             && announces_data(&event)
         {
+            arrivals.store(true, Ordering::SeqCst);
             let _ = tx.send(());
         }
     })

@@ -2134,7 +2134,19 @@ fn a_refused_over_return_does_not_count_toward_later_returns() {
     std::fs::write(landing.join("returns_9000.ndjson"), file).expect("write returns");
     let landing_s = landing.to_str().expect("utf-8");
     ok(&root, &["ingest", "--landing", landing_s]);
-    ok(&root, &["build", "--vars", &vars(), "-s", "returns"]);
+    // The checks of each return (silver.returns_checked) come first, then the walk.
+    ok(
+        &root,
+        &[
+            "build",
+            "--vars",
+            &vars(),
+            "-s",
+            "returns_checked",
+            "-s",
+            "returns",
+        ],
+    );
     let accepted = rows(
         &root,
         "select return_id from silver.returns where return_id >= 900000 order by return_id",

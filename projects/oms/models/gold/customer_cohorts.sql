@@ -1,24 +1,23 @@
 -- Customers by the month of their first (non-cancelled) order; for each later month m = 0, 1, 2 …
 -- the customers of the cohort with an order that month, and the cohort's net revenue that month.
-with orders as (
-    select customer_id, cast(date_trunc('month', ordered_at) as date) as month
-    from {{ ref('fct_orders') }}
-    where not is_cancelled
+with activity as (
+    select customer_id, month, orders, net_revenue from {{ ref('customer_months') }}
 ),
 cohort_of as (
-    select customer_id, min(month) as cohort_month from orders group by customer_id
+    select customer_id, min(month) as cohort_month from activity where orders > 0 group by customer_id
 ),
 cohort_size as (
     select cohort_month, count(*) as cohort_customers from cohort_of group by cohort_month
 ),
 active as (
-    select c.cohort_month, o.month, count(distinct o.customer_id) as active
-    from orders o join cohort_of c on c.customer_id = o.customer_id
+    select c.cohort_month, a.month, count(distinct a.customer_id) as active
+    from activity a join cohort_of c on c.customer_id = a.customer_id
+    where a.orders > 0
     group by 1, 2
 ),
 revenue as (
-    select c.cohort_month, cast(date_trunc('month', f.event_date) as date) as month, sum(f.net_revenue) as net_revenue
-    from {{ ref('fct_sales') }} f join cohort_of c on c.customer_id = f.customer_id
+    select c.cohort_month, a.month, sum(a.net_revenue) as net_revenue
+    from activity a join cohort_of c on c.customer_id = a.customer_id
     group by 1, 2
 ),
 cells as (

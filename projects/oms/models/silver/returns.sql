@@ -4,38 +4,8 @@
 -- the limit: the returns of a line are walked in time order, each accepted only if the units
 -- accepted before it plus its own stay within what was sold. A return on an order that was never
 -- sold (raised, on hold, cancelled) is quarantined as `sold_order` and does not count either.
-with recursive typed as (
-    select
-        try_cast(return_id as bigint) as return_id,
-        try_cast(order_id as bigint) as order_id,
-        try_cast(line_no as bigint) as line_no,
-        try_cast(quantity as bigint) as quantity,
-        trim(reason) as reason,
-        try_cast(returned_at as timestamp) as returned_at,
-        _source_file, _ingested_at, _row_number
-    from {{ source('bronze', 'returns') }}
-),
-latest as (
-    select * from (select *, {{ latest_first('return_id', 'returned_at') }} as _version from typed where return_id is not null) t
-    where _version = 1
-),
-joined as (
-    select
-        r.*,
-        l.quantity as sold,
-        l.order_id is not null as is_known_line,
-        coalesce(o.status in ('billed', 'shipped', 'delivered'), false) as is_sold_order
-    from latest r
-    left join {{ ref('order_lines') }} l on l.order_id = r.order_id and l.line_no = r.line_no
-    left join {{ ref('orders') }} o on o.order_id = r.order_id
-),
-checked as (
-    select
-        *,
-        case when is_known_line and is_sold_order then
-            row_number() over (partition by order_id, line_no, is_known_line and is_sold_order order by returned_at, return_id)
-        end as seq
-    from joined
+with recursive checked as (
+    select * from {{ ref('returns_checked') }}
 ),
 walk as (
     select
