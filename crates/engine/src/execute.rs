@@ -176,8 +176,13 @@ async fn build(
                         let rows = warehouse
                             .replace_where_recording(&relation, df, &predicate, reads.marks)
                             .await?;
+                        let how = if touched > tracking::MAX_LISTED_KEYS {
+                            ", as the range between the least and the greatest"
+                        } else {
+                            ""
+                        };
                         Ok(Outcome::written(rows, checks).refreshed(Refresh::incremental(format!(
-                            "rows of {touched} touched value(s) of {key} recomputed ({} changed)",
+                            "rows of {touched} touched value(s) of {key} recomputed{how} ({} changed)",
                             changed.join(", ")
                         ))))
                     }

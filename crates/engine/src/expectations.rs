@@ -10,6 +10,7 @@ use orderlake_project::{Node, OnViolation, Relation, sql_string};
 use serde::Serialize;
 
 use crate::error::{EngineError, Result, ResultExt};
+use crate::layout::RelationKind;
 use crate::warehouse::{Warehouse, WriteMode};
 
 /// How many rows broke one expectation in one build.
@@ -134,14 +135,33 @@ impl Checker<'_> {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
-            let quarantine = format!(
-                "select q.*, concat_ws(',', {names}) as _expectations, {} as _run_id, now() as _quarantined_at\nfrom (\n{body}\n) q\nwhere not ({keep})",
+            let refused = format!(
+                "select q.*, concat_ws(',', {names}) as _expectations\nfrom (\n{body}\n) q\nwhere not ({keep})"
+            );
+            let stamp = format!(
+                "{} as _run_id, now() as _quarantined_at",
                 sql_string(self.run_id)
             );
-            let df = self.warehouse.sql(&quarantine).await?;
-            self.warehouse
-                .write(&quarantine_relation(self.relation), df, WriteMode::Append)
-                .await?;
+            let target = quarantine_relation(self.relation);
+            // A row refused before is listed once, when first refused: a table recomputed every
+            // batch would otherwise list its refused rows again with every batch. When the
+            // quarantine's columns no longer match the model's, rows are appended as they are.
+            let unseen = format!(
+                "select n.*, {stamp} from (\n{refused}\nexcept\nselect * except (_run_id, _quarantined_at) from {target}\n) n"
+            );
+            let deduplicated = match self.warehouse.kind_of(&target) {
+                Some(RelationKind::Table) => self.warehouse.sql(&unseen).await.ok(),
+                _ => None,
+            };
+            let df = match deduplicated {
+                Some(df) => df,
+                None => {
+                    self.warehouse
+                        .sql(&format!("select r.*, {stamp} from (\n{refused}\n) r"))
+                        .await?
+                }
+            };
+            self.warehouse.write(&target, df, WriteMode::Append).await?;
         }
         let kept = self
             .warehouse

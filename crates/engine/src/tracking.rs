@@ -42,8 +42,10 @@ use crate::warehouse::Warehouse;
 const READ_MARK: &str = "orderlake.read:";
 /// App id of the mark holding the fingerprint of the model's compiled SQL.
 const SQL_MARK: &str = "orderlake.sql";
-/// Above this many touched keys a full recompute is cheaper than the IN list.
-const MAX_TOUCHED_KEYS: usize = 50_000;
+/// Above this many touched keys the IN list is dropped and every key between the least and the
+/// greatest touched one is recomputed: still exact (any set of keys can be recomputed), cheap when
+/// the keys are new ones beyond the stored range, and never worse than recomputing whole.
+pub(crate) const MAX_LISTED_KEYS: usize = 10_000;
 /// How many output columns are tried as the key.
 const MAX_KEY_CANDIDATES: usize = 12;
 
@@ -275,11 +277,6 @@ pub(crate) async fn plan(
             }
             keys.insert(value);
         }
-        if keys.len() > MAX_TOUCHED_KEYS {
-            return full(format!(
-                "more than {MAX_TOUCHED_KEYS} values of {key} touched: recomputing whole is cheaper"
-            ));
-        }
     }
     if keys.is_empty() {
         return Ok(TableRefresh::Unchanged {
@@ -309,7 +306,8 @@ pub(crate) fn keyed(sql: &str, key: &str, keys: &[ScalarValue]) -> Option<(Strin
 /// `key in (…)` with the values as SQL literals, sorted (`false` for none); `None` when a value
 /// has no literal here. More than one value also bounds the key by its least and greatest value:
 /// file statistics prune by a range (DataFusion and delta-rs prune by an IN list of a handful of
-/// values only), and new keys usually lie beyond the stored files' ranges.
+/// values only), and new keys usually lie beyond the stored files' ranges. Past
+/// [`MAX_LISTED_KEYS`] values, the range alone.
 fn in_list(key: &str, keys: &[ScalarValue]) -> Option<String> {
     let mut sorted = keys.to_vec();
     sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -318,6 +316,9 @@ fn in_list(key: &str, keys: &[ScalarValue]) -> Option<String> {
     Some(match literals.as_slice() {
         [] => "false".into(),
         [one] => format!("{quoted} = {one}"),
+        [least, .., greatest] if literals.len() > MAX_LISTED_KEYS => {
+            format!("{quoted} >= {least} and {quoted} <= {greatest}")
+        }
         [least, .., greatest] => format!(
             "{quoted} >= {least} and {quoted} <= {greatest} and {quoted} in ({})",
             literals.join(", ")
@@ -393,7 +394,7 @@ pub(crate) async fn touched_key_predicate(
         .collect()
         .await?;
     let keys = first_column_values(&batches)?;
-    if keys.len() > MAX_TOUCHED_KEYS || keys.iter().any(ScalarValue::is_null) {
+    if keys.iter().any(ScalarValue::is_null) {
         return Ok(None);
     }
     Ok(in_list(column, &keys).map(|predicate| (keys.len(), predicate)))
@@ -697,6 +698,16 @@ mod tests {
         assert_eq!(predicate, "\"d\" = date '1970-01-01'");
         let (_, predicate) = keyed("select 1", "n", &[]).expect("none");
         assert_eq!(predicate, "false");
+        // Many keys: the range between the least and the greatest, without the list.
+        let many: Vec<ScalarValue> = (0..=MAX_LISTED_KEYS as i64)
+            .rev()
+            .map(|k| ScalarValue::Int64(Some(k * 2)))
+            .collect();
+        let (_, predicate) = keyed("select 1", "n", &many).expect("many");
+        assert_eq!(
+            predicate,
+            format!("\"n\" >= 0 and \"n\" <= {}", MAX_LISTED_KEYS * 2)
+        );
         assert!(keyed("select 1", "x", &[ScalarValue::Float64(Some(1.5))]).is_none());
     }
 

@@ -617,6 +617,15 @@ fn random_batch(
             ));
         }
     }
+    if next(2) == 0 {
+        // A line that arrives a batch before its order (the next batch's first): quarantined,
+        // then admitted once the order is there.
+        lines.push_str(&format!(
+            "{{\"order_id\":{},\"line_no\":9,\"product_id\":{},\"quantity\":2,\"unit_price\":\"9.50\",\"discount_amount\":\"0.00\",\"updated_at\":\"2024-04-02 09:00:00\"}}\n",
+            800_000 + (batch as i64 + 1) * 100,
+            products[0]
+        ));
+    }
     if batch > 0 && next(2) == 0 {
         // A newer version of an earlier order: cancelled, after the fact (a reversal).
         let earlier = 800_000 + (next(batch as u64) as i64) * 100 + 1;
@@ -654,25 +663,43 @@ fn random_batch(
 }
 
 /// Silver and gold of the project at `root` equal a build from scratch (a new project that
-/// ingests the same landing folder and builds once).
+/// ingests the same landing folder and builds once). A quarantine is a log of what was refused
+/// when: a line that waited for its order is listed there although it was admitted later, which
+/// a build from scratch never saw. So a live quarantine holds every row the scratch one does,
+/// each once, and may hold more.
 fn assert_same_as_scratch(root: &Path, landing: &str, vars: &str, when: &str) {
     let (fresh_dir, fresh) = oms_project();
     let _keep = fresh_dir;
     ok(&fresh, &["ingest", "--landing", landing]);
     ok(&fresh, &["--vars", vars, "build"]);
+    let is_quarantine = |name: &String| name.ends_with("__quarantine");
     for schema in ["silver", "gold"] {
         let live = tables_of(root, schema, vars);
         let scratch = tables_of(&fresh, schema, vars);
-        assert_eq!(
-            live.keys().collect::<Vec<_>>(),
-            scratch.keys().collect::<Vec<_>>(),
-            "{when}"
-        );
+        let models = |tables: &std::collections::BTreeMap<String, Vec<String>>| {
+            tables
+                .keys()
+                .filter(|n| !is_quarantine(n))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(models(&live), models(&scratch), "{when}");
         for (table, rows) in &scratch {
             let only_live: Vec<&String> =
                 live[table].iter().filter(|r| !rows.contains(r)).collect();
             let only_scratch: Vec<&String> =
                 rows.iter().filter(|r| !live[table].contains(r)).collect();
+            if is_quarantine(table) {
+                let mut distinct = live[table].clone();
+                distinct.dedup();
+                assert!(
+                    only_scratch.is_empty() && distinct.len() == live[table].len(),
+                    "{when}: {schema}.{table} lacks rows refused from scratch, or lists one twice\n\
+                     only from scratch: {only_scratch:?}\nlive: {:?}",
+                    live[table]
+                );
+                continue;
+            }
             assert!(
                 live[table] == *rows,
                 "{when}: {schema}.{table} differs from a build from scratch ({} vs {} rows)\n\

@@ -3,7 +3,7 @@
 -- order. Lines of unknown orders or products and non-positive quantities are quarantined
 -- (silver.order_lines__quarantine), never dropped silently. The quarantine is a waiting room: a
 -- line that arrived before its order or product is read again once that has arrived.
-with arrived as (
+with typed as (
     select
         cast(l.order_id as bigint) as order_id,
         cast(l.line_no as bigint) as line_no,
@@ -14,16 +14,31 @@ with arrived as (
         cast(l.updated_at as timestamp) as updated_at,
         l._source_file, l._ingested_at, l._row_number
     from {{ source('bronze', 'order_lines') }} l
+),
+arrived as (
+    select * from typed
     {% if is_incremental() %}
-    where l._ingested_at > (select max(_ingested_at) from {{ this }})
-       -- Never admitted, and what it was waiting for is here now (a line with a bad quantity
-       -- would only be quarantined again, so it is not re-read).
-       or (
-           not exists (select 1 from {{ this }} t where t.order_id = cast(l.order_id as bigint) and t.line_no = cast(l.line_no as bigint))
-           and exists (select 1 from {{ ref('orders') }} o where o.order_id = cast(l.order_id as bigint))
-           and exists (select 1 from {{ ref('products') }} p where p.product_id = cast(l.product_id as bigint))
-           and cast(l.quantity as bigint) > 0
-       )
+    where _ingested_at > (select max(_ingested_at) from {{ this }})
+    union all
+    -- Never admitted, and what it was waiting for is here now: its order or its product
+    -- arrived since the last run (a line with a bad quantity would only be quarantined again,
+    -- so it is not re-read). Only the lines of those orders and products are looked at, so the
+    -- check does not grow with the history.
+    select * from (
+        select * from typed
+        where order_id in (
+                select order_id from {{ ref('orders') }}
+                where _ingested_at > (select max(_ingested_at) from {{ this }})
+            )
+           or product_id in (
+                select try_cast(product_id as bigint) from {{ source('bronze', 'products') }}
+                where _ingested_at > (select max(_ingested_at) from {{ this }})
+            )
+    ) w
+    where not exists (select 1 from {{ this }} t where t.order_id = w.order_id and t.line_no = w.line_no)
+      and exists (select 1 from {{ ref('orders') }} o where o.order_id = w.order_id)
+      and exists (select 1 from {{ ref('products') }} p where p.product_id = w.product_id)
+      and w.quantity > 0
     {% endif %}
 ),
 latest as (
