@@ -562,6 +562,27 @@ fn tables_of(
         .collect()
 }
 
+/// Generates OMS history (`--orders`, `--seed`) into `landing`: its customers (id, location)
+/// and product ids, for random batches to refer to.
+fn generate(root: &Path, landing: &Path, orders: &str, seed: &str) -> (Vec<(i64, i64)>, Vec<i64>) {
+    let landing_s = landing.to_str().expect("utf-8");
+    ok(
+        root,
+        &[
+            "generate", "--out", landing_s, "--orders", orders, "--seed", seed,
+        ],
+    );
+    let customers = crate::util::read_csv(&landing.join("customers.csv"))
+        .iter()
+        .map(|r| (r[0].parse().expect("id"), r[4].parse().expect("location")))
+        .collect();
+    let products = crate::util::read_csv(&landing.join("products.csv"))
+        .iter()
+        .map(|r| r[0].parse().expect("id"))
+        .collect();
+    (customers, products)
+}
+
 /// Random change batches for the OMS sources: new orders with lines, newer versions of orders,
 /// late older versions, copies of earlier files under new names, and a new column.
 fn random_batch(
@@ -721,20 +742,7 @@ fn after_every_batch_silver_and_gold_equal_a_build_from_scratch() {
     let landing = dir.path().join("landing");
     let landing_s = landing.to_str().expect("utf-8");
     let vars = "{as_of_date: '2024-07-31'}";
-    ok(
-        &root,
-        &[
-            "generate", "--out", landing_s, "--orders", "120", "--seed", "5",
-        ],
-    );
-    let customers: Vec<(i64, i64)> = crate::util::read_csv(&landing.join("customers.csv"))
-        .iter()
-        .map(|r| (r[0].parse().expect("id"), r[4].parse().expect("location")))
-        .collect();
-    let products: Vec<i64> = crate::util::read_csv(&landing.join("products.csv"))
-        .iter()
-        .map(|r| r[0].parse().expect("id"))
-        .collect();
+    let (customers, products) = generate(&root, &landing, "120", "5");
     let watch = Background::start(
         &root,
         &["--vars", vars, "watch", "--landing", landing_s, "--json"],
@@ -743,11 +751,11 @@ fn after_every_batch_silver_and_gold_equal_a_build_from_scratch() {
     let mut rng = 0x5eed_2026_u64;
     let mut incremental = 0;
     for batch in 0..4 {
-        let files = random_batch(&mut rng, batch, &customers, &products);
-        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-        let files: Vec<(&str, String)> =
-            files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        drop_files(&landing, &files);
+        let mut names = Vec::new();
+        for (name, text) in random_batch(&mut rng, batch, &customers, &products) {
+            drop_files(&landing, &[(name.as_str(), text)]);
+            names.push(name);
+        }
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for cycle in wait_for_files(&watch, &names) {
             incremental += cycle["nodes_incremental"].as_u64().unwrap_or(0);
@@ -764,20 +772,7 @@ fn killed_at_random_moments_the_watcher_loses_and_doubles_nothing() {
     let landing = dir.path().join("landing");
     let landing_s = landing.to_str().expect("utf-8");
     let vars = "{as_of_date: '2024-07-31'}";
-    ok(
-        &root,
-        &[
-            "generate", "--out", landing_s, "--orders", "150", "--seed", "11",
-        ],
-    );
-    let customers: Vec<(i64, i64)> = crate::util::read_csv(&landing.join("customers.csv"))
-        .iter()
-        .map(|r| (r[0].parse().expect("id"), r[4].parse().expect("location")))
-        .collect();
-    let products: Vec<i64> = crate::util::read_csv(&landing.join("products.csv"))
-        .iter()
-        .map(|r| r[0].parse().expect("id"))
-        .collect();
+    let (customers, products) = generate(&root, &landing, "150", "11");
     let mut rng = 0x2026_1123_u64;
     let watch_args = ["--vars", vars, "watch", "--landing", landing_s, "--json"];
     let mut dropped: Vec<(String, usize)> = Vec::new();
