@@ -264,7 +264,11 @@ pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
         .project_dir
         .canonicalize()
         .with_context(|| format!("project folder {}", global.project_dir.display()))?;
-    Ok(Project::load(&root, &options)?)
+    let project = Project::load(&root, &options)?;
+    if let Some(notice) = &project.target.notice {
+        eprintln!("{notice}");
+    }
+    Ok(project)
 }
 
 async fn open_warehouse(project: &Project) -> Result<Warehouse> {

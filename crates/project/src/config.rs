@@ -85,10 +85,17 @@ pub struct Target {
     pub schema: String,
     pub warehouse: PathBuf,
     pub threads: usize,
+    /// What a user should know about how the target was chosen (a `profiles.yml` written for
+    /// another adapter), said once per command.
+    pub notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ProfileOutput {
+    /// The adapter: `orderlake` (or none) is ours; another's (`duckdb`, `postgres`, …) keeps
+    /// its schema and threads, but its `path` is that adapter's file, not a warehouse folder.
+    #[serde(default, rename = "type")]
+    adapter: Option<String>,
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
@@ -114,6 +121,7 @@ impl Target {
             schema: "main".to_string(),
             warehouse: root.join("warehouse"),
             threads: 4,
+            notice: None,
         };
         let path = root.join("profiles.yml");
         if !path.exists() {
@@ -122,26 +130,55 @@ impl Target {
         let text = std::fs::read_to_string(&path).map_err(|e| ProjectError::io(&path, e))?;
         let profiles: BTreeMap<String, Profile> =
             serde_yaml::from_str(&text).map_err(|e| ProjectError::yaml(&path, &e))?;
-        let Some(profile) = profile
-            .and_then(|p| profiles.get(p))
-            .or_else(|| profiles.values().next())
+        let Some((profile_name, profile)) = profile
+            .and_then(|p| profiles.get_key_value(p))
+            .or_else(|| profiles.iter().next())
         else {
             return Ok(target);
         };
-        let name = target_name
+        let ours = |o: &ProfileOutput| {
+            o.adapter
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case("orderlake"))
+        };
+        let mut name = target_name
             .map(str::to_string)
             .or_else(|| profile.target.clone())
             .unwrap_or_else(|| "dev".to_string());
+        // The default target is another adapter's: an output of ours in the profile wins.
+        if target_name.is_none()
+            && !profile.outputs.get(&name).is_some_and(ours)
+            && let Some((mine, _)) = profile.outputs.iter().find(|(_, o)| {
+                o.adapter
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("orderlake"))
+            })
+        {
+            name = mine.clone();
+        }
         let Some(output) = profile.outputs.get(&name) else {
             return Err(ProjectError::invalid(
                 &path,
-                format!("profile has no output named '{name}'"),
+                format!("profile '{profile_name}' has no output named '{name}'"),
             ));
         };
         target.name = name;
-        if let Some(p) = &output.path {
-            let p = PathBuf::from(p);
-            target.warehouse = if p.is_absolute() { p } else { root.join(p) };
+        match (&output.path, ours(output)) {
+            (Some(p), true) => {
+                let p = PathBuf::from(p);
+                target.warehouse = if p.is_absolute() { p } else { root.join(p) };
+            }
+            (_, true) => {}
+            (_, false) => {
+                target.notice = Some(format!(
+                    "profiles.yml: output '{}' of profile '{profile_name}' is for type: {}; \
+                     orderlake keeps its warehouse in {} (an output with `type: orderlake` \
+                     chooses another folder)",
+                    target.name,
+                    output.adapter.as_deref().unwrap_or_default(),
+                    target.warehouse.display()
+                ));
+            }
         }
         if let Some(s) = &output.schema {
             target.schema = s.clone();
@@ -375,6 +412,47 @@ fn level_configs(map: &serde_yaml::Mapping) -> serde_json::Map<String, Json> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolved(profiles: &str, target: Option<&str>) -> Target {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("profiles.yml"), profiles).expect("write");
+        // dbt-duckdb's database file exists: it must not be taken for a warehouse folder.
+        std::fs::write(dir.path().join("shop.duckdb"), "").expect("write");
+        let mut target = Target::resolve(dir.path(), Some("shop"), target).expect("resolve");
+        target.warehouse = target
+            .warehouse
+            .strip_prefix(dir.path())
+            .expect("inside")
+            .to_path_buf();
+        target
+    }
+
+    #[test]
+    fn another_adapters_profile_keeps_schema_and_threads_but_not_its_file() {
+        let duckdb = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: shop.duckdb\n      schema: analytics\n      threads: 2\n";
+        let target = resolved(duckdb, None);
+        assert_eq!(target.warehouse, PathBuf::from("warehouse"));
+        assert_eq!((target.schema.as_str(), target.threads), ("analytics", 2));
+        let notice = target.notice.expect("a notice");
+        assert!(
+            notice.contains("output 'dev' of profile 'shop' is for type: duckdb"),
+            "{notice}"
+        );
+        // An output of ours in the same profile is used when no target is named.
+        let both = format!(
+            "{duckdb}    lake:\n      type: orderlake\n      path: lake\n      schema: gold\n"
+        );
+        let target = resolved(&both, None);
+        assert_eq!(
+            (target.name.as_str(), target.warehouse, target.notice),
+            ("lake", PathBuf::from("lake"), None)
+        );
+        // Naming the other adapter's target still gets the notice, not its file.
+        assert!(resolved(&both, Some("dev")).notice.is_some());
+        // No `type` at all: an orderlake profile, as before.
+        let plain = "shop:\n  outputs:\n    dev:\n      path: wh\n";
+        assert_eq!(resolved(plain, None).warehouse, PathBuf::from("wh"));
+    }
 
     #[test]
     fn tree_applies_by_folder_and_tags_accumulate() {

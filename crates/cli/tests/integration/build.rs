@@ -409,6 +409,40 @@ fn failed_build_keeps_the_previous_table() {
     assert_eq!(scalar_f64(&root, "select sum(x) from main.t"), 6.0);
 }
 
+/// dbt-duckdb's way to point sources at files: `external_location` under `meta:` (or `config:`)
+/// of the source, a template with `{name}` for each table, overridden by a table's own, with
+/// `{identifier}` and a `format` where the extension does not say it.
+#[test]
+fn dbt_duckdb_external_locations_at_source_and_table_level() {
+    let (_dir, root) = project(&[
+        ("data/orders.csv", "o_id,customer\n1,ada\n2,bola\n"),
+        ("data/line_items.txt", "o_id,qty\n1,2\n1,3\n2,7\n"),
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: tpch\n    meta:\n      external_location: \"data/{name}.csv\"\n    tables:\n      - name: orders\n      - name: lineitem\n        identifier: line_items\n        config:\n          external_location: \"data/{identifier}.txt\"\n          format: csv\n",
+        ),
+        (
+            "models/order_qty.sql",
+            "{{ config(materialized='table') }}\nselect o.customer, sum(l.qty) as qty\nfrom {{ source('tpch', 'orders') }} o join {{ source('tpch', 'lineitem') }} l on l.o_id = o.o_id\ngroup by 1",
+        ),
+    ]);
+    ok(&root, &["build"]);
+    assert_eq!(
+        scalar_f64(
+            &root,
+            "select qty from main.order_qty where customer = 'ada'"
+        ),
+        5.0
+    );
+    assert_eq!(
+        scalar_f64(
+            &root,
+            "select qty from main.order_qty where customer = 'bola'"
+        ),
+        7.0
+    );
+}
+
 /// Incremental models append only what `is_incremental()` selects; --full-refresh rebuilds.
 #[test]
 fn incremental_append_and_full_refresh() {

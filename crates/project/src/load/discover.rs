@@ -318,25 +318,13 @@ impl Loader {
                     second: path.to_path_buf(),
                 });
             }
-            let external = table
-                .external_location
-                .clone()
-                .map(|location| External {
-                    location,
-                    file_format: None,
-                })
-                .or_else(|| {
-                    table.external.as_ref().map(|e| External {
-                        location: e.location.clone(),
-                        file_format: e.file_format.clone(),
-                    })
-                });
             let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
             let schema_evolution = schema_evolution_mode(source, table, path)?;
             let identifier = table
                 .identifier
                 .clone()
                 .unwrap_or_else(|| table.name.clone());
+            let external = external_files(source, table, &schema, &identifier);
             self.sources.insert(
                 unique_id.clone(),
                 Source {
@@ -386,6 +374,58 @@ impl Loader {
     }
 }
 
+/// A source table's setting `key` from its own `config` or `meta`, else its source's: where
+/// dbt adapters (dbt-duckdb's `external_location`, say) let either level say it.
+fn source_setting<'a>(
+    source: &'a crate::props::SourceProps,
+    table: &'a crate::props::SourceTableProps,
+    key: &str,
+) -> Option<&'a str> {
+    [&table.config, &table.meta, &source.config, &source.meta]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.get(key).and_then(|m| m.as_str()))
+}
+
+/// The files a source table reads, if it is files: `external_location` on the table,
+/// dbt-external-tables' `external: {location, file_format}`, or dbt-duckdb's
+/// `external_location` under `config:`/`meta:` of the table or of its source — a template in
+/// which `{name}`, `{identifier}` and `{schema}` stand for the table's (so one line serves
+/// every table: `data/{name}.parquet`). `format`/`file_format` there names the format where the
+/// extension does not.
+fn external_files(
+    source: &crate::props::SourceProps,
+    table: &crate::props::SourceTableProps,
+    schema: &str,
+    identifier: &str,
+) -> Option<External> {
+    let format = || {
+        source_setting(source, table, "file_format")
+            .or_else(|| source_setting(source, table, "format"))
+            .map(str::to_string)
+    };
+    if let Some(location) = &table.external_location {
+        return Some(External {
+            location: location.clone(),
+            file_format: format(),
+        });
+    }
+    if let Some(e) = &table.external {
+        return Some(External {
+            location: e.location.clone(),
+            file_format: e.file_format.clone(),
+        });
+    }
+    let template = source_setting(source, table, "external_location")?;
+    Some(External {
+        location: template
+            .replace("{name}", &table.name)
+            .replace("{identifier}", identifier)
+            .replace("{schema}", schema),
+        file_format: format(),
+    })
+}
+
 /// A source table's `schema_evolution_mode`, from its own `config`/`meta` or its source's.
 fn schema_evolution_mode(
     source: &crate::props::SourceProps,
@@ -393,10 +433,7 @@ fn schema_evolution_mode(
     path: &Path,
 ) -> Result<crate::spec::SchemaEvolution> {
     const KEY: &str = "schema_evolution_mode";
-    let written = [&table.config, &table.meta, &source.config, &source.meta]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.get(KEY).and_then(|m| m.as_str()));
+    let written = source_setting(source, table, KEY);
     let Some(text) = written else {
         return Ok(crate::spec::SchemaEvolution::default());
     };
