@@ -38,15 +38,21 @@ pub(crate) async fn execute_node(
         expectations: Vec::new(),
         refresh: None,
     };
-    let outcome = build(project, warehouse, node, options)
-        .await
-        .map_err(|e| EngineError::Node {
-            kind: node.resource_type,
-            name: node.name.clone(),
-            path: node.path.clone(),
-            compiled: e.compiled,
-            source: Box::new(e.source),
-        });
+    let unreadable = node
+        .depends_on
+        .iter()
+        .find_map(|id| warehouse.unreadable(id));
+    let outcome = match unreadable {
+        Some(why) => Err(at(None)(EngineError::definition(format!("needs {why}")))),
+        None => build(project, warehouse, node, options).await,
+    }
+    .map_err(|e| EngineError::Node {
+        kind: node.resource_type,
+        name: node.name.clone(),
+        path: node.path.clone(),
+        compiled: e.compiled,
+        source: Box::new(e.source),
+    });
     match outcome {
         Ok(o) => {
             result.status = o.status.unwrap_or(Status::Success);

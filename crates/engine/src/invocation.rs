@@ -134,7 +134,9 @@ pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
     Ok(warehouse)
 }
 
-/// Registers sources that point at files, so models can read them.
+/// Registers sources that point at files, so models can read them. A source whose files cannot
+/// be read (missing, unreadable) does not stop the warehouse from opening: it is noted, and a
+/// model that reads it fails naming the source, its path and why.
 pub async fn register_sources(project: &Project, warehouse: &Warehouse) -> Result<()> {
     for source in project.sources.values() {
         let Some(external) = &source.external else {
@@ -149,18 +151,22 @@ pub async fn register_sources(project: &Project, warehouse: &Warehouse) -> Resul
                 .to_string_lossy()
                 .into_owned()
         };
-        warehouse
+        if let Err(e) = warehouse
             .register_files(&source.relation, &location, external.file_format.as_deref())
             .await
-            .context(|| {
+        {
+            warehouse.note_unreadable(
+                &source.unique_id,
                 format!(
-                    "{}: source '{}.{}' ({})",
-                    source.path.display(),
+                    "source '{}.{}' ({}: {}) cannot be read: {}",
                     source.source_name,
                     source.name,
-                    external.location
-                )
-            })?;
+                    source.path.display(),
+                    external.location,
+                    crate::error::report(&e)
+                ),
+            );
+        }
     }
     Ok(())
 }

@@ -59,6 +59,8 @@ pub struct Warehouse {
     /// times a batch. A cached state is brought up to date (only newer commits are read) before
     /// it is used, so commits by other processes are still seen.
     tables: Mutex<BTreeMap<String, DeltaTable>>,
+    /// File sources that could not be registered, by unique id: why.
+    unreadable: Mutex<BTreeMap<String, String>>,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -96,10 +98,29 @@ impl Warehouse {
             versions: Mutex::new(BTreeMap::new()),
             found_keys: Mutex::new(BTreeMap::new()),
             tables: Mutex::new(BTreeMap::new()),
+            unreadable: Mutex::new(BTreeMap::new()),
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_all().await?;
         Ok(warehouse)
+    }
+
+    /// Notes that the file source `unique_id` could not be registered, and why.
+    pub fn note_unreadable(&self, unique_id: &str, why: String) {
+        tracing::warn!("{why}");
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(unique_id.to_string(), why);
+    }
+
+    /// Why the file source `unique_id` could not be registered, if it could not.
+    pub fn unreadable(&self, unique_id: &str) -> Option<String> {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(unique_id)
+            .cloned()
     }
 
     pub fn root(&self) -> &Path {

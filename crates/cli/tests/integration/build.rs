@@ -443,6 +443,36 @@ fn dbt_duckdb_external_locations_at_source_and_table_level() {
     );
 }
 
+/// A source whose file is missing: the model that reads it fails naming the model, the source
+/// and the path; models that do not read it, and queries, still run.
+#[test]
+fn a_missing_source_file_names_the_source_the_path_and_the_model() {
+    let (_dir, root) = project(&[
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    meta:\n      external_location: 'data/{name}.parquet'\n    tables:\n      - name: orders\n",
+        ),
+        (
+            "models/stg_orders.sql",
+            "select * from {{ source('raw', 'orders') }}",
+        ),
+        (
+            "models/calendar.sql",
+            "{{ config(materialized='table') }}\nselect 1 as day",
+        ),
+    ]);
+    let run = orderlake(&root, &["build"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    for part in [
+        "model 'stg_orders' (models/stg_orders.sql)",
+        "needs source 'raw.orders'",
+        "data/orders.parquet",
+    ] {
+        assert!(run.stdout.contains(part), "{part}: {}", run.all());
+    }
+    assert_eq!(scalar_f64(&root, "select day from main.calendar"), 1.0);
+}
+
 /// Incremental models append only what `is_incremental()` selects; --full-refresh rebuilds.
 #[test]
 fn incremental_append_and_full_refresh() {
