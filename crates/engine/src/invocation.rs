@@ -122,14 +122,18 @@ impl Outcome {
 
 /// Opens the project's warehouse with its file-backed sources registered, ready to query.
 pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
-    let warehouse = Warehouse::open(&project.target.warehouse, &project.target.schema)
-        .await
-        .context(|| {
-            format!(
-                "opening the warehouse at {}",
-                project.target.warehouse.display()
-            )
-        })?;
+    let warehouse = Warehouse::open_in(
+        &project.target.warehouse,
+        &project.target.schema,
+        &project.root,
+    )
+    .await
+    .context(|| {
+        format!(
+            "opening the warehouse at {}",
+            project.target.warehouse.display()
+        )
+    })?;
     register_sources(project, &warehouse).await?;
     Ok(warehouse)
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 mod execute;
 pub mod expectations;
+pub mod file_functions;
 pub mod freshness;
 pub mod functions;
 pub mod incremental;

@@ -61,6 +61,8 @@ pub struct Warehouse {
     tables: Mutex<BTreeMap<String, DeltaTable>>,
     /// File sources that could not be registered, by unique id: why.
     unreadable: Mutex<BTreeMap<String, String>>,
+    /// What relative paths in `read_parquet('…')` and its kin are relative to (the project).
+    files_root: PathBuf,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -69,7 +71,20 @@ const CHANGE_DATA_FEED: &str = "delta.enableChangeDataFeed";
 
 impl Warehouse {
     /// Opens (creating if needed) the warehouse at `root` and registers every table and view.
+    /// Relative paths that models give `read_parquet('…')` and its kin are taken from the
+    /// current folder.
     pub async fn open(root: &Path, default_schema: &str) -> Result<Self> {
+        Self::open_in(
+            root,
+            default_schema,
+            &std::env::current_dir().unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// [`Warehouse::open`] for a project at `project_root`, which relative file paths in its
+    /// models (and the views they left) are taken from.
+    pub async fn open_in(root: &Path, default_schema: &str, project_root: &Path) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| EngineError::io(root, e))?;
         let root = root.canonicalize().map_err(|e| EngineError::io(root, e))?;
         let mut config = SessionConfig::new()
@@ -99,6 +114,7 @@ impl Warehouse {
             found_keys: Mutex::new(BTreeMap::new()),
             tables: Mutex::new(BTreeMap::new()),
             unreadable: Mutex::new(BTreeMap::new()),
+            files_root: project_root.to_path_buf(),
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_all().await?;
@@ -131,9 +147,51 @@ impl Warehouse {
         &self.ctx
     }
 
-    /// Plans a query against the warehouse.
+    /// Plans a query against the warehouse. DuckDB's `read_parquet('…')`, `read_csv`, `read_json`
+    /// read files here (see [`crate::file_functions`]).
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        if crate::file_functions::mentioned(sql)
+            && let Some(rewritten) = self.with_file_reads(sql).await?
+        {
+            return Ok(self.ctx.sql(&rewritten).await?);
+        }
         Ok(self.ctx.sql(sql).await?)
+    }
+
+    /// `sql` with its file-reading calls replaced by relations over the same files, registered
+    /// here; `None` when it has none (or does not parse here: DataFusion then says why).
+    async fn with_file_reads(&self, sql: &str) -> Result<Option<String>> {
+        use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+        let Ok(mut statements) = Parser::parse_sql(&GenericDialect {}, sql) else {
+            return Ok(None);
+        };
+        let [statement] = statements.as_mut_slice() else {
+            return Ok(None);
+        };
+        let reads = crate::file_functions::rewrite(statement, &self.files_root)
+            .map_err(EngineError::definition)?;
+        if reads.is_empty() {
+            return Ok(None);
+        }
+        self.ensure_schema(crate::file_functions::FILES_SCHEMA)?;
+        for read in &reads {
+            let relation = Relation::new(crate::file_functions::FILES_SCHEMA, &read.table);
+            let reference =
+                TableReference::partial(relation.schema.as_str(), relation.identifier.as_str());
+            if !self.ctx.table_exist(reference)? {
+                self.register_files(&relation, &read.location, Some(read.format))
+                    .await
+                    .map_err(|e| {
+                        EngineError::definition(format!(
+                            "{}('{}'): {}",
+                            read.function,
+                            read.location,
+                            crate::error::report(&e)
+                        ))
+                    })?;
+            }
+        }
+        Ok(Some(statement.to_string()))
     }
 
     pub fn relation_dir(&self, relation: &Relation) -> PathBuf {
@@ -296,14 +354,14 @@ impl Warehouse {
     }
 
     async fn register_view(&self, relation: &Relation, sql: &str) -> Result<()> {
-        let df = self.ctx.sql(sql).await?;
+        let df = self.sql(sql).await?;
         self.register_provider(relation, df.into_view())
     }
 
     /// Builds a table from a query: the new version replaces the old in one Delta commit, so a
     /// failing query leaves the previous version in place. Returns the rows written.
     pub async fn create_table_as(&self, relation: &Relation, sql: &str) -> Result<u64> {
-        let df = self.ctx.sql(sql).await?;
+        let df = self.sql(sql).await?;
         self.write(relation, df, WriteMode::Replace).await
     }
 
@@ -499,7 +557,7 @@ impl Warehouse {
 
     /// Creates or replaces a view. The SQL is planned first: an invalid view changes nothing.
     pub async fn create_view(&self, relation: &Relation, sql: &str) -> Result<()> {
-        let df = self.ctx.sql(sql).await?;
+        let df = self.sql(sql).await?;
         let dir = self.relation_dir(relation);
         if kind_of_dir(&dir) == Some(RelationKind::Table) {
             std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;

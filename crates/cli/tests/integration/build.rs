@@ -473,6 +473,47 @@ fn a_missing_source_file_names_the_source_the_path_and_the_model() {
     assert_eq!(scalar_f64(&root, "select day from main.calendar"), 1.0);
 }
 
+/// DuckDB's file-reading table functions in model SQL: paths relative to the project, globs,
+/// and options DuckDB users write; an option that would change the reading is refused by name.
+#[test]
+fn duckdb_read_functions_in_models() {
+    let (_dir, root) = project(&[
+        ("data/sales_1.csv", "id,amount\n1,10.5\n2,4.5\n"),
+        ("data/sales_2.csv", "id,amount\n3,5.0\n"),
+        ("data/refunds.json", "{\"id\": 2, \"refund\": 1.5}\n"),
+        (
+            "models/net.sql",
+            "{{ config(materialized='table') }}\nselect sum(s.amount) - sum(coalesce(r.refund, 0)) as net\nfrom read_csv_auto('data/sales_*.csv', header = true) s\nleft join read_json_auto('data/refunds.json') r on r.id = s.id",
+        ),
+    ]);
+    ok(&root, &["build"]);
+    assert_eq!(scalar_f64(&root, "select net from main.net"), 18.5);
+    // A view reading files, queried later from another folder: its paths stay the project's.
+    write(
+        &root,
+        "models/raw_sales.sql",
+        "select * from read_csv_auto('data/sales_*.csv')",
+    );
+    ok(&root, &["build", "-s", "raw_sales"]);
+    assert_eq!(
+        scalar_f64(&root, "select count(*) from main.raw_sales"),
+        3.0
+    );
+    std::fs::remove_file(root.join("models/raw_sales.sql")).expect("rm");
+    write(
+        &root,
+        "models/net.sql",
+        "select * from read_csv('data/sales_1.csv', delim = ';')",
+    );
+    let run = orderlake(&root, &["build"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout.contains("read_csv") && run.stdout.contains("delim"),
+        "{}",
+        run.all()
+    );
+}
+
 /// Incremental models append only what `is_incremental()` selects; --full-refresh rebuilds.
 #[test]
 fn incremental_append_and_full_refresh() {

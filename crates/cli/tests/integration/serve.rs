@@ -333,6 +333,17 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         let out = psql(&server, PASSWORD, "drop table gold.customer_metrics");
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+        // Models may read files; a client of the endpoint may not read the server's.
+        for query in [
+            "select * from read_csv('/etc/passwd')",
+            "select * from read_parquet('warehouse/gold/fct_sales/*.parquet')",
+        ] {
+            let out = psql(&server, PASSWORD, query);
+            assert!(!out.status.success(), "{query}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("reads files on the server"), "{stderr}");
+            assert!(!stderr.contains("root:"), "{stderr}");
+        }
         assert!(
             crate::util::scalar_f64(
                 &project,

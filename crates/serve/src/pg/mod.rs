@@ -196,6 +196,15 @@ impl SqlParser {
             ));
         }
         let mut statement = statements.remove(0);
+        // Models may read files with these; a network client may not read the server's files.
+        if let Some(function) = orderlake_engine::file_functions::calls(&statement).first() {
+            return Err(user_error(
+                "42501",
+                format!(
+                    "{function}() reads files on the server: it is for models and the local CLI,                      not the SQL endpoint (query the tables they build)"
+                ),
+            ));
+        }
         rewrite::rewrite(&mut statement);
         let state = snapshot.warehouse.context().state();
         let plan = state
