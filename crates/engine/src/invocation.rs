@@ -122,7 +122,7 @@ impl Outcome {
 
 /// Opens the project's warehouse with its file-backed sources registered, ready to query.
 pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
-    let warehouse = Warehouse::open_in(
+    let warehouse = Warehouse::open_tables(
         &project.target.warehouse,
         &project.target.schema,
         &project.root,
@@ -134,7 +134,9 @@ pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
             project.target.warehouse.display()
         )
     })?;
+    // Views over file sources are planned once the sources are there.
     register_sources(project, &warehouse).await?;
+    warehouse.open_views().await?;
     Ok(warehouse)
 }
 

@@ -63,6 +63,8 @@ pub struct Warehouse {
     unreadable: Mutex<BTreeMap<String, String>>,
     /// What relative paths in `read_parquet('…')` and its kin are relative to (the project).
     files_root: PathBuf,
+    /// Stored views not registered yet (see [`Warehouse::open_views`]).
+    unopened_views: Mutex<Vec<Relation>>,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -74,17 +76,24 @@ impl Warehouse {
     /// Relative paths that models give `read_parquet('…')` and its kin are taken from the
     /// current folder.
     pub async fn open(root: &Path, default_schema: &str) -> Result<Self> {
-        Self::open_in(
+        let warehouse = Self::open_tables(
             root,
             default_schema,
             &std::env::current_dir().unwrap_or_default(),
         )
-        .await
+        .await?;
+        warehouse.open_views().await?;
+        Ok(warehouse)
     }
 
-    /// [`Warehouse::open`] for a project at `project_root`, which relative file paths in its
-    /// models (and the views they left) are taken from.
-    pub async fn open_in(root: &Path, default_schema: &str, project_root: &Path) -> Result<Self> {
+    /// Opens the warehouse at `root` with its tables registered, for a project at
+    /// `project_root` (which relative file paths in its models are taken from); its views wait
+    /// for [`Warehouse::open_views`], so what they read (file sources) can be registered first.
+    pub async fn open_tables(
+        root: &Path,
+        default_schema: &str,
+        project_root: &Path,
+    ) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| EngineError::io(root, e))?;
         let root = root.canonicalize().map_err(|e| EngineError::io(root, e))?;
         let mut config = SessionConfig::new()
@@ -115,9 +124,10 @@ impl Warehouse {
             tables: Mutex::new(BTreeMap::new()),
             unreadable: Mutex::new(BTreeMap::new()),
             files_root: project_root.to_path_buf(),
+            unopened_views: Mutex::new(Vec::new()),
         };
         warehouse.ensure_schema(default_schema)?;
-        warehouse.register_all().await?;
+        warehouse.register_tables().await?;
         Ok(warehouse)
     }
 
@@ -208,7 +218,7 @@ impl Warehouse {
         layout::list(&self.root)
     }
 
-    async fn register_all(&self) -> Result<()> {
+    async fn register_tables(&self) -> Result<()> {
         let relations = self.list()?;
         let mut views = Vec::new();
         for r in relations {
@@ -223,6 +233,22 @@ impl Warehouse {
                 RelationKind::View => views.push(relation),
             }
         }
+        *self
+            .unopened_views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = views;
+        Ok(())
+    }
+
+    /// Registers the stored views (after [`Warehouse::open_tables`]); one that cannot be
+    /// planned is skipped with a warning.
+    pub async fn open_views(&self) -> Result<()> {
+        let views = std::mem::take(
+            &mut *self
+                .unopened_views
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         // Views may read views: register until nothing more can be planned.
         let mut pending = views;
         loop {

@@ -441,6 +441,19 @@ fn dbt_duckdb_external_locations_at_source_and_table_level() {
         ),
         7.0
     );
+    // A view over a file source opens in a later command (`sql`), its source registered first.
+    write(
+        &root,
+        "models/stg_orders.sql",
+        "select * from {{ source('tpch', 'orders') }}",
+    );
+    ok(&root, &["build", "-s", "stg_orders"]);
+    let run = ok(&root, &["sql", "select count(*) as n from main.stg_orders"]);
+    assert!(!run.stderr.contains("cannot open view"), "{}", run.all());
+    assert_eq!(
+        scalar_f64(&root, "select count(*) from main.stg_orders"),
+        2.0
+    );
 }
 
 /// A source whose file is missing: the model that reads it fails naming the model, the source
