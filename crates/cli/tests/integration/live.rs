@@ -237,28 +237,22 @@ fn watch_ingests_dropped_files_once_and_refreshes_gold() {
     // A summary by period is keyed by an expression of the sale's date (the day, week and month
     // of the new sales are recomputed); the cohort table, keyed by each customer's first month,
     // has no such key and is recomputed whole, saying so.
-    let (how, why) = mode("fct_sales");
-    assert_eq!(how, "incremental", "{why}");
-    assert!(
-        why.as_str()
-            .unwrap_or("")
-            .contains("touched value(s) of order_id recomputed"),
-        "{why}"
+    let refreshed = |node: &str, expected: &str, reason: &str| {
+        let (how, why) = mode(node);
+        assert_eq!(how, expected, "{node}: {why}");
+        assert!(why.as_str().unwrap_or("").contains(reason), "{node}: {why}");
+    };
+    refreshed(
+        "fct_sales",
+        "incremental",
+        "touched value(s) of order_id recomputed",
     );
-    let (how, why) = mode("sales_summary");
-    assert_eq!(how, "incremental", "{why}");
-    assert!(
-        why.as_str()
-            .unwrap_or("")
-            .contains("touched value(s) of period_start recomputed"),
-        "{why}"
+    refreshed(
+        "sales_summary",
+        "incremental",
+        "touched value(s) of period_start recomputed",
     );
-    let (how, why) = mode("customer_cohorts");
-    assert_eq!(how, "full", "{why}");
-    assert!(
-        why.as_str().unwrap_or("").contains("no output column"),
-        "{why}"
-    );
+    refreshed("customer_cohorts", "full", "no output column");
     // Only what is downstream of orders and order lines was refreshed: no master data.
     assert!(
         refreshes
