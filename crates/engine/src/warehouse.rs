@@ -408,7 +408,11 @@ impl Warehouse {
         let dir = self.relation_dir(relation);
         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
         let table = if dir.join("_delta_log").is_dir() {
-            self.open_delta(relation).await?
+            match self.open_delta(relation).await {
+                Ok(table) => table,
+                // A log with no commit yet (a first write killed midway): written as new.
+                Err(_) => DeltaTable::try_from_url(self.table_url(relation)?).await?,
+            }
         } else {
             // A new table: loading it would only log that there is no log yet.
             deltalake::DeltaTableBuilder::from_url(self.table_url(relation)?)?.build()?
@@ -769,4 +773,36 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Warehouse>();
     is::<Arc<dyn SchemaProvider>>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the kill -9 test: a first write killed after creating `_delta_log` but before
+    /// its first commit left a folder that the next write could not open.
+    #[tokio::test]
+    async fn a_table_whose_first_commit_never_landed_is_written_as_new() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let warehouse = Warehouse::open(dir.path(), "main").await.expect("open");
+        let relation = Relation::new("gold", "t");
+        std::fs::create_dir_all(warehouse.relation_dir(&relation).join("_delta_log"))
+            .expect("mkdir");
+        let df = warehouse.sql("select 1 as x").await.expect("sql");
+        let rows = warehouse
+            .write(&relation, df, WriteMode::Replace)
+            .await
+            .expect("write");
+        assert_eq!(rows, 1);
+        let batches = warehouse
+            .sql("select sum(x) as s from gold.t")
+            .await
+            .expect("sql")
+            .collect()
+            .await
+            .expect("collect");
+        let text =
+            crate::output::format_batches(&batches, crate::output::Format::Csv).expect("format");
+        assert!(text.contains('1'), "{text}");
+    }
 }
