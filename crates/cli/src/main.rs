@@ -56,6 +56,13 @@ struct GlobalArgs {
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// An earlier run's target folder (manifest.json, run_results.json), for the selectors
+    /// state:new, state:modified[.body|.configs|.contract|.macros] and result:<status>.
+    #[arg(long, global = true, env = "ORDERLAKE_STATE")]
+    state: Option<PathBuf>,
+    /// Read parents that are neither selected nor built here from the --state run's warehouse.
+    #[arg(long, global = true)]
+    defer: bool,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -259,6 +266,7 @@ pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
         target: global.target.clone(),
         warehouse: global.warehouse.clone(),
         threads: global.threads,
+        state: global.state.as_deref().map(absolute),
     };
     let root = global
         .project_dir
@@ -300,7 +308,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             run_id,
             format,
         } => runs(&global, limit, run_id.as_deref(), format.into()).await,
-        Command::Compile(selection) => compile(&global, &selection),
+        Command::Compile(selection) => compile(&global, &selection).await,
         Command::Ls {
             selection,
             resource_type,
@@ -349,13 +357,7 @@ fn ensure_newline(mut s: String) -> String {
 }
 
 fn selected(project: &Project, selection: &Selection) -> Result<BTreeSet<String>> {
-    Ok(orderlake_project::graph::select(
-        &project.nodes,
-        &project.sources,
-        &project.dag,
-        &selection.select,
-        &selection.exclude,
-    )?)
+    Ok(project.select(&selection.select, &selection.exclude)?)
 }
 
 /// Loads, plans, runs and reports; the exit code is non-zero when anything errored or failed.
@@ -368,6 +370,7 @@ async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Re
         full_refresh: args.full_refresh,
         event_time_start: args.event_time_start.clone(),
         event_time_end: args.event_time_end.clone(),
+        defer: global.defer,
     };
     let plan = invocation::plan(&project, &request)?;
     let warehouse = Arc::new(open_warehouse(&project).await?);
@@ -441,9 +444,9 @@ async fn runs(
     Ok(ExitCode::SUCCESS)
 }
 
-fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
+async fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
     let project = load_project(global)?;
-    let (count, dir) = invocation::compile(&project, &selection.select, &selection.exclude)?;
+    let (count, dir) = invocation::compile(&project, &selection.select, &selection.exclude).await?;
     println!(
         "Compiled {count} node{} to {}",
         if count == 1 { "" } else { "s" },

@@ -96,8 +96,14 @@ pub fn manifest(project: &Project) -> Value {
             "orderlake_version": env!("CARGO_PKG_VERSION"),
             "generated_at": chrono::Utc::now().to_rfc3339(),
             "project_name": project.name,
+            "orderlake_warehouse": project.target.warehouse,
         },
         "nodes": nodes,
+        "macros": project
+            .macro_sources()
+            .into_iter()
+            .map(|(name, sql)| (name, json!({"macro_sql": sql})))
+            .collect::<serde_json::Map<String, Value>>(),
         "sources": sources,
         "parent_map": map(&project.dag.parents),
         "child_map": map(&project.dag.children),

@@ -94,6 +94,9 @@ async fn build(
             .clone()
             .ok_or_else(|| at(None)(EngineError::definition("has no relation in the warehouse")))
     };
+    if let Some(spec) = &node.unit {
+        return run_unit_test(project, warehouse, node, spec).await;
+    }
     match &node.materialization {
         Materialization::Test(config) => run_test(project, warehouse, node, config).await,
         Materialization::Seed(spec) => run_seed(project, warehouse, node, spec, &relation()?)
@@ -122,7 +125,9 @@ async fn build(
         Materialization::Ephemeral => Ok(Outcome::default()),
         Materialization::View => {
             let relation = relation()?;
-            let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+            let (sql, path) = compile_to_file(project, warehouse, node, false)
+                .await
+                .map_err(at(None))?;
             if !node.expectations.is_empty() {
                 tracing::warn!(
                     "{}: expectations apply to tables and incremental models, not views",
@@ -137,7 +142,9 @@ async fn build(
         }
         Materialization::Table => {
             let relation = relation()?;
-            let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+            let (sql, path) = compile_to_file(project, warehouse, node, false)
+                .await
+                .map_err(at(None))?;
             let checker = checker(warehouse, node, &relation, options);
             let written = async {
                 let reads =
@@ -221,7 +228,9 @@ async fn build(
                 }
             }
             let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
-            let (sql, path) = compile_to_file(project, node, exists).map_err(at(None))?;
+            let (sql, path) = compile_to_file(project, warehouse, node, exists)
+                .await
+                .map_err(at(None))?;
             let applied = crate::cdc::apply(warehouse, spec, &relation, &sql)
                 .await
                 .map_err(at(Some(path)))?;
@@ -301,7 +310,9 @@ async fn run_incremental(
         None => Refresh::incremental(spec.strategy_description()),
     };
     let incremental = refresh.mode == crate::run::RefreshMode::Incremental;
-    let (sql, path) = compile_to_file(project, node, incremental).map_err(at(None))?;
+    let (sql, path) = compile_to_file(project, warehouse, node, incremental)
+        .await
+        .map_err(at(None))?;
     let written = async {
         let (df, checks) = checker.apply(&sql).await?;
         let rows = if incremental {
@@ -370,12 +381,15 @@ impl Outcome {
 }
 
 /// Compiles a node and writes its SQL under `target/compiled`, returning (sql, path).
-fn compile_to_file(
+async fn compile_to_file(
     project: &Project,
+    warehouse: &Warehouse,
     node: &Node,
     is_incremental: bool,
 ) -> Result<(String, PathBuf)> {
-    let compiled = project.compile(&node.unique_id, is_incremental)?;
+    let compiled =
+        crate::lookups::compile_node(project, warehouse, &node.unique_id, is_incremental, None)
+            .await?;
     let rel_path = project.compiled_path(node);
     write_compiled(&project.root, &rel_path, &compiled.sql)?;
     Ok((compiled.sql, rel_path))
@@ -418,7 +432,9 @@ async fn run_test(
     node: &Node,
     config: &TestConfig,
 ) -> Built {
-    let (sql, path) = compile_to_file(project, node, false).map_err(at(None))?;
+    let (sql, path) = compile_to_file(project, warehouse, node, false)
+        .await
+        .map_err(at(None))?;
     let at_sql = |e: EngineError| at(Some(path.clone()))(e);
     let body = sql.trim().trim_end_matches(';');
     let limit = config
@@ -486,6 +502,30 @@ async fn run_test(
         status: Some(status),
         failures: Some(failures.max(0) as u64),
         message,
+        ..Default::default()
+    })
+}
+
+async fn run_unit_test(
+    project: &Project,
+    warehouse: &Warehouse,
+    node: &Node,
+    spec: &orderlake_project::unit_tests::UnitTestSpec,
+) -> Built {
+    let verdict = crate::unit_test::run(project, warehouse, spec)
+        .await
+        .map_err(at(None))?;
+    let rel_path = project.compiled_path(node);
+    write_compiled(&project.root, &rel_path, &verdict.sql).map_err(at(None))?;
+    let failures = verdict.failures();
+    Ok(Outcome {
+        status: Some(if failures == 0 {
+            Status::Pass
+        } else {
+            Status::Fail
+        }),
+        failures: Some(failures),
+        message: verdict.message(),
         ..Default::default()
     })
 }

@@ -2,7 +2,7 @@
 //! lacks. Each is rewritten into DataFusion's own expressions at planning time, so the optimizer
 //! and the vectorised kernels see ordinary expressions.
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::execution::context::SessionContext;
 use datafusion::functions::expr_fn::{date_part, date_trunc};
@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 /// Registers every compatibility function on `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(DateDiff::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(DateAdd::new()));
     for part in [
         "year",
         "quarter",
@@ -121,6 +122,127 @@ impl ScalarUDFImpl for DateDiff {
             other => return plan_err!("datediff: unknown unit '{other}'"),
         };
         Ok(ExprSimplifyResult::Simplified(expr))
+    }
+}
+
+/// `dateadd(unit, n, t)` / `date_add`/`timestampadd`: `t` moved by `n` units, as a timestamp
+/// (Snowflake's and SQL Server's form; dbt's cross-database `dateadd` renders to it). Months,
+/// quarters and years keep the day of month, clamped to the month's end (Jan 31 + 1 month =
+/// Feb 29), as DuckDB, Postgres and Snowflake do. DataFusion cannot multiply an interval by a
+/// column, so this one is evaluated row by row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateAdd {
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl DateAdd {
+    fn new() -> Self {
+        DateAdd {
+            signature: Signature::any(3, Volatility::Immutable),
+            aliases: vec!["timestampadd".to_string()],
+        }
+    }
+}
+
+/// A step of `dateadd`: a number of months, or of microseconds.
+enum Step {
+    Months(i64),
+    Micros(i64),
+}
+
+fn dateadd_step(unit: &str) -> Result<Step> {
+    let unit = unit.trim_end_matches('s');
+    Ok(match unit {
+        "year" | "yy" | "yyyy" | "y" => Step::Months(12),
+        "quarter" | "qq" | "q" => Step::Months(3),
+        "month" | "mm" | "mon" => Step::Months(1),
+        "week" | "wk" | "w" => Step::Micros(7 * 86_400_000_000),
+        "day" | "dd" | "d" => Step::Micros(86_400_000_000),
+        "hour" | "hh" | "h" => Step::Micros(3_600_000_000),
+        "minute" | "mi" | "min" => Step::Micros(60_000_000),
+        "second" | "ss" | "sec" => Step::Micros(1_000_000),
+        "millisecond" | "ms" => Step::Micros(1_000),
+        "microsecond" | "us" => Step::Micros(1),
+        other => return plan_err!("dateadd: unknown unit '{other}'"),
+    })
+}
+
+impl ScalarUDFImpl for DateAdd {
+    fn name(&self) -> &str {
+        "dateadd"
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(TimeUnit::Microsecond, None))
+    }
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        // Snowflake's unquoted unit (`dateadd(day, 1, t)`) parses as a column: make it a literal.
+        match args.first() {
+            Some(Expr::Column(c)) => {
+                let unit = c.name.to_ascii_lowercase();
+                dateadd_step(&unit)?;
+                let mut args = args;
+                args[0] = lit(unit);
+                Ok(ExprSimplifyResult::Simplified(
+                    ScalarUDF::new_from_impl(DateAdd::new()).call(args),
+                ))
+            }
+            _ => Ok(ExprSimplifyResult::Original(args)),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, TimestampMicrosecondArray};
+        use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+        let rows = args.number_rows;
+        let [unit, n, t] = <[ColumnarValue; 3]>::try_from(args.args).map_err(|_| {
+            datafusion::error::DataFusionError::Plan("dateadd takes (unit, n, t)".into())
+        })?;
+        let unit = match &unit {
+            ColumnarValue::Scalar(
+                ScalarValue::Utf8(Some(s))
+                | ScalarValue::Utf8View(Some(s))
+                | ScalarValue::LargeUtf8(Some(s)),
+            ) => s.to_ascii_lowercase(),
+            _ => return plan_err!("dateadd: the unit must be a constant such as 'day'"),
+        };
+        let step = dateadd_step(&unit)?;
+        let n = datafusion::arrow::compute::cast(&n.to_array(rows)?, &DataType::Int64)?;
+        let t = datafusion::arrow::compute::cast(
+            &t.to_array(rows)?,
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+        )?;
+        let (n, t) = (
+            n.as_primitive::<Int64Type>(),
+            t.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let out: TimestampMicrosecondArray = (0..rows)
+            .map(|i| {
+                if n.is_null(i) || t.is_null(i) {
+                    return None;
+                }
+                let (n, t) = (n.value(i), t.value(i));
+                match step {
+                    Step::Micros(unit) => n.checked_mul(unit).and_then(|d| t.checked_add(d)),
+                    Step::Months(unit) => {
+                        let at = chrono::DateTime::from_timestamp_micros(t)?.naive_utc();
+                        let months = n.checked_mul(unit)?;
+                        let moved = if months >= 0 {
+                            at.checked_add_months(chrono::Months::new(u32::try_from(months).ok()?))
+                        } else {
+                            at.checked_sub_months(chrono::Months::new(u32::try_from(-months).ok()?))
+                        }?;
+                        Some(moved.and_utc().timestamp_micros())
+                    }
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(std::sync::Arc::new(out)))
     }
 }
 

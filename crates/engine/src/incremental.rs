@@ -308,7 +308,14 @@ pub async fn run_microbatch(
     let mut results = Vec::new();
     let mut table_exists = exists;
     for batch in batches(start, end, size)? {
-        let compiled = project.compile_batch(&node.unique_id, table_exists, &batch)?;
+        let compiled = crate::lookups::compile_node(
+            project,
+            warehouse,
+            &node.unique_id,
+            table_exists,
+            Some(&batch),
+        )
+        .await?;
         // The last batch's SQL stays under target/compiled, as a model's SQL does.
         crate::execute::write_compiled(&project.root, &project.compiled_path(node), &compiled.sql)?;
         let (df, stats) = expectations.apply(&compiled.sql).await?;

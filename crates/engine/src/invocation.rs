@@ -75,6 +75,8 @@ pub struct Request {
     /// A microbatch backfill's window.
     pub event_time_start: Option<String>,
     pub event_time_end: Option<String>,
+    /// `--defer`: read unselected, unbuilt parents from the `--state` run's warehouse.
+    pub defer: bool,
 }
 
 impl Request {
@@ -86,6 +88,7 @@ impl Request {
             full_refresh: false,
             event_time_start: None,
             event_time_end: None,
+            defer: false,
         }
     }
 }
@@ -95,6 +98,7 @@ impl Request {
 pub struct Plan {
     pub command: Command,
     pub selected: BTreeSet<String>,
+    pub defer: bool,
     pub options: RunOptions,
 }
 
@@ -179,16 +183,17 @@ pub async fn register_sources(project: &Project, warehouse: &Warehouse) -> Resul
 
 /// Resolves the request's selection and options against the project.
 pub fn plan(project: &Project, request: &Request) -> Result<Plan> {
-    let selected = orderlake_project::graph::select(
-        &project.nodes,
-        &project.sources,
-        &project.dag,
-        &request.select,
-        &request.exclude,
-    )?;
+    let selected = project.select(&request.select, &request.exclude)?;
+    if request.defer && project.state.is_none() {
+        return Err(EngineError::Definition(
+            "--defer reads unbuilt parents from an earlier run's warehouse: pass --state DIR too"
+                .into(),
+        ));
+    }
     Ok(Plan {
         command: request.command,
         selected,
+        defer: request.defer,
         options: RunOptions {
             threads: project.target.threads,
             full_refresh: request.full_refresh,
@@ -210,6 +215,9 @@ pub async fn execute(
 ) -> Result<Outcome> {
     let started = Instant::now();
     let started_at = Utc::now();
+    if plan.defer {
+        defer_parents(&project, &warehouse, &plan.selected).await?;
+    }
     artifacts::write_manifest(&project)?;
     let results = crate::run::run(
         project.clone(),
@@ -246,6 +254,52 @@ pub async fn execute(
     })
 }
 
+/// `--defer`: parents of the selected nodes that are neither selected nor built here are read
+/// from the `--state` run's warehouse (dbt's defer). Returns the relations deferred.
+pub async fn defer_parents(
+    project: &Project,
+    warehouse: &Warehouse,
+    selected: &BTreeSet<String>,
+) -> Result<Vec<String>> {
+    let Some(state) = &project.state else {
+        return Ok(Vec::new());
+    };
+    let other = state.warehouse.clone().ok_or_else(|| {
+        EngineError::Definition(format!(
+            "--defer: {} has no orderlake_warehouse in its manifest.json (was it written by orderlake?)",
+            state.dir.display()
+        ))
+    })?;
+    let mut deferred = Vec::new();
+    let mut pending: Vec<String> = selected
+        .iter()
+        .filter_map(|id| project.nodes.get(id))
+        .flat_map(|n| n.depends_on.clone())
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(id) = pending.pop() {
+        if selected.contains(&id) || !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(node) = project.nodes.get(&id) else {
+            continue;
+        };
+        let Some(relation) = node.relation.as_ref().filter(|r| !r.ephemeral) else {
+            // An ephemeral parent is inlined: its own parents are what is read.
+            pending.extend(node.depends_on.clone());
+            continue;
+        };
+        if warehouse.kind_of(relation).is_some() {
+            continue;
+        }
+        if warehouse.register_deferred(relation, &other).await? {
+            tracing::info!("--defer: {relation} is read from {}", other.display());
+            deferred.push(relation.to_string());
+        }
+    }
+    Ok(deferred)
+}
+
 /// Plans and executes in one call, reporting nothing: for tests, `serve` and the watch mode.
 pub async fn build(project: Arc<Project>, request: &Request) -> Result<Outcome> {
     let warehouse = Arc::new(open_warehouse(&project).await?);
@@ -269,26 +323,32 @@ impl Reporter for Silent {
 
 /// Renders the selected nodes to `target/compiled` without running them, and writes the
 /// manifest. Returns how many files were written and where.
-pub fn compile(
+/// Nodes whose Jinja asks the warehouse for columns or query results (`dbt_utils.star`,
+/// `run_query`) are answered from the warehouse, opened only for them.
+pub async fn compile(
     project: &Project,
     select: &[String],
     exclude: &[String],
 ) -> Result<(usize, PathBuf)> {
-    let ids = orderlake_project::graph::select(
-        &project.nodes,
-        &project.sources,
-        &project.dag,
-        select,
-        exclude,
-    )?;
+    let ids = project.select(select, exclude)?;
     artifacts::write_manifest(project)?;
     let mut count = 0;
+    let mut warehouse = None;
     for id in &ids {
         let node = &project.nodes[id];
         if node.resource_type == ResourceType::Seed {
             continue;
         }
-        let compiled = project.compile(id, false)?;
+        let mut compiled = project.compile(id, false)?;
+        if !compiled.wanted.is_empty() {
+            if warehouse.is_none() {
+                warehouse = Some(open_warehouse(project).await?);
+            }
+            if let Some(warehouse) = &warehouse {
+                compiled =
+                    crate::lookups::compile_node(project, warehouse, id, false, None).await?;
+            }
+        }
         crate::execute::write_compiled(&project.root, &project.compiled_path(node), &compiled.sql)?;
         count += 1;
     }

@@ -27,11 +27,13 @@ pub mod functions;
 pub mod incremental;
 pub mod invocation;
 pub mod layout;
+pub mod lookups;
 pub mod maintenance;
 pub mod output;
 pub mod run;
 pub mod snapshot;
 mod tracking;
+mod unit_test;
 pub mod warehouse;
 
 pub use error::{EngineError, Result, report};

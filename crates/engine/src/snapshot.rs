@@ -75,7 +75,8 @@ pub async fn run(
     relation: &Relation,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    let compiled = project.compile(&node.unique_id, false)?;
+    let compiled =
+        crate::lookups::compile_node(project, warehouse, &node.unique_id, false, None).await?;
     let source_sql = compiled.sql.trim().trim_end_matches(';').to_string();
     let probe = warehouse.sql(&source_sql).await?;
     let columns: Vec<String> = probe

@@ -334,6 +334,30 @@ impl Warehouse {
         Ok(())
     }
 
+    /// `--defer`: reads `relation` from another warehouse (an earlier run's) for this session
+    /// only — registered under its own name, never cached for writing, nothing copied. Returns
+    /// whether that warehouse has it.
+    pub async fn register_deferred(&self, relation: &Relation, other_root: &Path) -> Result<bool> {
+        let dir = crate::layout::relation_dir(other_root, relation);
+        match kind_of_dir(&dir) {
+            Some(RelationKind::Table) => {
+                let url = deltalake::ensure_table_uri(dir.to_string_lossy())?;
+                let table = deltalake::open_table(url).await?;
+                table.update_datafusion_session(&self.ctx.state())?;
+                let provider = table.table_provider().await?;
+                self.register_provider(relation, provider)?;
+                Ok(true)
+            }
+            Some(RelationKind::View) => {
+                let path = dir.join(VIEW_FILE);
+                let sql = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+                self.register_view(relation, &sql).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     pub(crate) async fn open_delta(&self, relation: &Relation) -> Result<DeltaTable> {
         let cached = self
             .tables

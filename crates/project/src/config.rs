@@ -40,6 +40,9 @@ pub struct ProjectFile {
     pub snapshot_paths: Vec<String>,
     #[serde(default = "default_target_path", rename = "target-path")]
     pub target_path: String,
+    /// Where `dbt deps` installs packages; orderlake reads them from there.
+    #[serde(default = "default_packages_path", rename = "packages-install-path")]
+    pub packages_install_path: String,
     #[serde(default)]
     pub vars: serde_yaml::Mapping,
     #[serde(default)]
@@ -66,6 +69,9 @@ fn default_macro_paths() -> Vec<String> {
 }
 fn default_snapshot_paths() -> Vec<String> {
     vec!["snapshots".into()]
+}
+fn default_packages_path() -> String {
+    "dbt_packages".into()
 }
 fn default_target_path() -> String {
     "target".into()

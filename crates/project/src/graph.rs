@@ -133,6 +133,21 @@ impl Dag {
     }
 }
 
+/// What `state:` and `result:` selectors read: an earlier run's artifacts and the macros now.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectState<'a> {
+    pub state: Option<&'a crate::state::State>,
+    /// Macro name to source, for `state:modified.macros`.
+    pub macros: &'a BTreeMap<String, String>,
+}
+
+struct Ctx<'a> {
+    nodes: &'a BTreeMap<String, Node>,
+    sources: &'a BTreeMap<String, Source>,
+    dag: &'a Dag,
+    state: &'a SelectState<'a>,
+}
+
 /// Resolves `--select` / `--exclude` to unique ids of nodes (not sources).
 ///
 /// Supported: names, globs (`stg_*`), folder names (`staging`), `tag:x`, `path:models/staging`,
@@ -145,18 +160,25 @@ pub fn select(
     dag: &Dag,
     selectors: &[String],
     excludes: &[String],
+    state: &SelectState<'_>,
 ) -> Result<BTreeSet<String>> {
+    let ctx = Ctx {
+        nodes,
+        sources,
+        dag,
+        state,
+    };
     let mut selected: BTreeSet<String> = if selectors.is_empty() {
         nodes.keys().cloned().collect()
     } else {
         let mut set = BTreeSet::new();
         for s in selectors.iter().flat_map(|s| s.split_whitespace()) {
-            set.extend(resolve_union_term(nodes, sources, dag, s)?);
+            set.extend(resolve_union_term(&ctx, s)?);
         }
         set
     };
     for s in excludes.iter().flat_map(|s| s.split_whitespace()) {
-        for id in resolve_union_term(nodes, sources, dag, s)? {
+        for id in resolve_union_term(&ctx, s)? {
             selected.remove(&id);
         }
     }
@@ -164,7 +186,7 @@ pub fn select(
     if !selectors.is_empty() {
         let mut excluded_tests = BTreeSet::new();
         for s in excludes.iter().flat_map(|s| s.split_whitespace()) {
-            excluded_tests.extend(resolve_union_term(nodes, sources, dag, s)?);
+            excluded_tests.extend(resolve_union_term(&ctx, s)?);
         }
         for node in nodes.values() {
             if node.resource_type == ResourceType::Test
@@ -196,6 +218,17 @@ pub fn select_sources(
     if selectors.is_empty() {
         return Ok(sources.keys().cloned().collect());
     }
+    let no_macros = BTreeMap::new();
+    let state = SelectState {
+        state: None,
+        macros: &no_macros,
+    };
+    let ctx = Ctx {
+        nodes,
+        sources,
+        dag,
+        state: &state,
+    };
     let mut out = BTreeSet::new();
     for s in selectors.iter().flat_map(|s| s.split_whitespace()) {
         let term = if s.contains(':') {
@@ -204,7 +237,7 @@ pub fn select_sources(
             format!("source:{s}")
         };
         out.extend(
-            resolve_union_term(nodes, sources, dag, &term)?
+            resolve_union_term(&ctx, &term)?
                 .into_iter()
                 .filter(|id| sources.contains_key(id)),
         );
@@ -212,15 +245,10 @@ pub fn select_sources(
     Ok(out)
 }
 
-fn resolve_union_term(
-    nodes: &BTreeMap<String, Node>,
-    sources: &BTreeMap<String, Source>,
-    dag: &Dag,
-    term: &str,
-) -> Result<BTreeSet<String>> {
+fn resolve_union_term(ctx: &Ctx<'_>, term: &str) -> Result<BTreeSet<String>> {
     let mut result: Option<BTreeSet<String>> = None;
     for atom in term.split(',').filter(|a| !a.is_empty()) {
-        let set = resolve_atom(nodes, sources, dag, atom)?;
+        let set = resolve_atom(ctx, atom)?;
         result = Some(match result {
             None => set,
             Some(prev) => prev.intersection(&set).cloned().collect(),
@@ -229,12 +257,8 @@ fn resolve_union_term(
     Ok(result.unwrap_or_default())
 }
 
-fn resolve_atom(
-    nodes: &BTreeMap<String, Node>,
-    sources: &BTreeMap<String, Source>,
-    dag: &Dag,
-    atom: &str,
-) -> Result<BTreeSet<String>> {
+fn resolve_atom(ctx: &Ctx<'_>, atom: &str) -> Result<BTreeSet<String>> {
+    let dag = ctx.dag;
     let err = |message: &str| ProjectError::Selector {
         selector: atom.to_string(),
         message: message.to_string(),
@@ -250,7 +274,7 @@ fn resolve_atom(
     if core.is_empty() {
         return Err(err("empty selector"));
     }
-    let base = match_method(nodes, sources, core).map_err(|m| err(&m))?;
+    let base = match_method(ctx, core).map_err(|m| err(&m))?;
     if base.is_empty() {
         tracing::warn!("selector '{atom}' matches nothing");
     }
@@ -298,11 +322,8 @@ fn split_trailing_plus(s: &str) -> (Depth, &str) {
     }
 }
 
-fn match_method(
-    nodes: &BTreeMap<String, Node>,
-    sources: &BTreeMap<String, Source>,
-    core: &str,
-) -> std::result::Result<BTreeSet<String>, String> {
+fn match_method(ctx: &Ctx<'_>, core: &str) -> std::result::Result<BTreeSet<String>, String> {
+    let (nodes, sources) = (ctx.nodes, ctx.sources);
     let (method, value) = match core.split_once(':') {
         Some((m, v)) => (m, v),
         None => ("", core),
@@ -347,7 +368,9 @@ fn match_method(
         }
         "resource_type" => {
             for node in nodes.values() {
-                if node.resource_type.as_str() == value {
+                let unit = node.unit.is_some();
+                if (value == "unit_test" && unit) || (node.resource_type.as_str() == value && !unit)
+                {
                     out.insert(node.unique_id.clone());
                 }
             }
@@ -355,15 +378,31 @@ fn match_method(
         "test_type" => {
             for node in nodes.values() {
                 let is_generic = node.test.is_some();
+                let is_unit = node.unit.is_some();
                 let matches = match value {
                     "generic" => node.resource_type == ResourceType::Test && is_generic,
-                    "singular" | "data" => node.resource_type == ResourceType::Test && !is_generic,
+                    "singular" | "data" => {
+                        node.resource_type == ResourceType::Test && !is_generic && !is_unit
+                    }
+                    "unit" => is_unit,
                     _ => false,
                 };
                 if matches {
                     out.insert(node.unique_id.clone());
                 }
             }
+        }
+        "state" => {
+            let state = ctx.state.state.ok_or(
+                "state: selectors compare with an earlier run: pass --state DIR (its target/ folder)",
+            )?;
+            out = state.select(nodes, ctx.state.macros, value)?;
+        }
+        "result" => {
+            let state = ctx.state.state.ok_or(
+                "result: selectors read an earlier run's run_results.json: pass --state DIR (e.g. --state target)",
+            )?;
+            out = state.with_result(value);
         }
         "source" => {
             for source in sources.values() {

@@ -13,9 +13,12 @@ pub mod error;
 pub mod graph;
 pub mod jinja;
 mod load;
+pub mod packages;
 pub mod props;
 pub mod relation;
 pub mod spec;
+pub mod state;
+pub mod unit_tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +62,10 @@ impl ResourceType {
 pub struct TestSpec {
     /// The test's short name, e.g. `unique` or `relationships`.
     pub test_name: String,
+    /// The package whose macro runs it (`dbt_utils` for `dbt_utils.accepted_range`), when the
+    /// test was named with one and that package has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     pub column_name: Option<String>,
     /// Arguments other than `model` and `column_name`.
     pub kwargs: serde_json::Map<String, Json>,
@@ -91,6 +98,9 @@ pub struct Node {
     /// Where a model, seed or snapshot lives in the warehouse.
     pub relation: Option<Relation>,
     pub test: Option<TestSpec>,
+    /// A unit test's model, inputs and expected rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<unit_tests::UnitTestSpec>,
     /// Row conditions checked when the model is built.
     pub expectations: Vec<Expectation>,
 }
@@ -131,7 +141,7 @@ pub struct Source {
 }
 
 /// A loaded, parsed project: every node with its refs resolved and the DAG checked for cycles.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Project {
     pub root: PathBuf,
     pub name: String,
@@ -141,6 +151,8 @@ pub struct Project {
     pub sources: BTreeMap<String, Source>,
     pub dag: Dag,
     pub(crate) scope: std::sync::Arc<jinja::Scope>,
+    /// `--state`: an earlier run's artifacts, for `state:`/`result:` selectors and `--defer`.
+    pub state: Option<std::sync::Arc<state::State>>,
 }
 
 /// A time window of a microbatch model, as SQL timestamp literals' text (UTC).
@@ -154,12 +166,45 @@ pub struct Batch {
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub sql: String,
+    /// Columns and query results the SQL depends on that were not supplied: compile again with
+    /// them in [`Lookups`] (the engine does) for the final SQL.
+    pub wanted: jinja::Wanted,
 }
 
 impl Project {
     /// Loads and parses the project in `root`.
     pub fn load(root: &Path, options: &LoadOptions) -> Result<Self> {
         load::load(root, options)
+    }
+
+    /// Resolves `--select` / `--exclude` (see [`graph::select`]), with `state:` and `result:`
+    /// selectors read against `--state`.
+    pub fn select(
+        &self,
+        selectors: &[String],
+        excludes: &[String],
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let macros = if self.state.is_some() {
+            self.scope.macros.sources()
+        } else {
+            BTreeMap::new()
+        };
+        graph::select(
+            &self.nodes,
+            &self.sources,
+            &self.dag,
+            selectors,
+            excludes,
+            &graph::SelectState {
+                state: self.state.as_deref(),
+                macros: &macros,
+            },
+        )
+    }
+
+    /// Each macro's source by name, for the manifest.
+    pub fn macro_sources(&self) -> BTreeMap<String, String> {
+        self.scope.macros.sources()
     }
 
     pub fn vars(&self) -> &BTreeMap<String, Json> {
@@ -182,7 +227,19 @@ impl Project {
 
     /// Renders a node's SQL for execution. `is_incremental` is what `is_incremental()` returns.
     pub fn compile(&self, unique_id: &str, is_incremental: bool) -> Result<Compiled> {
-        load::compile(self, unique_id, is_incremental, None)
+        load::compile(self, unique_id, is_incremental, None, None)
+    }
+
+    /// Renders a node's SQL with answers to what its Jinja asks of the warehouse (relation
+    /// columns, `run_query` results); see [`jinja::Lookups`].
+    pub fn compile_with(
+        &self,
+        unique_id: &str,
+        is_incremental: bool,
+        batch: Option<&Batch>,
+        lookups: &std::sync::Arc<jinja::Lookups>,
+    ) -> Result<Compiled> {
+        load::compile(self, unique_id, is_incremental, batch, Some(lookups))
     }
 
     /// Renders one batch of a microbatch model: `ref`s to models with an `event_time` read only
@@ -193,7 +250,7 @@ impl Project {
         is_incremental: bool,
         batch: &Batch,
     ) -> Result<Compiled> {
-        load::compile(self, unique_id, is_incremental, Some(batch))
+        load::compile(self, unique_id, is_incremental, Some(batch), None)
     }
 
     /// Renders a free-standing query (e.g. `show --inline`) with the project's refs and macros.
@@ -206,7 +263,8 @@ impl Project {
         let mut path = PathBuf::from(&self.file.target_path)
             .join("compiled")
             .join(&self.name);
-        if node.resource_type == ResourceType::Test && node.test.is_some() {
+        if node.resource_type == ResourceType::Test && (node.test.is_some() || node.unit.is_some())
+        {
             path = path.join(&node.path).join(format!("{}.sql", node.name));
         } else {
             path = path.join(&node.path);

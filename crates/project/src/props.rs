@@ -16,6 +16,8 @@ pub struct PropertiesFile {
     pub snapshots: Vec<NodeProps>,
     #[serde(default)]
     pub sources: Vec<SourceProps>,
+    #[serde(default)]
+    pub(crate) unit_tests: Vec<crate::unit_tests::UnitTestProps>,
 }
 
 impl PropertiesFile {

@@ -15,5 +15,8 @@ mod desk;
 mod errors;
 mod live;
 mod oms;
+mod packages;
 mod pipeline;
 mod serve;
+mod state;
+mod unit_tests;

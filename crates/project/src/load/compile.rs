@@ -8,17 +8,19 @@ pub(crate) fn compile(
     unique_id: &str,
     is_incremental: bool,
     batch: Option<&crate::Batch>,
+    lookups: Option<&Arc<Lookups>>,
 ) -> Result<Compiled> {
-    let sql = compile_body(project, unique_id, is_incremental, batch)?;
+    let (sql, mut wanted) = compile_body(project, unique_id, is_incremental, batch, lookups)?;
     // Inline ephemeral ancestors as CTEs, deepest first.
     let mut ordered = Vec::new();
     collect_ephemeral(project, unique_id, &mut ordered, &mut BTreeSet::new());
     if ordered.is_empty() {
-        return Ok(Compiled { sql });
+        return Ok(Compiled { sql, wanted });
     }
     let mut ctes = Vec::new();
     for id in &ordered {
-        let body = compile_body(project, id, false, batch)?;
+        let (body, more) = compile_body(project, id, false, batch, lookups)?;
+        wanted.extend(more);
         let name = project.nodes[id]
             .relation
             .as_ref()
@@ -31,6 +33,7 @@ pub(crate) fn compile(
     }
     Ok(Compiled {
         sql: inject_ctes(&sql, &ctes),
+        wanted,
     })
 }
 
@@ -59,7 +62,8 @@ pub(super) fn compile_body(
     unique_id: &str,
     is_incremental: bool,
     batch: Option<&crate::Batch>,
-) -> Result<String> {
+    lookups: Option<&Arc<Lookups>>,
+) -> Result<(String, Wanted)> {
     let Some(node) = project.nodes.get(unique_id) else {
         return Err(ProjectError::invalid(
             &project.root,
@@ -69,23 +73,21 @@ pub(super) fn compile_body(
     if node.test.is_some() {
         let (call, ctx) =
             generic_test_call(&project.scope, &project.nodes, &project.sources, node)?;
-        let (sql, _) = jinja::render(
-            &project.scope,
-            Phase::Compile,
-            &render_target(node, None, false, None),
-            &call,
-            ctx,
-        )?;
-        return Ok(sql.trim().to_string());
+        let mut target = render_target(node, None, false, None);
+        target.lookups = lookups.cloned();
+        let (sql, recorded) = jinja::render(&project.scope, Phase::Compile, &target, &call, ctx)?;
+        return Ok((sql.trim().to_string(), recorded.wanted));
     }
-    let (sql, _) = jinja::render(
+    let mut target = render_target(node, node.relation.clone(), is_incremental, batch);
+    target.lookups = lookups.cloned();
+    let (sql, recorded) = jinja::render(
         &project.scope,
         Phase::Compile,
-        &render_target(node, node.relation.clone(), is_incremental, batch),
+        &target,
         &node.raw_code,
         BTreeMap::new(),
     )?;
-    Ok(sql.trim().to_string())
+    Ok((sql.trim().to_string(), recorded.wanted))
 }
 
 pub(crate) fn compile_inline(project: &Project, sql: &str) -> Result<String> {
@@ -100,6 +102,7 @@ pub(crate) fn compile_inline(project: &Project, sql: &str) -> Result<String> {
         is_incremental: false,
         config: &config,
         batch: None,
+        lookups: None,
     };
     let (sql, _) = jinja::render(
         &project.scope,
@@ -116,7 +119,7 @@ pub(crate) fn strip_trailing_semicolon(sql: &str) -> &str {
 }
 
 /// Prepends CTEs to `sql`, merging into its own `WITH` if it has one.
-pub(super) fn inject_ctes(sql: &str, ctes: &[String]) -> String {
+pub(crate) fn inject_ctes(sql: &str, ctes: &[String]) -> String {
     let body = strip_trailing_semicolon(sql);
     let start = skip_comments(body);
     let rest = &body[start..];

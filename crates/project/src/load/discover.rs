@@ -4,7 +4,11 @@
 use super::*;
 
 /// Files with `extension` below `dir` (sorted, so loading is deterministic), relative to `root`.
-pub(super) fn files_with(root: &Path, dir: &str, extensions: &[&str]) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_with(
+    root: &Path,
+    dir: impl AsRef<Path>,
+    extensions: &[&str],
+) -> Result<Vec<PathBuf>> {
     let base = root.join(dir);
     if !base.is_dir() {
         return Ok(Vec::new());
@@ -45,7 +49,7 @@ pub(super) fn read_macro_files(root: &Path, file: &ProjectFile) -> Result<Vec<(P
         }
     }
     for dir in &file.test_paths {
-        for path in files_with(root, &format!("{dir}/generic"), &["sql"])? {
+        for path in files_with(root, format!("{dir}/generic"), &["sql"])? {
             out.push((path.clone(), read(root, &path)?));
         }
     }
@@ -68,40 +72,68 @@ pub(super) struct Loader {
     pub(super) names: BTreeMap<String, (String, PathBuf)>,
     pub(super) sources: BTreeMap<String, Source>,
     pub(super) pending_tests: Vec<PendingTest>,
+    /// `unit_tests:` entries and the properties file each is in.
+    pub(super) pending_unit_tests: Vec<(crate::unit_tests::UnitTestProps, PathBuf)>,
+    /// The folder of the package being discovered (empty for the project itself).
+    pub(super) base: PathBuf,
+    /// The root project's file while a package is discovered (`file` is the package's then).
+    pub(super) root_file: Option<ProjectFile>,
 }
 
 impl Loader {
     pub(super) fn discover(&mut self) -> Result<()> {
         let file = self.file.clone();
         for dir in &file.model_paths {
-            for path in files_with(&self.root, dir, &["sql"])? {
-                self.add_node(ResourceType::Model, dir, path, &file.models)?;
+            let dir = self.base.join(dir);
+            for path in files_with(&self.root, &dir, &["sql"])? {
+                self.add_node(ResourceType::Model, &dir, path, &file.models)?;
             }
         }
         for dir in &file.seed_paths {
-            for path in files_with(&self.root, dir, &["csv"])? {
-                self.add_node(ResourceType::Seed, dir, path, &file.seeds)?;
+            let dir = self.base.join(dir);
+            for path in files_with(&self.root, &dir, &["csv"])? {
+                self.add_node(ResourceType::Seed, &dir, path, &file.seeds)?;
             }
         }
         for dir in &file.snapshot_paths {
-            for path in files_with(&self.root, dir, &["sql"])? {
-                self.add_snapshots(dir, path, &file.snapshots)?;
+            let dir = self.base.join(dir);
+            for path in files_with(&self.root, &dir, &["sql"])? {
+                self.add_snapshots(&dir, path, &file.snapshots)?;
             }
         }
         for dir in &file.test_paths {
-            let generic = Path::new(dir).join("generic");
-            for path in files_with(&self.root, dir, &["sql"])? {
+            let dir = self.base.join(dir);
+            let generic = dir.join("generic");
+            for path in files_with(&self.root, &dir, &["sql"])? {
                 if path.starts_with(&generic) {
                     continue;
                 }
-                self.add_node(ResourceType::Test, dir, path, &file.tests)?;
+                self.add_node(ResourceType::Test, &dir, path, &file.tests)?;
             }
         }
         Ok(())
     }
 
+    /// Discovers a package's nodes and properties as if they were the project's, named after
+    /// the package; the root project's `models:` (etc.) configuration applies on top of the
+    /// package's own, as in dbt.
+    pub(super) fn discover_package(&mut self, package: &crate::packages::Package) -> Result<()> {
+        let root_file = std::mem::replace(&mut self.file, package.file.clone());
+        self.base = package.dir.clone();
+        self.root_file = Some(root_file);
+        let result = self.discover().and_then(|()| self.apply_properties());
+        self.file = self.root_file.take().expect("set above");
+        self.base = PathBuf::new();
+        result
+    }
+
     /// A snapshot file holds `{% snapshot name %} ... {% endsnapshot %}` blocks, one node each.
-    fn add_snapshots(&mut self, base: &str, path: PathBuf, tree: &serde_yaml::Value) -> Result<()> {
+    fn add_snapshots(
+        &mut self,
+        base: &Path,
+        path: PathBuf,
+        tree: &serde_yaml::Value,
+    ) -> Result<()> {
         let text = read(&self.root, &path)?;
         let block = regex::Regex::new(r"(?s)\{%-?\s*snapshot\s+([A-Za-z_][A-Za-z0-9_]*)\s*-?%\}(.*?)\{%-?\s*endsnapshot\s*-?%\}")
             .expect("static regex");
@@ -134,7 +166,7 @@ impl Loader {
     fn add_node(
         &mut self,
         resource_type: ResourceType,
-        base: &str,
+        base: &Path,
         path: PathBuf,
         tree: &serde_yaml::Value,
     ) -> Result<()> {
@@ -149,7 +181,7 @@ impl Loader {
     fn add_node_with(
         &mut self,
         resource_type: ResourceType,
-        base: &str,
+        base: &Path,
         path: PathBuf,
         name: String,
         raw: Option<String>,
@@ -189,7 +221,16 @@ impl Loader {
             (ResourceType::Seed, None) => String::new(),
             (_, None) => read(&self.root, &path)?,
         };
-        let config = Config(config_from_tree(tree, &fqn));
+        let mut config = Config(config_from_tree(tree, &fqn));
+        if let Some(root_file) = &self.root_file {
+            let root_tree = match resource_type {
+                ResourceType::Model => &root_file.models,
+                ResourceType::Seed => &root_file.seeds,
+                ResourceType::Snapshot => &root_file.snapshots,
+                _ => &root_file.tests,
+            };
+            config.merge(&config_from_tree(root_tree, &fqn));
+        }
         self.nodes.insert(
             unique_id.clone(),
             Node {
@@ -210,6 +251,7 @@ impl Loader {
                 depends_on: Vec::new(),
                 relation: None,
                 test: None,
+                unit: None,
                 expectations: Vec::new(),
             },
         );
@@ -222,6 +264,7 @@ impl Loader {
         dirs.extend(self.file.snapshot_paths.iter().cloned());
         let mut seen = BTreeSet::new();
         for dir in dirs {
+            let dir = self.base.join(dir);
             for path in files_with(&self.root, &dir, &["yml", "yaml"])? {
                 if !seen.insert(path.clone()) {
                     continue;
@@ -251,6 +294,10 @@ impl Loader {
                 }
                 for source in &props.sources {
                     self.add_source(source, &path)?;
+                }
+                for unit_test in &props.unit_tests {
+                    self.pending_unit_tests
+                        .push((unit_test.clone(), path.clone()));
                 }
             }
         }

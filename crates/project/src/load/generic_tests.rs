@@ -66,14 +66,17 @@ pub(super) fn build_generic_test(
             ));
         }
     };
-    // `dbt_utils.expression_is_true` → the macro `test_expression_is_true`.
-    let short_name = test_name
-        .rsplit('.')
-        .next()
-        .unwrap_or(&test_name)
-        .to_string();
+    // `dbt_utils.expression_is_true` → the macro `test_expression_is_true` of dbt_utils (or,
+    // when that package lacks it, one of the project's).
+    let (namespace, short_name) = match test_name.rsplit_once('.') {
+        Some((ns, short)) => (Some(ns.to_string()), short.to_string()),
+        None => (None, test_name.clone()),
+    };
     let macro_name = format!("test_{short_name}");
-    if !scope.macros.has(&macro_name) {
+    let package = namespace
+        .clone()
+        .filter(|ns| scope.macros.package_has(ns, &macro_name));
+    if package.is_none() && !scope.macros.has(&macro_name) {
         return Err(ProjectError::invalid(
             &path,
             format!(
@@ -117,7 +120,10 @@ pub(super) fn build_generic_test(
 
     let mut name = custom_name.unwrap_or_else(|| {
         default_test_name(
-            &short_name,
+            &match &namespace {
+                Some(ns) => format!("{ns}_{short_name}"),
+                None => short_name.clone(),
+            },
             &pending.attached_name,
             column.as_deref(),
             &kwargs,
@@ -148,6 +154,7 @@ pub(super) fn build_generic_test(
 
     let spec = TestSpec {
         test_name: short_name,
+        package,
         column_name: column,
         kwargs,
         attached_to: pending.attached_to.clone(),
@@ -169,6 +176,7 @@ pub(super) fn build_generic_test(
         depends_on: Vec::new(),
         relation: None,
         test: Some(spec),
+        unit: None,
         expectations: Vec::new(),
     };
     let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
@@ -294,7 +302,15 @@ pub(super) fn generic_test_call(
         }
     }
     Ok((
-        format!("{{{{ test_{}({}) }}}}", spec.test_name, args.join(", ")),
+        format!(
+            "{{{{ {}test_{}({}) }}}}",
+            spec.package
+                .as_ref()
+                .map(|p| format!("{p}."))
+                .unwrap_or_default(),
+            spec.test_name,
+            args.join(", ")
+        ),
         ctx,
     ))
 }

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use crate::config::{Config, ProjectFile, Target, config_from_tree, yaml_to_json};
 use crate::error::{ProjectError, Result};
 use crate::graph::Dag;
-use crate::jinja::{self, MacroLibrary, Phase, RenderTarget, Scope};
+use crate::jinja::{self, Lookups, MacroLibrary, Phase, RenderTarget, Scope, Wanted};
 use crate::props::{NodeProps, PropertiesFile};
 use crate::relation::Relation;
 use crate::{Compiled, External, Materialization, Node, Project, ResourceType, Source, TestSpec};
@@ -21,7 +21,8 @@ mod compile;
 mod discover;
 mod generic_tests;
 
-pub(crate) use compile::{compile, compile_inline};
+pub(crate) use compile::{compile, compile_inline, inject_ctes};
+pub(crate) use discover::files_with;
 use discover::{Loader, read_macro_files};
 use generic_tests::build_generic_test;
 
@@ -36,6 +37,8 @@ pub struct LoadOptions {
     pub warehouse: Option<PathBuf>,
     /// `--threads`.
     pub threads: Option<usize>,
+    /// `--state`: the target folder of an earlier run.
+    pub state: Option<PathBuf>,
 }
 
 pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
@@ -57,7 +60,11 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
     }
 
     let vars = collect_vars(&file, options.vars.as_deref())?;
-    let macros = MacroLibrary::build(&read_macro_files(&root, &file)?);
+    let packages = crate::packages::Packages::resolve(&root, &file)?;
+    let macros = Arc::new(MacroLibrary::build_with_packages(
+        &read_macro_files(&root, &file)?,
+        &packages.macros(&root)?,
+    ));
     let mut loader = Loader {
         root: root.clone(),
         file,
@@ -65,9 +72,15 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         names: BTreeMap::new(),
         sources: BTreeMap::new(),
         pending_tests: Vec::new(),
+        pending_unit_tests: Vec::new(),
+        base: PathBuf::new(),
+        root_file: None,
     };
     loader.discover()?;
     loader.apply_properties()?;
+    for package in &packages.folders {
+        loader.discover_package(package)?;
+    }
 
     let mut scope = Arc::new(Scope {
         names: loader
@@ -95,6 +108,8 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ),
         event_times: BTreeMap::new(),
+        macro_overrides: BTreeMap::new(),
+        env_overrides: BTreeMap::new(),
     });
 
     let Loader {
@@ -102,6 +117,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         mut nodes,
         sources,
         pending_tests,
+        pending_unit_tests,
         ..
     } = loader;
 
@@ -119,6 +135,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
             is_incremental: false,
             config: &node.config.0,
             batch: None,
+            lookups: None,
         };
         let (_, recorded) = jinja::render(
             &scope,
@@ -183,11 +200,20 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         }
     }
 
+    for (props, path) in pending_unit_tests {
+        if let Some(node) = unit_test_node(&root, &scope, &file, &nodes, props, &path)? {
+            nodes.insert(node.unique_id.clone(), node);
+        }
+    }
+
     // Dependencies.
     for node in nodes.values_mut() {
         let mut deps: Vec<String> = Vec::new();
         if let Some(test) = &node.test {
             deps.push(test.attached_to.clone());
+        }
+        if let Some(unit) = &node.unit {
+            deps.push(unit.model.clone());
         }
         for name in &node.refs {
             match scope.names.get(name) {
@@ -214,7 +240,12 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
     }
 
     let dag = Dag::build(&nodes, &sources)?;
+    let state = match &options.state {
+        Some(dir) => Some(Arc::new(crate::state::State::load(dir)?)),
+        None => None,
+    };
     Ok(Project {
+        state,
         root,
         name: file.name.clone(),
         file,
@@ -289,6 +320,7 @@ fn render_target<'a>(
         is_incremental,
         config: &node.config.0,
         batch,
+        lookups: None,
     }
 }
 
@@ -342,4 +374,85 @@ fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
     let mut relation = Relation::new(schema, alias);
     relation.ephemeral = node.is_ephemeral();
     Ok(relation)
+}
+
+/// A `unit_tests:` entry as a test node attached to its model.
+fn unit_test_node(
+    root: &Path,
+    scope: &Arc<Scope>,
+    file: &ProjectFile,
+    nodes: &BTreeMap<String, Node>,
+    props: crate::unit_tests::UnitTestProps,
+    path: &Path,
+) -> Result<Option<Node>> {
+    use crate::unit_tests::{Given, UnitTestSpec, resolve_input, rows_of};
+    let what = format!("unit test '{}'", props.name);
+    let Some(model) = scope.names.get(&props.model).cloned() else {
+        return Err(ProjectError::invalid(
+            path,
+            format!("{what}: no model named '{}'", props.model),
+        ));
+    };
+    if !nodes.contains_key(&model) {
+        return Ok(None);
+    }
+    let mut given = Vec::new();
+    for g in &props.given {
+        let target = resolve_input(&g.input, &scope.names, &scope.sources)
+            .map_err(|m| ProjectError::invalid(path, format!("{what}: {m}")))?;
+        let rows = rows_of(root, &g.rows, path, &format!("{what}, given {}", g.input))?;
+        given.push(Given {
+            input: g.input.clone(),
+            target,
+            rows,
+        });
+    }
+    let expect = rows_of(root, &props.expect, path, &format!("{what}, expect"))?;
+    let overrides = props.overrides.clone().unwrap_or_default();
+    let to_map = |m: &serde_yaml::Mapping| -> BTreeMap<String, Json> {
+        m.iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), yaml_to_json(v))))
+            .collect()
+    };
+    let spec = UnitTestSpec {
+        model: model.clone(),
+        given,
+        expect,
+        macro_overrides: to_map(&overrides.macros),
+        var_overrides: to_map(&overrides.vars),
+        env_overrides: to_map(&overrides.env_vars)
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+            .collect(),
+    };
+    let fqn = vec![file.name.clone(), props.model.clone(), props.name.clone()];
+    let mut config = crate::Config(crate::config::config_from_tree(&file.tests, &fqn));
+    if let Json::Object(map) = yaml_to_json(&serde_yaml::Value::Mapping(props.config.clone())) {
+        config.merge(&map);
+    }
+    let mut node = Node {
+        unique_id: format!("unit_test.{}.{}.{}", file.name, props.model, props.name),
+        resource_type: ResourceType::Test,
+        name: props.name.clone(),
+        path: path.to_path_buf(),
+        patch_path: None,
+        fqn,
+        raw_code: String::new(),
+        config,
+        materialization: Materialization::View,
+        description: props.description.clone().unwrap_or_default(),
+        columns: Vec::new(),
+        refs: Vec::new(),
+        source_refs: Vec::new(),
+        depends_on: Vec::new(),
+        relation: None,
+        test: None,
+        unit: Some(spec),
+        expectations: Vec::new(),
+    };
+    if !node.config.enabled() {
+        return Ok(None);
+    }
+    node.materialization = crate::spec::resolve_node(root, &node)?;
+    Ok(Some(node))
 }

@@ -19,97 +19,11 @@ use crate::config::Target;
 use crate::error::{ProjectError, closest_name};
 use crate::relation::{Relation, quote_ident};
 
-pub(crate) const MACRO_TEMPLATE: &str = "__macros__";
+mod adapter;
+mod macros;
 
-/// The built-in macros: generic tests and the schema/alias naming hooks. A project macro of the
-/// same name replaces one of these, as in dbt.
-const BUILTIN_MACROS: &str = include_str!("builtin_macros.sql");
-
-/// All macros of a project, concatenated into one template with a map back to their files.
-#[derive(Debug, Clone, Default)]
-pub struct MacroLibrary {
-    text: String,
-    names: Vec<String>,
-    /// (first line in `text`, file, first line in file) for each concatenated file.
-    segments: Vec<(usize, PathBuf)>,
-}
-
-impl MacroLibrary {
-    /// Builds the library from `(path, source)` pairs; `{% test %}` blocks become `test_*` macros.
-    pub fn build(files: &[(PathBuf, String)]) -> Self {
-        let mut lib = MacroLibrary::default();
-        let builtin_path = PathBuf::from("<orderlake builtins>");
-        lib.push(&builtin_path, BUILTIN_MACROS);
-        for (path, source) in files {
-            lib.push(path, &rewrite_blocks(source));
-        }
-        let re =
-            regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("static regex");
-        let mut names: Vec<String> = re
-            .captures_iter(&lib.text)
-            .map(|c| c[1].to_string())
-            .collect();
-        names.sort();
-        names.dedup();
-        lib.names = names;
-        lib
-    }
-
-    fn push(&mut self, path: &Path, source: &str) {
-        let start = self.text.lines().count() + 1;
-        self.segments.push((start, path.to_path_buf()));
-        self.text.push_str(source);
-        if !source.ends_with('\n') {
-            self.text.push('\n');
-        }
-    }
-
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.names
-            .binary_search_by(|n| n.as_str().cmp(name))
-            .is_ok()
-    }
-
-    /// Maps a line of the concatenated template back to (file, line).
-    fn locate(&self, line: usize) -> (PathBuf, usize) {
-        let mut found = (PathBuf::from(MACRO_TEMPLATE), line);
-        for (start, path) in &self.segments {
-            if line >= *start {
-                found = (path.clone(), line - start + 1);
-            }
-        }
-        found
-    }
-
-    /// The statement that brings every macro into a node's template (on the same line, so line
-    /// numbers of the node's own source are unchanged).
-    fn import_prefix(&self) -> String {
-        if self.names.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{{% from \"{MACRO_TEMPLATE}\" import {} %}}",
-                self.names.join(", ")
-            )
-        }
-    }
-}
-
-/// dbt's block tags that are not Jinja: `{% test x(...) %}` defines the macro `test_x`;
-/// `{% docs %}` blocks are documentation and render to nothing.
-fn rewrite_blocks(source: &str) -> String {
-    let test_open =
-        regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex");
-    let test_close = regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").expect("static regex");
-    let out = test_open.replace_all(source, "{%$1 macro test_$2(");
-    test_close
-        .replace_all(&out, "{%$1 endmacro $2%}")
-        .into_owned()
-}
+pub use adapter::{ColumnInfo, Lookups, QueryResult, Wanted};
+pub use macros::{MacroLibrary, PackageMacros};
 
 impl Object for Relation {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -137,12 +51,16 @@ pub struct Scope {
     /// (source name, table name) to (unique id, relation).
     pub sources: BTreeMap<(String, String), (String, Relation)>,
     pub vars: BTreeMap<String, Json>,
-    pub macros: MacroLibrary,
+    pub macros: Arc<MacroLibrary>,
     pub target: Option<Target>,
     pub run_started_at: DateTime<Utc>,
     pub invocation_id: String,
     /// Unique id to the `event_time` column of nodes that have one (for microbatch filtering).
     pub event_times: BTreeMap<String, String>,
+    /// Macros a unit test replaces by a value (`overrides: macros:`), by bare name.
+    pub macro_overrides: BTreeMap<String, Json>,
+    /// Environment variables a unit test sets (`overrides: env_vars:`).
+    pub env_overrides: BTreeMap<String, String>,
 }
 
 /// Parse renders discover refs and configs; compile renders produce the SQL to run.
@@ -158,6 +76,8 @@ pub struct Recorded {
     pub refs: Vec<String>,
     pub sources: Vec<(String, String)>,
     pub config: serde_json::Map<String, Json>,
+    /// Columns and query results the render asked for and was not given.
+    pub wanted: Wanted,
     failure: Option<Failure>,
 }
 
@@ -180,6 +100,8 @@ pub struct RenderTarget<'a> {
     pub config: &'a serde_json::Map<String, Json>,
     /// The batch being built, for microbatch models.
     pub batch: Option<&'a crate::Batch>,
+    /// Answers to `adapter.get_columns_in_relation` and `run_query`.
+    pub lookups: Option<Arc<Lookups>>,
 }
 
 /// Renders `source` (the node's raw code) with extra context values.
@@ -235,10 +157,17 @@ fn environment<'s>(
     env.set_recursion_limit(200);
     // SQL is neither HTML nor JSON: minijinja would escape templates named `*.yml` as JSON.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.add_template(MACRO_TEMPLATE, &scope.macros.text)
-        .map_err(|e| template_error(scope, node.path, &e))?;
-    let template_source = format!("{}{}", scope.macros.import_prefix(), source);
-    env.add_template_owned(node.path.to_string_lossy().into_owned(), template_source)
+    scope.macros.register(&mut env);
+    for (name, value) in &scope.macro_overrides {
+        let value = Value::from(minijinja::value::Serde(value.clone()));
+        env.add_global(
+            name.clone(),
+            Value::from_function(move |_args: &[Value]| -> Result<Value, Error> {
+                Ok(value.clone())
+            }),
+        );
+    }
+    env.add_template_owned(node.path.to_string_lossy().into_owned(), source.to_string())
         .map_err(|e| template_error(scope, node.path, &e))?;
 
     // ref('name') / ref('package', 'name')
@@ -350,9 +279,13 @@ fn environment<'s>(
         );
     }
 
+    let env_overrides = scope.env_overrides.clone();
     env.add_function(
         "env_var",
-        |name: String, default: Option<Value>| -> Result<Value, Error> {
+        move |name: String, default: Option<Value>| -> Result<Value, Error> {
+            if let Some(v) = env_overrides.get(&name) {
+                return Ok(Value::from(v.clone()));
+            }
             match std::env::var(&name) {
                 Ok(v) => Ok(Value::from(v)),
                 Err(_) => default.ok_or_else(|| {
@@ -388,6 +321,17 @@ fn environment<'s>(
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
         Ok(Value::from(minijinja::value::Serde(json)))
     });
+    env.add_function("__orderlake_slugify", |s: String| -> String {
+        let mut slug: String = s
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if slug.starts_with(|c: char| c.is_ascii_digit()) {
+            slug.insert(0, '_');
+        }
+        slug
+    });
     env.add_filter("as_text", |v: Value| v.to_string());
     env.add_filter("as_native", |v: Value| v);
     env.add_filter("as_bool", |v: Value| match v.as_str() {
@@ -418,6 +362,15 @@ fn environment<'s>(
         Value::from_object(Timestamp(scope.run_started_at)),
     );
     env.add_global("exceptions", Value::from_object(Exceptions));
+    let adapter = Arc::new(adapter::Adapter {
+        scope: scope.clone(),
+        lookups: node.lookups.clone().unwrap_or_default(),
+        recorded: recorded.clone(),
+    });
+    env.add_global("adapter", Value::from_dyn_object(adapter.clone()));
+    env.add_function("run_query", move |sql: String| -> Value {
+        adapter::run_query(&adapter, &sql)
+    });
     env.add_global(
         "this",
         node.this
@@ -590,10 +543,9 @@ fn template_error(scope: &Scope, path: &Path, err: &Error) -> ProjectError {
 
 fn error_location(scope: &Scope, path: &Path, err: &Error) -> (PathBuf, usize) {
     let line = err.line().unwrap_or(1);
-    match err.name() {
-        Some(MACRO_TEMPLATE) => scope.macros.locate(line),
-        _ => (path.to_path_buf(), line),
-    }
+    err.name()
+        .and_then(|name| scope.macros.locate(name, line))
+        .unwrap_or_else(|| (path.to_path_buf(), line))
 }
 
 fn error_message(err: &Error) -> String {
@@ -652,12 +604,22 @@ mod tests {
     use super::*;
 
     fn scope_with(macros: &[(&str, &str)]) -> Arc<Scope> {
+        scope_with_packages(macros, &[])
+    }
+
+    fn scope_with_packages(macros: &[(&str, &str)], local: &[PackageMacros]) -> Arc<Scope> {
         let files: Vec<(PathBuf, String)> = macros
             .iter()
             .map(|(p, s)| (PathBuf::from(p), s.to_string()))
             .collect();
+        let bundled = crate::packages::Packages {
+            folders: Vec::new(),
+            bundled: vec!["dbt".into(), "dbt_utils".into()],
+        };
+        let mut packages = bundled.macros(Path::new(".")).unwrap();
+        packages.extend(local.iter().cloned());
         let mut scope = Scope {
-            macros: MacroLibrary::build(&files),
+            macros: Arc::new(MacroLibrary::build_with_packages(&files, &packages)),
             ..Default::default()
         };
         scope.names.insert("orders".into(), "model.p.orders".into());
@@ -680,6 +642,7 @@ mod tests {
             is_incremental: false,
             config,
             batch: None,
+            lookups: None,
         }
     }
 
@@ -763,10 +726,101 @@ mod tests {
         assert!(err.starts_with("macros/bad.sql:3"), "{err}");
     }
 
+    fn compile(scope: &Arc<Scope>, src: &str, lookups: Option<Lookups>) -> (String, Recorded) {
+        let cfg = serde_json::Map::new();
+        let path = PathBuf::from("models/m.sql");
+        let mut node = target(&path, &cfg);
+        node.lookups = lookups.map(Arc::new);
+        render(scope, Phase::Compile, &node, src, BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn macros_return_values_and_the_first_return_wins() {
+        let scope = scope_with(&[(
+            "macros/m.sql",
+            "{% macro cols() %}{{ return(['a', 'b']) }}{% endmacro %}\n{% macro pick(x) %}{% if x %}{{ return('yes') }}{% endif %}{{ return('no') }}{% endmacro %}\n{% macro both() %}{{ return(cols() | length) }}{% endmacro %}",
+        )]);
+        let (sql, _) = compile(
+            &scope,
+            "{% for c in cols() %}{{ c }}{% endfor %} {{ pick(true) }} {{ pick(false) }} {{ both() }}",
+            None,
+        );
+        assert_eq!(sql, "ab yes no 2");
+    }
+
+    #[test]
+    fn package_macros_are_namespaced_and_call_their_siblings() {
+        let local = PackageMacros {
+            name: "acme".into(),
+            files: vec![(
+                PathBuf::from("../acme/macros/a.sql"),
+                "{% macro inner() %}{{ return([1, 2, 3]) }}{% endmacro %}{% macro outer() %}{{ inner() | sum }}{% endmacro %}{% macro default__greet(n) %}hi {{ n }}{% endmacro %}".into(),
+            )],
+        };
+        let scope = scope_with_packages(&[], &[local]);
+        let (sql, _) = compile(
+            &scope,
+            "{{ acme.outer() }} {{ adapter.dispatch('greet', 'acme')('bo') }} {{ dbt.type_string() }} {{ type_string() }}",
+            None,
+        );
+        assert_eq!(sql, "6 hi bo varchar varchar");
+    }
+
+    #[test]
+    fn dbt_utils_star_asks_for_columns_then_uses_them() {
+        let scope = scope_with(&[]);
+        let src = "select {{ dbt_utils.star(ref('orders'), except=['Secret']) }}, {{ dbt_utils.generate_surrogate_key(['id', 'day']) }} as k from {{ ref('orders') }}";
+        let (_, recorded) = compile(&scope, src, None);
+        let key = "\"main\".\"orders\"".to_string();
+        assert_eq!(recorded.wanted.columns.iter().collect::<Vec<_>>(), [&key]);
+        let mut lookups = Lookups::default();
+        lookups.columns.insert(
+            key,
+            ["id", "secret", "amount"]
+                .map(|n| ColumnInfo {
+                    name: n.into(),
+                    data_type: "BIGINT".into(),
+                })
+                .to_vec(),
+        );
+        let (sql, recorded) = compile(&scope, src, Some(lookups));
+        assert!(recorded.wanted.is_empty());
+        assert_eq!(
+            sql,
+            "select \"id\",\n  \"amount\", md5(cast(concat(coalesce(cast(id as varchar), '_dbt_utils_surrogate_key_null_'), '-', coalesce(cast(day as varchar), '_dbt_utils_surrogate_key_null_')) as varchar)) as k from \"main\".\"orders\""
+        );
+    }
+
+    #[test]
+    fn run_query_results_reach_get_column_values() {
+        let scope = scope_with(&[]);
+        let src =
+            "{{ dbt_utils.pivot('status', dbt_utils.get_column_values(ref('orders'), 'status')) }}";
+        let (_, recorded) = compile(&scope, src, None);
+        let query = recorded.wanted.queries.iter().next().cloned().unwrap();
+        assert!(
+            query.starts_with("select status as value from \"main\".\"orders\""),
+            "{query}"
+        );
+        let mut lookups = Lookups::default();
+        lookups.queries.insert(
+            query,
+            QueryResult {
+                columns: vec!["value".into()],
+                rows: vec![vec![Json::from("paid")], vec![Json::from("it's")]],
+            },
+        );
+        let (sql, _) = compile(&scope, src, Some(lookups));
+        assert_eq!(
+            sql,
+            "sum(case when status = 'paid' then 1 else 0 end) as \"paid\",\n  sum(case when status = 'it''s' then 1 else 0 end) as \"it's\""
+        );
+    }
+
     #[test]
     fn test_blocks_become_macros() {
         assert_eq!(
-            rewrite_blocks("{% test is_even(model, column_name) %}x{% endtest %}"),
+            macros::rewrite_blocks("{% test is_even(model, column_name) %}x{% endtest %}"),
             "{% macro test_is_even(model, column_name) %}x{% endmacro %}"
         );
     }
