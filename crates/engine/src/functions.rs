@@ -16,6 +16,12 @@ use datafusion::logical_expr::{
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(DateDiff::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(DateAdd::new()));
+    for rewrite in duckdb::scalar_rewrites() {
+        ctx.register_udf(ScalarUDF::new_from_impl(rewrite));
+    }
+    for udaf in duckdb::aggregates() {
+        ctx.register_udaf(udaf);
+    }
     for part in [
         "year",
         "quarter",
@@ -245,6 +251,8 @@ impl ScalarUDFImpl for DateAdd {
         Ok(ColumnarValue::Array(std::sync::Arc::new(out)))
     }
 }
+
+mod duckdb;
 
 /// `year(x)`, `month(x)`, `day(x)`, ...: shorthands for `date_part` that return integers.
 #[derive(Debug, PartialEq, Eq, Hash)]
