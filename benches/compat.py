@@ -15,6 +15,7 @@ import collections
 import datetime
 import decimal
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -38,7 +39,7 @@ try:
     import duckdb  # noqa: F401
 except ImportError:
     venv_python = os.path.join(dbt_bin_dir(), "python")
-    os.execv(venv_python, [venv_python, os.path.abspath(__file__), *sys.argv[1:]])
+    os.execv(venv_python, [venv_python, os.path.abspath(sys.argv[0]), *sys.argv[1:]])
 import duckdb  # noqa: E402
 
 
@@ -57,7 +58,7 @@ def norm(v):
     if isinstance(v, bool):
         return v
     if isinstance(v, (int, float, decimal.Decimal)):
-        return round(float(v), 6)
+        return float(v)
     if isinstance(v, datetime.datetime):
         v = v.replace(tzinfo=None)
         if v.time() == datetime.time(0, 0):
@@ -83,6 +84,28 @@ def norm(v):
 def rows_to_counter(columns, rows):
     order = sorted(range(len(columns)), key=lambda i: columns[i])
     return collections.Counter(tuple(norm(r[i]) for i in order) for r in rows)
+
+
+def close(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def sort_key(row):
+    # Floats rounded coarsely only to put rows in the same order; `close` compares them.
+    return tuple((0, "") if v is None else (1, round(v, 3)) if isinstance(v, float)
+                 else (2, str(v)) for v in row)
+
+
+def same_rows(columns, ours, theirs):
+    """Equal as multisets: numbers within 1e-6 (relative or absolute), e.g. an average that one
+    engine keeps as a decimal to 6 places and the other as a double."""
+    a = sorted(rows_to_counter(columns, ours).elements(), key=sort_key)
+    b = sorted(rows_to_counter(columns, theirs).elements(), key=sort_key)
+    return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
 
 
 def run(cmd, cwd):
@@ -152,12 +175,13 @@ def check_project(name, binary, dbt_dir):
             print(f"   FAIL {node['name']}: columns differ: orderlake {ol_columns}, dbt-duckdb {dd_columns}")
             failed += 1
             continue
-        ours = rows_to_counter(dd_columns, [[r.get(c) for c in dd_columns] for r in ol_rows])
-        theirs = rows_to_counter(dd_columns, dd_rows)
-        if ours == theirs:
+        ours_rows = [[r.get(c) for c in dd_columns] for r in ol_rows]
+        if same_rows(dd_columns, ours_rows, dd_rows):
             print(f"   ok   {node['name']}: {len(dd_rows)} rows equal")
             passed += 1
         else:
+            ours = rows_to_counter(dd_columns, ours_rows)
+            theirs = rows_to_counter(dd_columns, dd_rows)
             print(f"   FAIL {node['name']}: rows differ")
             print(f"        only in orderlake:  {list((ours - theirs).elements())[:5]}")
             print(f"        only in dbt-duckdb: {list((theirs - ours).elements())[:5]}")
