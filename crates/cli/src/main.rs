@@ -56,13 +56,6 @@ struct GlobalArgs {
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// An earlier run's target folder (manifest.json, run_results.json), for the selectors
-    /// state:new, state:modified[.body|.configs|.contract|.macros] and result:<status>.
-    #[arg(long, global = true, env = "ORDERLAKE_STATE")]
-    state: Option<PathBuf>,
-    /// Read parents that are neither selected nor built here from the --state run's warehouse.
-    #[arg(long, global = true)]
-    defer: bool,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -76,6 +69,13 @@ struct Selection {
     /// Nodes to leave out (same syntax).
     #[arg(long, num_args = 1..)]
     exclude: Vec<String>,
+    /// An earlier run's target folder (manifest.json, run_results.json), for the selectors
+    /// state:new, state:modified[.body|.configs|.contract|.macros] and result:<status>.
+    #[arg(long, env = "ORDERLAKE_STATE")]
+    state: Option<PathBuf>,
+    /// Read parents that are neither selected nor built here from the --state run's warehouse.
+    #[arg(long)]
+    defer: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -261,12 +261,17 @@ fn init_logging(verbose: u8) {
 }
 
 pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
+    load_project_with_state(global, None)
+}
+
+/// [`load_project`] with `--state` (the commands that select: build, run, test, ls, compile).
+fn load_project_with_state(global: &GlobalArgs, state: Option<&Path>) -> Result<Project> {
     let options = LoadOptions {
         vars: global.vars.clone(),
         target: global.target.clone(),
         warehouse: global.warehouse.clone(),
         threads: global.threads,
-        state: global.state.as_deref().map(absolute),
+        state: state.map(absolute),
     };
     let root = global
         .project_dir
@@ -362,7 +367,10 @@ fn selected(project: &Project, selection: &Selection) -> Result<BTreeSet<String>
 
 /// Loads, plans, runs and reports; the exit code is non-zero when anything errored or failed.
 async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Result<ExitCode> {
-    let project = Arc::new(load_project(global)?);
+    let project = Arc::new(load_project_with_state(
+        global,
+        args.selection.state.as_deref(),
+    )?);
     let request = Request {
         command,
         select: args.selection.select.clone(),
@@ -370,7 +378,7 @@ async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Re
         full_refresh: args.full_refresh,
         event_time_start: args.event_time_start.clone(),
         event_time_end: args.event_time_end.clone(),
-        defer: global.defer,
+        defer: args.selection.defer,
     };
     let plan = invocation::plan(&project, &request)?;
     let warehouse = Arc::new(open_warehouse(&project).await?);
@@ -445,7 +453,7 @@ async fn runs(
 }
 
 async fn compile(global: &GlobalArgs, selection: &Selection) -> Result<ExitCode> {
-    let project = load_project(global)?;
+    let project = load_project_with_state(global, selection.state.as_deref())?;
     let (count, dir) = invocation::compile(&project, &selection.select, &selection.exclude).await?;
     println!(
         "Compiled {count} node{} to {}",
@@ -461,7 +469,7 @@ fn ls(
     resource_type: Option<&str>,
     output: LsOutput,
 ) -> Result<ExitCode> {
-    let project = load_project(global)?;
+    let project = load_project_with_state(global, selection.state.as_deref())?;
     let ids = selected(&project, selection)?;
     for id in ids {
         let node = &project.nodes[&id];
@@ -538,5 +546,17 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
         std::env::current_dir()
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's flags fit together (a global flag named like a subcommand's own
+    /// panics only when that subcommand runs).
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -395,9 +395,13 @@ async fn compile_to_file(
     Ok((compiled.sql, rel_path))
 }
 
-/// Writes compiled SQL at `rel_path` below the project root.
+/// Writes compiled SQL at `rel_path` below the project root (not when the file already says
+/// it: rewriting thousands of unchanged files costs more than reading them).
 pub(crate) fn write_compiled(root: &Path, rel_path: &Path, sql: &str) -> Result<()> {
     let path = root.join(rel_path);
+    if std::fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
+        return Ok(());
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
     }

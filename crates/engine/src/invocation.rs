@@ -332,14 +332,18 @@ pub async fn compile(
 ) -> Result<(usize, PathBuf)> {
     let ids = project.select(select, exclude)?;
     artifacts::write_manifest(project)?;
+    let ids: Vec<String> = ids
+        .into_iter()
+        .filter(|id| {
+            let node = &project.nodes[id];
+            node.resource_type != ResourceType::Seed && node.unit.is_none()
+        })
+        .collect();
+    let all = project.compile_all(&ids)?;
     let mut count = 0;
     let mut warehouse = None;
-    for id in &ids {
+    for (id, mut compiled) in ids.iter().zip(all) {
         let node = &project.nodes[id];
-        if node.resource_type == ResourceType::Seed {
-            continue;
-        }
-        let mut compiled = project.compile(id, false)?;
         if !compiled.wanted.is_empty() {
             if warehouse.is_none() {
                 warehouse = Some(open_warehouse(project).await?);

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -219,8 +219,11 @@ pub(crate) fn resolve_input(
     if text == "this" {
         return Ok(GivenTarget::This);
     }
-    let args = regex::Regex::new(r#"^(ref|source)\s*\((.*)\)$"#).expect("static regex");
-    let quoted = regex::Regex::new(r#"['"]([^'"]*)['"]"#).expect("static regex");
+    static ARGS: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r#"^(ref|source)\s*\((.*)\)$"#).expect("static regex"));
+    static QUOTED: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r#"['"]([^'"]*)['"]"#).expect("static regex"));
+    let (args, quoted) = (&*ARGS, &*QUOTED);
     let Some(caps) = args.captures(text) else {
         return Err(format!(
             "input '{text}' must be ref('model'), source('source', 'table') or this"

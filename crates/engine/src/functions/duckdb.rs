@@ -13,8 +13,8 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, AggregateFunctionSimplification};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr,
-    ScalarFunctionArgs, ScalarUDFImpl, Signature, SortExpr, Volatility, cast, lit, when,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
+    ScalarUDFImpl, Signature, SortExpr, Volatility, cast, lit, when,
 };
 
 type Rewrite = fn(Vec<Expr>, &SimplifyContext) -> Result<Expr>;
@@ -75,10 +75,16 @@ fn one(args: Vec<Expr>, name: &str) -> Result<Expr> {
 
 pub(super) fn scalar_rewrites() -> Vec<Renamed> {
     vec![
-        renamed("strftime", &[], 2, |_| Ok(DataType::Utf8), |args, _| {
-            let (t, fmt) = two(args, "strftime")?;
-            Ok(cast(to_char(t, fmt), DataType::Utf8))
-        }),
+        renamed(
+            "strftime",
+            &[],
+            2,
+            |_| Ok(DataType::Utf8),
+            |args, _| {
+                let (t, fmt) = two(args, "strftime")?;
+                Ok(cast(to_char(t, fmt), DataType::Utf8))
+            },
+        ),
         renamed(
             "strptime",
             &[],
@@ -92,21 +98,38 @@ pub(super) fn scalar_rewrites() -> Vec<Renamed> {
                 ))
             },
         ),
-        renamed("epoch", &[], 1, |_| Ok(DataType::Float64), |args, _| {
-            Ok(cast(
-                date_part(lit("epoch"), one(args, "epoch")?),
-                DataType::Float64,
-            ))
-        }),
-        renamed("regexp_matches", &[], 2, |_| Ok(DataType::Boolean), |args, _| {
-            let (s, p) = two(args, "regexp_matches")?;
-            Ok(regexp_like(s, p, None))
-        }),
+        renamed(
+            "epoch",
+            &[],
+            1,
+            |_| Ok(DataType::Float64),
+            |args, _| {
+                Ok(cast(
+                    date_part(lit("epoch"), one(args, "epoch")?),
+                    DataType::Float64,
+                ))
+            },
+        ),
+        renamed(
+            "regexp_matches",
+            &[],
+            2,
+            |_| Ok(DataType::Boolean),
+            |args, _| {
+                let (s, p) = two(args, "regexp_matches")?;
+                Ok(regexp_like(s, p, None))
+            },
+        ),
         renamed(
             "string_split",
             &["str_split"],
             2,
-            |_| Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))),
+            |_| {
+                Ok(DataType::List(Arc::new(Field::new_list_field(
+                    DataType::Utf8,
+                    true,
+                ))))
+            },
             |args, _| {
                 let (s, sep) = two(args, "string_split")?;
                 Ok(datafusion::functions_nested::expr_fn::string_to_array(
@@ -116,21 +139,27 @@ pub(super) fn scalar_rewrites() -> Vec<Renamed> {
                 ))
             },
         ),
-        renamed("len", &[], 1, |_| Ok(DataType::Int64), |args, info| {
-            let x = one(args, "len")?;
-            let is_list = matches!(
-                info.get_data_type(&x)?,
-                DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
-            );
-            Ok(if is_list {
-                cast(
-                    datafusion::functions_nested::expr_fn::cardinality(x),
-                    DataType::Int64,
-                )
-            } else {
-                cast(character_length(x), DataType::Int64)
-            })
-        }),
+        renamed(
+            "len",
+            &[],
+            1,
+            |_| Ok(DataType::Int64),
+            |args, info| {
+                let x = one(args, "len")?;
+                let is_list = matches!(
+                    info.get_data_type(&x)?,
+                    DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                );
+                Ok(if is_list {
+                    cast(
+                        datafusion::functions_nested::expr_fn::cardinality(x),
+                        DataType::Int64,
+                    )
+                } else {
+                    cast(character_length(x), DataType::Int64)
+                })
+            },
+        ),
     ]
 }
 
@@ -168,7 +197,9 @@ struct RenamedAggregate {
 enum AggregateKind {
     CountIf,
     /// `arg_max(x, by)`: x of the row with the greatest `by` (`descending`), or the least.
-    ArgBy { descending: bool },
+    ArgBy {
+        descending: bool,
+    },
 }
 
 pub(super) fn aggregates() -> Vec<AggregateUDF> {

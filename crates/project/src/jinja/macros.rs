@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
@@ -102,6 +102,23 @@ impl MacroSet {
     }
 }
 
+/// The (sorted, unique) names of the macros a mangled text defines.
+fn defined_names(text: &str) -> Vec<String> {
+    static DEFINED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(&format!(
+            r"\{{%-?\s*macro\s+{MANGLE}([A-Za-z_][A-Za-z0-9_]*)"
+        ))
+        .expect("static regex")
+    });
+    let mut names: Vec<String> = DEFINED
+        .captures_iter(text)
+        .map(|c| c[1].to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The global through which a package's own templates reach its namespace.
 fn namespace_global(package: &str) -> String {
     format!("__ns__{package}")
@@ -109,19 +126,23 @@ fn namespace_global(package: &str) -> String {
 
 /// `{% macro name(` → `{% macro __m__name(`.
 fn mangle(source: &str) -> String {
-    let re = regex::Regex::new(r"\{%(-?)\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-        .expect("static regex");
-    re.replace_all(source, format!("{{%$1 macro {MANGLE}$2(").as_str())
+    static MACRO: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\{%(-?)\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex")
+    });
+    MACRO
+        .replace_all(source, format!("{{%$1 macro {MANGLE}$2(").as_str())
         .into_owned()
 }
 
 /// dbt's block tags that are not Jinja: `{% test x(...) %}` defines the macro `test_x`.
 pub(crate) fn rewrite_blocks(source: &str) -> String {
-    let test_open =
-        regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex");
-    let test_close = regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").expect("static regex");
-    let out = test_open.replace_all(source, "{%$1 macro test_$2(");
-    test_close
+    static TEST_OPEN: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").expect("static regex")
+    });
+    static TEST_CLOSE: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").expect("static regex"));
+    let out = TEST_OPEN.replace_all(source, "{%$1 macro test_$2(");
+    TEST_CLOSE
         .replace_all(&out, "{%$1 endmacro $2%}")
         .into_owned()
 }
@@ -132,6 +153,8 @@ pub(crate) fn rewrite_blocks(source: &str) -> String {
 pub struct MacroLibrary {
     root: MacroSet,
     packages: Vec<MacroSet>,
+    /// Macros the project defines itself (a built-in of the same name is replaced).
+    project_defined: Vec<String>,
 }
 
 /// A package's macro files, for [`MacroLibrary::build_with_packages`].
@@ -151,9 +174,11 @@ impl MacroLibrary {
     pub fn build_with_packages(files: &[(PathBuf, String)], packages: &[PackageMacros]) -> Self {
         let mut root = MacroSet::new(None);
         root.push(Path::new("<orderlake builtins>"), BUILTIN_MACROS);
+        let builtin_end = root.text.len();
         for (path, source) in files {
             root.push(path, source);
         }
+        let project_defined = defined_names(&root.text[builtin_end..]);
         let packages = packages
             .iter()
             .map(|p| {
@@ -167,7 +192,15 @@ impl MacroLibrary {
         MacroLibrary {
             root: root.finish(),
             packages,
+            project_defined,
         }
+    }
+
+    /// Whether the project replaces the built-in macro `name` (e.g. `generate_schema_name`).
+    pub fn project_defines(&self, name: &str) -> bool {
+        self.project_defined
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
     }
 
     /// Whether a macro of this name can be called without a package prefix.
@@ -209,6 +242,14 @@ impl MacroLibrary {
             }
         }
         out
+    }
+
+    /// The names of the macro templates (the project's, then each package's).
+    pub(crate) fn template_names(&self) -> Vec<String> {
+        std::iter::once(&self.root)
+            .chain(&self.packages)
+            .map(|s| s.template.clone())
+            .collect()
     }
 
     /// The template source of a macro template, for the environment's loader.
@@ -259,7 +300,7 @@ impl MacroLibrary {
 
     /// Registers the globals through which templates call macros: one per bare name, one
     /// namespace object per package (and its `__ns__` twin), and `return`.
-    pub(crate) fn register(self: &Arc<Self>, env: &mut Environment<'_>) {
+    pub(crate) fn register(self: &Arc<Self>, env: &mut Environment<'static>) {
         let library = self.clone();
         env.set_loader(move |name| Ok(library.template_source(name).map(str::to_string)));
         let mut seen = std::collections::BTreeSet::new();

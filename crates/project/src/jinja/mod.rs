@@ -61,6 +61,8 @@ pub struct Scope {
     pub macro_overrides: BTreeMap<String, Json>,
     /// Environment variables a unit test sets (`overrides: env_vars:`).
     pub env_overrides: BTreeMap<String, String>,
+    /// The environment every render starts from (see `base_environment`), built on first use.
+    pub(crate) base: std::sync::OnceLock<Environment<'static>>,
 }
 
 /// Parse renders discover refs and configs; compile renders produce the SQL to run.
@@ -141,13 +143,10 @@ fn lock(recorded: &Mutex<Recorded>) -> std::sync::MutexGuard<'_, Recorded> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn environment<'s>(
-    scope: &'s Arc<Scope>,
-    phase: Phase,
-    node: &RenderTarget<'_>,
-    recorded: Arc<Mutex<Recorded>>,
-    source: &str,
-) -> Result<Environment<'s>, ProjectError> {
+/// What every render shares: syntax, filters, pure functions and the macros (their templates
+/// compiled once). Each render clones it — compiled templates are shared, not copied — and adds
+/// the globals bound to its node.
+fn base_environment(macros: &Arc<MacroLibrary>) -> Environment<'static> {
     let mut env = Environment::new();
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
@@ -157,7 +156,80 @@ fn environment<'s>(
     env.set_recursion_limit(200);
     // SQL is neither HTML nor JSON: minijinja would escape templates named `*.yml` as JSON.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    scope.macros.register(&mut env);
+    macros.register(&mut env);
+    env.add_function(
+        "log",
+        |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
+            let info: Option<bool> = kwargs.get("info")?;
+            if info.unwrap_or(false) {
+                tracing::info!("{msg}");
+            } else {
+                tracing::debug!("{msg}");
+            }
+            Ok(String::new())
+        },
+    );
+    env.add_function("tojson", |v: Value| -> Result<String, Error> {
+        serde_json::to_string(&v)
+            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+    });
+    env.add_function("fromjson", |s: String| -> Result<Value, Error> {
+        let json: Json = serde_json::from_str(&s)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+        Ok(Value::from(minijinja::value::Serde(json)))
+    });
+    env.add_function("__orderlake_slugify", |s: String| -> String {
+        let mut slug: String = s
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if slug.starts_with(|c: char| c.is_ascii_digit()) {
+            slug.insert(0, '_');
+        }
+        slug
+    });
+    env.add_filter("as_text", |v: Value| v.to_string());
+    env.add_filter("as_native", |v: Value| v);
+    env.add_filter("as_bool", |v: Value| match v.as_str() {
+        Some(s) => s.eq_ignore_ascii_case("true"),
+        None => v.is_true(),
+    });
+    env.add_filter("as_number", |v: Value| -> Result<Value, Error> {
+        match v.as_str() {
+            Some(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| s.trim().parse::<f64>().map(Value::from))
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("'{s}' is not a number"),
+                    )
+                }),
+            None => Ok(v),
+        }
+    });
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    // Compile the macro templates now, once; a broken one reports itself where it is used.
+    for template in macros.template_names() {
+        let _ = env.get_template(&template);
+    }
+    env
+}
+
+fn environment<'s>(
+    scope: &'s Arc<Scope>,
+    phase: Phase,
+    node: &RenderTarget<'_>,
+    recorded: Arc<Mutex<Recorded>>,
+    source: &str,
+) -> Result<Environment<'s>, ProjectError> {
+    let mut env = scope
+        .base
+        .get_or_init(|| base_environment(&scope.macros))
+        .clone();
     for (name, value) in &scope.macro_overrides {
         let value = Value::from(minijinja::value::Serde(value.clone()));
         env.add_global(
@@ -300,60 +372,6 @@ fn environment<'s>(
 
     let is_incremental = node.is_incremental;
     env.add_function("is_incremental", move || is_incremental);
-    env.add_function(
-        "log",
-        |msg: Value, kwargs: Kwargs| -> Result<String, Error> {
-            let info: Option<bool> = kwargs.get("info")?;
-            if info.unwrap_or(false) {
-                tracing::info!("{msg}");
-            } else {
-                tracing::debug!("{msg}");
-            }
-            Ok(String::new())
-        },
-    );
-    env.add_function("tojson", |v: Value| -> Result<String, Error> {
-        serde_json::to_string(&v)
-            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
-    });
-    env.add_function("fromjson", |s: String| -> Result<Value, Error> {
-        let json: Json = serde_json::from_str(&s)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-        Ok(Value::from(minijinja::value::Serde(json)))
-    });
-    env.add_function("__orderlake_slugify", |s: String| -> String {
-        let mut slug: String = s
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        if slug.starts_with(|c: char| c.is_ascii_digit()) {
-            slug.insert(0, '_');
-        }
-        slug
-    });
-    env.add_filter("as_text", |v: Value| v.to_string());
-    env.add_filter("as_native", |v: Value| v);
-    env.add_filter("as_bool", |v: Value| match v.as_str() {
-        Some(s) => s.eq_ignore_ascii_case("true"),
-        None => v.is_true(),
-    });
-    env.add_filter("as_number", |v: Value| -> Result<Value, Error> {
-        match v.as_str() {
-            Some(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .or_else(|_| s.trim().parse::<f64>().map(Value::from))
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("'{s}' is not a number"),
-                    )
-                }),
-            None => Ok(v),
-        }
-    });
 
     env.add_global("execute", phase == Phase::Compile);
     env.add_global("invocation_id", scope.invocation_id.clone());
@@ -361,7 +379,6 @@ fn environment<'s>(
         "run_started_at",
         Value::from_object(Timestamp(scope.run_started_at)),
     );
-    env.add_global("exceptions", Value::from_object(Exceptions));
     let adapter = Arc::new(adapter::Adapter {
         scope: scope.clone(),
         lookups: node.lookups.clone().unwrap_or_default(),

@@ -2,6 +2,8 @@
 //! `{% test %}` macros): their nodes, dbt's names for them, and the call that renders them.
 
 use super::discover::PendingTest;
+use std::sync::LazyLock;
+
 use super::*;
 
 /// Test configuration keys; every other key of a test definition is an argument of its macro.
@@ -22,7 +24,6 @@ pub(super) const TEST_CONFIG_KEYS: &[&str] = &[
 ];
 
 pub(super) fn build_generic_test(
-    root: &Path,
     scope: &Arc<Scope>,
     file: &ProjectFile,
     nodes: &BTreeMap<String, Node>,
@@ -179,8 +180,24 @@ pub(super) fn build_generic_test(
         unit: None,
         expectations: Vec::new(),
     };
+    let (call, _) = generic_test_call(scope, nodes, sources, &node)?;
+    node.raw_code = call;
+    if !node.config.enabled() {
+        return Ok(None);
+    }
+    Ok(Some(node))
+}
+
+/// The parse render of a generic test (the refs its arguments and macro make) and its
+/// materialization: independent of other tests, so tests finish in parallel.
+pub(super) fn finish_generic_test(
+    root: &Path,
+    scope: &Arc<Scope>,
+    nodes: &BTreeMap<String, Node>,
+    sources: &BTreeMap<String, Source>,
+    mut node: Node,
+) -> Result<Node> {
     let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
-    node.raw_code = call.clone();
     let (_, recorded) = jinja::render(
         scope,
         Phase::Parse,
@@ -190,11 +207,8 @@ pub(super) fn build_generic_test(
     )?;
     node.refs = recorded.refs;
     node.source_refs = recorded.sources;
-    if !node.config.enabled() {
-        return Ok(None);
-    }
     node.materialization = crate::spec::resolve_node(root, &node)?;
-    Ok(Some(node))
+    Ok(node)
 }
 
 /// dbt's naming: `<test>_<model>_<column>[__<arg values>]`, shortened with a hash when long.
@@ -279,8 +293,12 @@ pub(super) fn generic_test_call(
         args.push("column_name=__column_name".to_string());
     }
     // `to: ref('customers')` and `values: "{{ var('methods') }}"` are Jinja expressions.
-    let call = regex::Regex::new(r"^\s*((ref|source)\s*\(.*\))\s*$").expect("static regex");
-    let templated = regex::Regex::new(r"^\s*\{\{(.*)\}\}\s*$").expect("static regex");
+    static CALL: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^\s*((ref|source)\s*\(.*\))\s*$").expect("static regex")
+    });
+    static TEMPLATED: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^\s*\{\{(.*)\}\}\s*$").expect("static regex"));
+    let (call, templated) = (&*CALL, &*TEMPLATED);
     for (key, value) in &spec.kwargs {
         let expression = match value {
             Json::String(s) => call

@@ -24,7 +24,7 @@ mod generic_tests;
 pub(crate) use compile::{compile, compile_inline, inject_ctes};
 pub(crate) use discover::files_with;
 use discover::{Loader, read_macro_files};
-use generic_tests::build_generic_test;
+use generic_tests::{build_generic_test, finish_generic_test};
 
 /// What the command line may override.
 #[derive(Debug, Clone, Default)]
@@ -110,6 +110,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         event_times: BTreeMap::new(),
         macro_overrides: BTreeMap::new(),
         env_overrides: BTreeMap::new(),
+        base: Default::default(),
     });
 
     let Loader {
@@ -121,11 +122,13 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         ..
     } = loader;
 
-    // Parse render: discover refs, sources and in-file config.
-    for node in nodes.values_mut() {
-        if matches!(node.resource_type, ResourceType::Seed) {
-            continue;
-        }
+    // Parse render: discover refs, sources and in-file config (nodes are independent: in
+    // parallel).
+    let parsing: Vec<&mut Node> = nodes
+        .values_mut()
+        .filter(|n| !matches!(n.resource_type, ResourceType::Seed))
+        .collect();
+    parallel(parsing, |node| {
         let render_target = RenderTarget {
             path: &node.path,
             name: &node.name,
@@ -147,7 +150,8 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         node.config.merge(&recorded.config);
         node.refs = recorded.refs;
         node.source_refs = recorded.sources;
-    }
+        Ok(())
+    })?;
 
     // Disabled nodes leave the graph; a ref to one is an error below.
     let disabled: BTreeMap<String, PathBuf> = nodes
@@ -184,20 +188,22 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         node.relation = scope.relations.get(&node.unique_id).cloned();
     }
 
-    // Generic tests from properties files.
+    // Generic tests from properties files: named in order (names must be unique), rendered in
+    // parallel.
     let mut used_names = BTreeSet::new();
+    let mut tests = Vec::new();
     for pending in pending_tests {
-        if let Some(node) = build_generic_test(
-            &root,
-            &scope,
-            &file,
-            &nodes,
-            &sources,
-            pending,
-            &mut used_names,
-        )? {
-            nodes.insert(node.unique_id.clone(), node);
+        if let Some(node) =
+            build_generic_test(&scope, &file, &nodes, &sources, pending, &mut used_names)?
+        {
+            tests.push(node);
         }
+    }
+    let tests = parallel(tests, |node| {
+        finish_generic_test(&root, &scope, &nodes, &sources, node)
+    })?;
+    for node in tests {
+        nodes.insert(node.unique_id.clone(), node);
     }
 
     for (props, path) in pending_unit_tests {
@@ -255,6 +261,47 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         dag,
         scope,
     })
+}
+
+/// `f` over `items` on every core, results in the items' order; the first error (in that
+/// order) wins.
+pub(crate) fn parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    f: impl Fn(T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let f = &f;
+    let results: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| s.spawn(move || chunk.into_iter().map(f).collect::<Result<Vec<R>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ProjectError::invalid(
+                        "<parse>",
+                        "a parse thread panicked (a bug in orderlake)",
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 fn collect_vars(file: &ProjectFile, cli: Option<&str>) -> Result<BTreeMap<String, Json>> {
@@ -325,6 +372,28 @@ fn render_target<'a>(
 }
 
 fn resolve_relation(scope: &Arc<Scope>, node: &Node) -> Result<Relation> {
+    // dbt's default naming, without a render when the project keeps the built-in macros.
+    let builtin_schema = !scope.macros.project_defines("generate_schema_name");
+    let builtin_alias = !scope.macros.project_defines("generate_alias_name");
+    if builtin_schema
+        && builtin_alias
+        && let Some(target) = &scope.target
+        && (node.resource_type != ResourceType::Snapshot
+            || node.config.str("target_schema").is_none())
+    {
+        let schema = match node.config.schema().map(str::trim) {
+            Some(custom) => format!("{}_{custom}", target.schema),
+            None => target.schema.clone(),
+        };
+        let alias = node
+            .config
+            .alias()
+            .map(|a| a.trim().to_string())
+            .unwrap_or_else(|| node.name.clone());
+        let mut relation = Relation::new(schema, alias);
+        relation.ephemeral = node.is_ephemeral();
+        return Ok(relation);
+    }
     // Snapshots' `target_schema` is taken as is (dbt's legacy snapshot config).
     if node.resource_type == ResourceType::Snapshot
         && let Some(schema) = node.config.str("target_schema")
