@@ -185,10 +185,16 @@ async fn build(
                 };
                 match refresh {
                     Ok((key, touched, changed, (keyed_sql, predicate))) => {
-                        let (df, checks) = checker.apply(&keyed_sql).await?;
-                        let rows = warehouse
-                            .replace_where_recording(&relation, df, &predicate, reads.marks)
-                            .await?;
+                        let checked = checker.apply(&keyed_sql).await?;
+                        let written = warehouse
+                            .replace_where_recording(
+                                &relation,
+                                checked.df.clone(),
+                                &predicate,
+                                reads.marks,
+                            )
+                            .await;
+                        let (rows, checks) = checked.finish(written).await?;
                         let how = if touched > tracking::MAX_LISTED_KEYS {
                             ", as the range between the least and the greatest"
                         } else {
@@ -200,10 +206,16 @@ async fn build(
                         ))))
                     }
                     Err(reason) => {
-                        let (df, checks) = checker.apply(&sql).await?;
-                        let rows = warehouse
-                            .write_recording(&relation, df, WriteMode::Replace, reads.marks)
-                            .await?;
+                        let checked = checker.apply(&sql).await?;
+                        let written = warehouse
+                            .write_recording(
+                                &relation,
+                                checked.df.clone(),
+                                WriteMode::Replace,
+                                reads.marks,
+                            )
+                            .await;
+                        let (rows, checks) = checked.finish(written).await?;
                         Ok(
                             Outcome::written(rows, checks).refreshed(Refresh::full(format!(
                                 "materialized='table', recomputed whole: {reason}"
@@ -314,12 +326,17 @@ async fn run_incremental(
         .await
         .map_err(at(None))?;
     let written = async {
-        let (df, checks) = checker.apply(&sql).await?;
-        let rows = if incremental {
-            incremental::write_increment(warehouse, spec, relation, df).await?
+        let mut checked = checker.apply(&sql).await?;
+        if incremental {
+            checked = checked.read_once().await?;
+        }
+        let df = checked.df.clone();
+        let written = if incremental {
+            incremental::write_increment(warehouse, spec, relation, df).await
         } else {
-            warehouse.write(relation, df, WriteMode::Replace).await?
+            warehouse.write(relation, df, WriteMode::Replace).await
         };
+        let (rows, checks) = checked.finish(written).await?;
         Ok(Outcome::written(rows, checks).refreshed(refresh))
     };
     written.await.map_err(at(Some(path)))

@@ -318,19 +318,22 @@ pub async fn run_microbatch(
         .await?;
         // The last batch's SQL stays under target/compiled, as a model's SQL does.
         crate::execute::write_compiled(&project.root, &project.compiled_path(node), &compiled.sql)?;
-        let (df, stats) = expectations.apply(&compiled.sql).await?;
-        crate::expectations::merge_results(&mut results, stats);
-        if table_exists {
+        let checked = expectations.apply(&compiled.sql).await?;
+        let df = checked.df.clone();
+        let written = if table_exists {
             let predicate = format!(
                 "{column} >= {} AND {column} < {}",
                 sql_string(&batch.start),
                 sql_string(&batch.end)
             );
-            rows += warehouse.replace_where(relation, df, &predicate).await?;
+            warehouse.replace_where(relation, df, &predicate).await
         } else {
-            rows += warehouse.write(relation, df, WriteMode::Replace).await?;
-            table_exists = true;
-        }
+            warehouse.write(relation, df, WriteMode::Replace).await
+        };
+        let (written_rows, stats) = checked.finish(written).await?;
+        crate::expectations::merge_results(&mut results, stats);
+        rows += written_rows;
+        table_exists = true;
     }
     Ok((rows, results))
 }
