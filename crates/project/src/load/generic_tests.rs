@@ -197,6 +197,12 @@ pub(super) fn finish_generic_test(
     sources: &BTreeMap<String, Source>,
     mut node: Node,
 ) -> Result<Node> {
+    if let Some((refs, source_refs)) = builtin_test_refs(scope, &node) {
+        node.refs = refs;
+        node.source_refs = source_refs;
+        node.materialization = crate::spec::resolve_node(root, &node)?;
+        return Ok(node);
+    }
     let (call, ctx) = generic_test_call(scope, nodes, sources, &node)?;
     let (_, recorded) = jinja::render(
         scope,
@@ -209,6 +215,55 @@ pub(super) fn finish_generic_test(
     node.source_refs = recorded.sources;
     node.materialization = crate::spec::resolve_node(root, &node)?;
     Ok(node)
+}
+
+/// The refs of one of orderlake's own generic tests (`unique`, `not_null`, `accepted_values`,
+/// `relationships`, not replaced by the project), read from its arguments without a render:
+/// their macros call no `ref` themselves, so a `ref('x')`/`source('s', 't')` written in an
+/// argument is all there is. `None` when a render is needed (any other test, or Jinja that is
+/// not a plain ref or source).
+fn builtin_test_refs(scope: &Scope, node: &Node) -> Option<(Vec<String>, Vec<(String, String)>)> {
+    static REF: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*\)\s*$"#).expect("static regex")
+    });
+    static SOURCE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"^\s*source\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$"#,
+        )
+        .expect("static regex")
+    });
+    let spec = node.test.as_ref()?;
+    const BUILTIN: [&str; 4] = ["unique", "not_null", "accepted_values", "relationships"];
+    let macro_name = format!("test_{}", spec.test_name);
+    if spec.package.is_some()
+        || !BUILTIN.contains(&spec.test_name.as_str())
+        || scope.macros.project_defines(&macro_name)
+        || node.config.str("where").is_some_and(|w| w.contains("{{") || w.contains("{%"))
+    {
+        return None;
+    }
+    let (mut refs, mut source_refs) = (Vec::new(), Vec::new());
+    for value in spec.kwargs.values() {
+        let Json::String(text) = value else {
+            continue;
+        };
+        // An unknown name goes through the render, whose error says where it is written.
+        if let Some(c) = REF.captures(text) {
+            if !scope.names.contains_key(&c[1]) {
+                return None;
+            }
+            refs.push(c[1].to_string());
+        } else if let Some(c) = SOURCE.captures(text) {
+            let key = (c[1].to_string(), c[2].to_string());
+            if !scope.sources.contains_key(&key) {
+                return None;
+            }
+            source_refs.push(key);
+        } else if text.contains("{{") || text.contains("ref(") || text.contains("source(") {
+            return None;
+        }
+    }
+    Some((refs, source_refs))
 }
 
 /// dbt's naming: `<test>_<model>_<column>[__<arg values>]`, shortened with a hash when long.
