@@ -259,10 +259,17 @@ async fn fold_and_derive(
          from live where not {TRUNCATE} \
          union all select *, 1, 0, 0, false from live where {TRUNCATE})"
     );
-    let points_sql = format!(
-        "{body}, {ranked} select {}, {DELETE}, {TRUNCATE}, {SEEN_AT} from ranked where {keep}",
-        list(&point_columns, "")
-    );
+    let points_sql = match spec.scd_type {
+        // Type 2 keeps every point: no ranking to compute (four window sorts of every event).
+        ScdType::Two => format!(
+            "{body} select {}, {DELETE}, {TRUNCATE}, {SEEN_AT} from live",
+            list(&point_columns, "")
+        ),
+        ScdType::One => format!(
+            "{body}, {ranked} select {}, {DELETE}, {TRUNCATE}, {SEEN_AT} from ranked where {keep}",
+            list(&point_columns, "")
+        ),
+    };
     let table_sql = match spec.scd_type {
         ScdType::One => scd1(spec, kept, &points),
         ScdType::Two => scd2(spec, kept, &points),

@@ -709,6 +709,68 @@ impl Warehouse {
     }
 
     /// Registers files (CSV, Parquet, NDJSON; a path or glob) as a read-only relation.
+    /// For a glob of CSV files with the same columns whose types were inferred differently
+    /// (`1` in one file, `1.5` or an empty column in another): one schema where each column
+    /// has the widest of its types (integer < float < text). `None` when there is nothing to
+    /// reconcile, or the files' columns differ (then DataFusion's own inference speaks).
+    async fn csv_glob_schema(
+        &self,
+        location: &str,
+        extension: &str,
+    ) -> Result<Option<datafusion::arrow::datatypes::Schema>> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        if !location.contains(['*', '?', '[']) {
+            return Ok(None);
+        }
+        let files: Vec<std::path::PathBuf> = match glob::glob(location) {
+            Ok(paths) => paths.flatten().filter(|p| p.is_file()).collect(),
+            Err(_) => return Ok(None),
+        };
+        if files.len() < 2 {
+            return Ok(None);
+        }
+        let mut merged: Option<Vec<Field>> = None;
+        for file in &files {
+            let df = self
+                .ctx
+                .read_csv(
+                    file.to_string_lossy().into_owned(),
+                    CsvReadOptions::new()
+                        .has_header(true)
+                        .file_extension(extension),
+                )
+                .await?;
+            let fields: Vec<Field> = df
+                .schema()
+                .as_arrow()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            merged = Some(match merged {
+                None => fields,
+                Some(so_far) => {
+                    let same_columns = so_far.len() == fields.len()
+                        && so_far
+                            .iter()
+                            .zip(&fields)
+                            .all(|(a, b)| a.name() == b.name());
+                    if !same_columns {
+                        return Ok(None);
+                    }
+                    so_far
+                        .iter()
+                        .zip(&fields)
+                        .map(|(a, b)| {
+                            Field::new(a.name(), widest(a.data_type(), b.data_type()), true)
+                        })
+                        .collect()
+                }
+            });
+        }
+        Ok(merged.map(Schema::new))
+    }
+
     pub async fn register_files(
         &self,
         relation: &Relation,
@@ -752,14 +814,17 @@ impl Warehouse {
                     .await?
             }
             "csv" => {
-                self.ctx
-                    .read_csv(
-                        location.to_string(),
-                        CsvReadOptions::new()
-                            .has_header(true)
-                            .file_extension(&extension),
-                    )
-                    .await?
+                let options = CsvReadOptions::new()
+                    .has_header(true)
+                    .file_extension(&extension);
+                match self.csv_glob_schema(location, &extension).await? {
+                    Some(schema) => {
+                        self.ctx
+                            .read_csv(location.to_string(), options.schema(&schema))
+                            .await?
+                    }
+                    None => self.ctx.read_csv(location.to_string(), options).await?,
+                }
             }
             other => {
                 return Err(EngineError::definition(format!(
@@ -793,6 +858,23 @@ async fn rows_added(table: &DeltaTable) -> u64 {
 }
 
 #[allow(dead_code)]
+/// The type that holds values of both `a` and `b` (CSV inference: null < integer < float <
+/// text; anything else that differs becomes text).
+fn widest(
+    a: &datafusion::arrow::datatypes::DataType,
+    b: &datafusion::arrow::datatypes::DataType,
+) -> datafusion::arrow::datatypes::DataType {
+    use datafusion::arrow::datatypes::DataType;
+    match (a, b) {
+        _ if a == b => a.clone(),
+        (DataType::Null, other) | (other, DataType::Null) => other.clone(),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+            DataType::Float64
+        }
+        _ => DataType::Utf8,
+    }
+}
+
 fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Warehouse>();

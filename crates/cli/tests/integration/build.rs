@@ -587,3 +587,26 @@ fn init_creates_a_working_project() {
         42.5
     );
 }
+
+/// A CSV glob whose files were typed differently by inference (whole numbers in one, decimals or
+/// an empty column in another) reads as one source with the widest type, instead of failing to
+/// merge the schemas.
+#[test]
+fn a_csv_glob_with_int_and_float_files_reads_with_the_widest_type() {
+    let (_dir, root) = project(&[
+        ("data/a.csv", "id,x,note\n1,1,a\n2,2,b\n"),
+        ("data/b.csv", "id,x,note\n3,1.5,\n4,,\n"),
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: pts\n        external_location: 'data/*.csv'\n",
+        ),
+        (
+            "models/m.sql",
+            "{{ config(materialized='table') }}\nselect sum(x) as s, count(*) as n, count(note) as notes from {{ source('raw', 'pts') }}",
+        ),
+    ]);
+    ok(&root, &["build"]);
+    assert_eq!(scalar_f64(&root, "select s from main.m"), 4.5);
+    assert_eq!(scalar_f64(&root, "select n from main.m"), 4.0);
+    assert_eq!(scalar_f64(&root, "select notes from main.m"), 2.0);
+}

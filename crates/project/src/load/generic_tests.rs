@@ -227,10 +227,8 @@ fn builtin_test_refs(scope: &Scope, node: &Node) -> Option<(Vec<String>, Vec<(St
         regex::Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*\)\s*$"#).expect("static regex")
     });
     static SOURCE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(
-            r#"^\s*source\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$"#,
-        )
-        .expect("static regex")
+        regex::Regex::new(r#"^\s*source\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$"#)
+            .expect("static regex")
     });
     let spec = node.test.as_ref()?;
     const BUILTIN: [&str; 4] = ["unique", "not_null", "accepted_values", "relationships"];
@@ -238,7 +236,10 @@ fn builtin_test_refs(scope: &Scope, node: &Node) -> Option<(Vec<String>, Vec<(St
     if spec.package.is_some()
         || !BUILTIN.contains(&spec.test_name.as_str())
         || scope.macros.project_defines(&macro_name)
-        || node.config.str("where").is_some_and(|w| w.contains("{{") || w.contains("{%"))
+        || node
+            .config
+            .str("where")
+            .is_some_and(|w| w.contains("{{") || w.contains("{%"))
     {
         return None;
     }
