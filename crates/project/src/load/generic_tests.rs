@@ -217,12 +217,15 @@ pub(super) fn finish_generic_test(
     Ok(node)
 }
 
+/// A test's refs: model names and (source, table) pairs.
+type TestRefs = (Vec<String>, Vec<(String, String)>);
+
 /// The refs of one of orderlake's own generic tests (`unique`, `not_null`, `accepted_values`,
 /// `relationships`, not replaced by the project), read from its arguments without a render:
 /// their macros call no `ref` themselves, so a `ref('x')`/`source('s', 't')` written in an
 /// argument is all there is. `None` when a render is needed (any other test, or Jinja that is
 /// not a plain ref or source).
-fn builtin_test_refs(scope: &Scope, node: &Node) -> Option<(Vec<String>, Vec<(String, String)>)> {
+fn builtin_test_refs(scope: &Scope, node: &Node) -> Option<TestRefs> {
     static REF: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*\)\s*$"#).expect("static regex")
     });
