@@ -800,6 +800,12 @@ mod tests {
                 })
                 .to_vec(),
         );
+        let (listed, _) = compile(
+            &scope,
+            "{{ dbt_utils.get_filtered_columns_in_relation(ref('orders'), except=['SECRET']) | join(',') }}",
+            Some(lookups.clone()),
+        );
+        assert_eq!(listed, "id,amount");
         let (sql, recorded) = compile(&scope, src, Some(lookups));
         assert!(recorded.wanted.is_empty());
         assert_eq!(

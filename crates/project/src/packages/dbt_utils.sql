@@ -30,7 +30,11 @@ coalesce(cast({{ field }} as varchar), '_dbt_utils_surrogate_key_null_')
 
 {% macro get_filtered_columns_in_relation(from, except=[]) -%}
 {%- set excluded = except | map('lower') | list -%}
-{{ return(adapter.get_columns_in_relation(from) | map(attribute='name') | reject('in', excluded) | list) }}
+{%- set ns = namespace(names=[]) -%}
+{%- for col in adapter.get_columns_in_relation(from) if (col.name | lower) not in excluded -%}
+{%- set ns.names = ns.names + [col.name] -%}
+{%- endfor -%}
+{{ return(ns.names) }}
 {%- endmacro %}
 
 {% macro date_spine(datepart, start_date, end_date) -%}
