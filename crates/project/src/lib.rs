@@ -106,6 +106,38 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node as discovery first makes it: no refs, properties or relation yet, and
+    /// materialized as a view until its configuration is resolved after the parse render.
+    pub(crate) fn new(
+        unique_id: String,
+        resource_type: ResourceType,
+        name: String,
+        path: PathBuf,
+        fqn: Vec<String>,
+        config: Config,
+    ) -> Self {
+        Node {
+            unique_id,
+            resource_type,
+            name,
+            path,
+            patch_path: None,
+            fqn,
+            raw_code: String::new(),
+            config,
+            materialization: Materialization::View,
+            description: String::new(),
+            columns: Vec::new(),
+            refs: Vec::new(),
+            source_refs: Vec::new(),
+            depends_on: Vec::new(),
+            relation: None,
+            test: None,
+            unit: None,
+            expectations: Vec::new(),
+        }
+    }
+
     /// dbt's name for how the node is built: `view`, `table`, `incremental`, `seed`, ….
     pub fn materialized(&self) -> &'static str {
         self.materialization.name()

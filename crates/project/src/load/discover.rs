@@ -231,30 +231,9 @@ impl Loader {
             };
             config.merge(&config_from_tree(root_tree, &fqn));
         }
-        self.nodes.insert(
-            unique_id.clone(),
-            Node {
-                unique_id,
-                resource_type,
-                name,
-                path,
-                patch_path: None,
-                fqn,
-                raw_code,
-                config,
-                // Resolved after the parse render, once the SQL's own config() is known.
-                materialization: Materialization::View,
-                description: String::new(),
-                columns: Vec::new(),
-                refs: Vec::new(),
-                source_refs: Vec::new(),
-                depends_on: Vec::new(),
-                relation: None,
-                test: None,
-                unit: None,
-                expectations: Vec::new(),
-            },
-        );
+        let mut node = Node::new(unique_id.clone(), resource_type, name, path, fqn, config);
+        node.raw_code = raw_code;
+        self.nodes.insert(unique_id, node);
         Ok(())
     }
 

@@ -160,26 +160,15 @@ pub(super) fn build_generic_test(
         kwargs,
         attached_to: pending.attached_to.clone(),
     };
-    let mut node = Node {
-        unique_id: format!("test.{}.{}", file.name, name),
-        resource_type: ResourceType::Test,
+    let mut node = Node::new(
+        format!("test.{}.{}", file.name, name),
+        ResourceType::Test,
         name,
         path,
-        patch_path: None,
         fqn,
-        raw_code: String::new(),
-        config: node_config,
-        materialization: Materialization::View,
-        description: String::new(),
-        columns: Vec::new(),
-        refs: Vec::new(),
-        source_refs: Vec::new(),
-        depends_on: Vec::new(),
-        relation: None,
-        test: Some(spec),
-        unit: None,
-        expectations: Vec::new(),
-    };
+        node_config,
+    );
+    node.test = Some(spec);
     let (call, _) = generic_test_call(scope, nodes, sources, &node)?;
     node.raw_code = call;
     if !node.config.enabled() {

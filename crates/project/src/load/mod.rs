@@ -15,7 +15,7 @@ use crate::graph::Dag;
 use crate::jinja::{self, Lookups, MacroLibrary, Phase, RenderTarget, Scope, Wanted};
 use crate::props::{NodeProps, PropertiesFile};
 use crate::relation::Relation;
-use crate::{Compiled, External, Materialization, Node, Project, ResourceType, Source, TestSpec};
+use crate::{Compiled, External, Node, Project, ResourceType, Source, TestSpec};
 
 mod compile;
 mod discover;
@@ -499,26 +499,16 @@ fn unit_test_node(
     if let Json::Object(map) = yaml_to_json(&serde_yaml::Value::Mapping(props.config.clone())) {
         config.merge(&map);
     }
-    let mut node = Node {
-        unique_id: format!("unit_test.{}.{}.{}", file.name, props.model, props.name),
-        resource_type: ResourceType::Test,
-        name: props.name.clone(),
-        path: path.to_path_buf(),
-        patch_path: None,
+    let mut node = Node::new(
+        format!("unit_test.{}.{}.{}", file.name, props.model, props.name),
+        ResourceType::Test,
+        props.name.clone(),
+        path.to_path_buf(),
         fqn,
-        raw_code: String::new(),
         config,
-        materialization: Materialization::View,
-        description: props.description.clone().unwrap_or_default(),
-        columns: Vec::new(),
-        refs: Vec::new(),
-        source_refs: Vec::new(),
-        depends_on: Vec::new(),
-        relation: None,
-        test: None,
-        unit: Some(spec),
-        expectations: Vec::new(),
-    };
+    );
+    node.description = props.description.clone().unwrap_or_default();
+    node.unit = Some(spec);
     if !node.config.enabled() {
         return Ok(None);
     }
