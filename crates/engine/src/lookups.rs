@@ -28,17 +28,32 @@ pub async fn compile_node(
     is_incremental: bool,
     batch: Option<&Batch>,
 ) -> Result<Compiled> {
-    let mut lookups = Lookups::default();
+    until_answered(warehouse, Lookups::default(), |lookups| {
+        project.compile_with(unique_id, is_incremental, batch, lookups)
+    })
+    .await
+    .map_err(|e| match e {
+        EngineError::Definition(m) => EngineError::Definition(format!("{unique_id}: {m}")),
+        other => other,
+    })
+}
+
+/// Renders with `render`, fetches what the render asked of the warehouse, and renders again
+/// until nothing more is asked (at most [`MAX_ROUNDS`] times).
+pub(crate) async fn until_answered(
+    warehouse: &Warehouse,
+    mut lookups: Lookups,
+    render: impl Fn(&Arc<Lookups>) -> orderlake_project::Result<Compiled>,
+) -> Result<Compiled> {
     for _ in 0..MAX_ROUNDS {
-        let compiled =
-            project.compile_with(unique_id, is_incremental, batch, &Arc::new(lookups.clone()))?;
+        let compiled = render(&Arc::new(lookups.clone()))?;
         if compiled.wanted.is_empty() {
             return Ok(compiled);
         }
         answer(warehouse, &compiled.wanted, &mut lookups).await?;
     }
     Err(EngineError::Definition(format!(
-        "{unique_id}: its Jinja kept asking for new columns or queries after {MAX_ROUNDS} renders"
+        "its Jinja kept asking for new columns or queries after {MAX_ROUNDS} renders"
     )))
 }
 
@@ -69,15 +84,19 @@ async fn columns_of(warehouse: &Warehouse, relation: &str) -> Result<Vec<ColumnI
     let df = warehouse
         .sql(&format!("select * from {relation} limit 0"))
         .await?;
-    Ok(df
-        .schema()
+    Ok(column_infos(df.schema().as_arrow()))
+}
+
+/// A schema's columns as `adapter.get_columns_in_relation` describes them.
+pub(crate) fn column_infos(schema: &datafusion::arrow::datatypes::Schema) -> Vec<ColumnInfo> {
+    schema
         .fields()
         .iter()
         .map(|f| ColumnInfo {
             name: f.name().clone(),
             data_type: sql_type(f.data_type()),
         })
-        .collect())
+        .collect()
 }
 
 /// The SQL type name a `cast(... as <type>)` needs to give back `data_type`.

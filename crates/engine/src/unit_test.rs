@@ -12,13 +12,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use orderlake_project::jinja::{ColumnInfo, Lookups};
+use orderlake_project::jinja::Lookups;
 use orderlake_project::unit_tests::{GivenTarget, Rows, UnitTestSpec};
 use orderlake_project::{Project, quote_ident, sql_string};
 use serde_json::Value as Json;
 
 use crate::error::{EngineError, Result};
-use crate::lookups::sql_type;
+use crate::lookups::{column_infos, sql_type};
 use crate::warehouse::Warehouse;
 
 /// How a unit test went: rows missing from the output, rows that should not be there.
@@ -87,22 +87,18 @@ pub(crate) async fn run(
             .map_err(|m| EngineError::Definition(format!("given {}: {m}", given.input)))?;
         // `dbt_utils.star(ref('x'))` on a given input asks for the CTE's columns.
         if let Some(columns) = schema_of(warehouse, &body).await {
-            lookups.columns.insert(
-                given.cte_name(),
-                columns
-                    .fields()
-                    .iter()
-                    .map(|f| ColumnInfo {
-                        name: f.name().clone(),
-                        data_type: sql_type(f.data_type()),
-                    })
-                    .collect(),
-            );
+            lookups
+                .columns
+                .insert(given.cte_name(), column_infos(&columns));
         }
         bodies.push(body);
     }
 
-    let sql = compile(project, warehouse, spec, &bodies, lookups).await?;
+    let sql = crate::lookups::until_answered(warehouse, lookups, |lookups| {
+        project.compile_unit_test(spec, &bodies, lookups)
+    })
+    .await?
+    .sql;
     let actual_df = warehouse.sql(&sql).await.map_err(|e| {
         if unbuilt.is_empty() {
             e
@@ -168,26 +164,6 @@ pub(crate) async fn run(
         }
     }
     Ok(verdict)
-}
-
-/// Compiles the model with the given CTEs, answering what its Jinja asks of the warehouse.
-async fn compile(
-    project: &Project,
-    warehouse: &Warehouse,
-    spec: &UnitTestSpec,
-    bodies: &[String],
-    mut lookups: Lookups,
-) -> Result<String> {
-    for _ in 0..8 {
-        let compiled = project.compile_unit_test(spec, bodies, &Arc::new(lookups.clone()))?;
-        if compiled.wanted.is_empty() {
-            return Ok(compiled.sql);
-        }
-        crate::lookups::answer(warehouse, &compiled.wanted, &mut lookups).await?;
-    }
-    Err(EngineError::Definition(
-        "its Jinja kept asking for new columns or queries".into(),
-    ))
 }
 
 async fn schema_of(warehouse: &Warehouse, sql: &str) -> Option<SchemaRef> {
