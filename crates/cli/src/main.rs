@@ -8,6 +8,11 @@ mod scaffold;
 mod serve;
 mod watch;
 
+/// mimalloc instead of glibc's allocator: parsing allocates millions of small strings, and
+/// DataFusion's many threads otherwise grow glibc's per-thread arenas into gigabytes of RSS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +61,9 @@ struct GlobalArgs {
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Parse every file, ignoring the parse cache (target/partial_parse.json).
+    #[arg(long, global = true, env = "ORDERLAKE_NO_PARTIAL_PARSE")]
+    no_partial_parse: bool,
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -272,6 +280,7 @@ fn load_project_with_state(global: &GlobalArgs, state: Option<&Path>) -> Result<
         warehouse: global.warehouse.clone(),
         threads: global.threads,
         state: state.map(absolute),
+        no_partial_parse: global.no_partial_parse,
     };
     let root = global
         .project_dir
@@ -469,18 +478,23 @@ fn ls(
     resource_type: Option<&str>,
     output: LsOutput,
 ) -> Result<ExitCode> {
+    use std::io::Write;
     let project = load_project_with_state(global, selection.state.as_deref())?;
     let ids = selected(&project, selection)?;
+    // One buffered lock for the whole listing: tens of thousands of lines otherwise cost a
+    // write call each.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for id in ids {
         let node = &project.nodes[&id];
         if resource_type.is_some_and(|t| t != node.resource_type.as_str()) {
             continue;
         }
         match output {
-            LsOutput::Name => println!("{}", node.name),
-            LsOutput::Path => println!("{}", node.path.display()),
-            LsOutput::Selector => println!("{}", node.fqn.join(".")),
-            LsOutput::Json => println!(
+            LsOutput::Name => writeln!(out, "{}", node.name),
+            LsOutput::Path => writeln!(out, "{}", node.path.display()),
+            LsOutput::Selector => writeln!(out, "{}", node.fqn.join(".")),
+            LsOutput::Json => writeln!(
+                out,
                 "{}",
                 serde_json::json!({
                     "name": node.name,
@@ -494,7 +508,9 @@ fn ls(
                 })
             ),
         }
+        .context("writing the listing")?;
     }
+    out.flush().context("writing the listing")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -251,7 +251,7 @@ const CONFIG_KEYS: &[&str] = &[
 ];
 
 /// A node's configuration: a JSON object with typed accessors for the keys the engine reads.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Config(pub serde_json::Map<String, Json>);
 
 impl Config {

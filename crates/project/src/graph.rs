@@ -6,7 +6,7 @@ use crate::error::{ProjectError, Result};
 use crate::{Node, ResourceType, Source};
 
 /// Parents and children of every node and source, by unique id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Dag {
     pub parents: BTreeMap<String, BTreeSet<String>>,
     pub children: BTreeMap<String, BTreeSet<String>>,

@@ -23,7 +23,7 @@ pub mod unit_tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 pub use config::{Config, Target};
@@ -35,7 +35,7 @@ pub use relation::{Relation, quote_ident, sql_string};
 pub use spec::Materialization;
 
 /// What kind of node a graph vertex is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResourceType {
     Seed,
@@ -58,7 +58,7 @@ impl ResourceType {
 }
 
 /// A generic test's call: which macro, on what, with which arguments.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestSpec {
     /// The test's short name, e.g. `unique` or `relationships`.
     pub test_name: String,
@@ -74,7 +74,7 @@ pub struct TestSpec {
 }
 
 /// A model, seed, snapshot or test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Node {
     pub unique_id: String,
     pub resource_type: ResourceType,
@@ -149,14 +149,14 @@ impl Node {
 }
 
 /// Files backing a source: a path or glob relative to the project root.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct External {
     pub location: String,
     pub file_format: Option<String>,
 }
 
 /// A table declared under `sources:`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Source {
     pub unique_id: String,
     pub source_name: String,

@@ -6,7 +6,7 @@
 use std::fmt;
 
 /// A table or view in the warehouse, or an ephemeral model inlined as a CTE.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Relation {
     pub schema: String,
     pub identifier: String,

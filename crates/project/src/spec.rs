@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::config::Config;
@@ -18,7 +18,7 @@ use crate::error::ProjectError;
 use crate::{Node, ResourceType};
 
 /// How a node is built, with everything its materialization needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "materialized", rename_all = "lowercase")]
 pub enum Materialization {
     /// A persisted view, re-planned when the warehouse opens.
@@ -57,7 +57,7 @@ pub const MODEL_MATERIALIZATIONS: &[&str] = &["view", "table", "incremental", "e
 /// A model whose rows are change events, applied to a table by key in sequence order: the
 /// table holds each key's latest state (SCD type 1) or its history (SCD type 2). Events may
 /// arrive late, out of order or twice; the result depends only on the set of events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CdcSpec {
     /// `keys`: the columns identifying a row.
     pub keys: Vec<String>,
@@ -82,7 +82,7 @@ pub struct CdcSpec {
 
 /// What ingest does when a landing file's columns differ from its bronze table's (Auto Loader's
 /// `schemaEvolutionMode`), set per source table as `config: {schema_evolution_mode: rescue}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum SchemaEvolution {
     /// New columns are added to the table; the run says which.
     #[default]
@@ -122,7 +122,7 @@ impl SchemaEvolution {
 }
 
 /// A `*_column_list` / `*_except_column_list` pair.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ColumnSelection {
     All,
     Only(Vec<String>),
@@ -140,7 +140,7 @@ impl ColumnSelection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScdType {
     /// The latest state of each key.
     One,
@@ -149,7 +149,7 @@ pub enum ScdType {
 }
 
 /// An incremental model: how new rows meet the existing table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncrementalSpec {
     pub strategy: Strategy,
     /// Columns identifying a row (`merge`, `delete+insert`); empty for `append`.
@@ -179,7 +179,7 @@ impl IncrementalSpec {
 }
 
 /// `incremental_strategy`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     Append,
@@ -191,7 +191,7 @@ pub enum Strategy {
 pub const STRATEGIES: &[&str] = &["append", "merge", "delete+insert", "microbatch"];
 
 /// A microbatch model's time slicing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MicrobatchSpec {
     /// The column of the model's rows that places them in a batch.
     pub event_time: String,
@@ -203,7 +203,7 @@ pub struct MicrobatchSpec {
 }
 
 /// `on_schema_change`: what an incremental run does when the model's columns differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnSchemaChange {
     Ignore,
@@ -215,7 +215,7 @@ pub enum OnSchemaChange {
 pub const ON_SCHEMA_CHANGE: &[&str] = &["ignore", "fail", "append_new_columns", "sync_all_columns"];
 
 /// `batch_size` of a microbatch model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BatchSize {
     Hour,
@@ -275,14 +275,14 @@ impl BatchSize {
 }
 
 /// A snapshot (SCD type 2): which rows are one entity, and what makes a new version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotSpec {
     pub unique_key: Vec<String>,
     pub strategy: SnapshotStrategy,
     pub hard_deletes: HardDeletes,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SnapshotStrategy {
     /// A row is a new version when its `updated_at` is newer.
@@ -293,7 +293,7 @@ pub enum SnapshotStrategy {
 
 pub const SNAPSHOT_STRATEGIES: &[&str] = &["timestamp", "check"];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckCols {
     /// Every column but the key.
@@ -302,7 +302,7 @@ pub enum CheckCols {
 }
 
 /// `hard_deletes`: what a snapshot does when a key leaves the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HardDeletes {
     Ignore,
@@ -313,7 +313,7 @@ pub enum HardDeletes {
 pub const HARD_DELETES: &[&str] = &["ignore", "invalidate", "new_record"];
 
 /// A seed: how its CSV is read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedSpec {
     /// Column name → SQL type, overriding inference.
     pub column_types: BTreeMap<String, String>,
@@ -321,7 +321,7 @@ pub struct SeedSpec {
 }
 
 /// A test's verdict rules.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestConfig {
     pub severity: Severity,
     pub warn_if: Condition,
@@ -333,7 +333,7 @@ pub struct TestConfig {
     pub store_failures: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -343,13 +343,13 @@ pub enum Severity {
 pub const SEVERITIES: &[&str] = &["error", "warn"];
 
 /// dbt's `warn_if` / `error_if`: a comparison of the failure count with a number (`">10"`, `"!=0"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     pub op: Comparison,
     pub value: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Comparison {
     NotEqual,
     Equal,

@@ -77,7 +77,7 @@ pub(crate) struct OverridesProps {
 }
 
 /// Rows of a given input or of the expected output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", content = "rows", rename_all = "lowercase")]
 pub enum Rows {
     /// `format: dict` (the default): one mapping per row; columns left out are null.
@@ -89,7 +89,7 @@ pub enum Rows {
 }
 
 /// What a given input stands for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GivenTarget {
     /// A model, seed or snapshot (unique id).
@@ -100,7 +100,7 @@ pub enum GivenTarget {
     This,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Given {
     /// As written: `ref('orders')`.
     pub input: String,
@@ -109,7 +109,7 @@ pub struct Given {
 }
 
 /// A unit test, resolved: the model under test, its given inputs, what it must return.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnitTestSpec {
     /// Unique id of the model under test.
     pub model: String,

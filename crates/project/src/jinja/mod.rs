@@ -65,6 +65,11 @@ pub struct Scope {
     pub(crate) base: std::sync::OnceLock<Environment<'static>>,
 }
 
+/// Environment variables renders in this process have read, with the values they saw: a cached
+/// parse is only valid while they still hold those values.
+pub(crate) static ENV_READ: std::sync::Mutex<BTreeMap<String, Option<String>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
 /// Parse renders discover refs and configs; compile renders produce the SQL to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -137,10 +142,15 @@ pub fn render_snippet(
     render(scope, Phase::Compile, node, snippet, ctx).map(|(s, _)| s)
 }
 
-fn lock(recorded: &Mutex<Recorded>) -> std::sync::MutexGuard<'_, Recorded> {
-    recorded
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The environment variables read so far, with the values seen.
+pub(crate) fn env_read() -> BTreeMap<String, Option<String>> {
+    lock(&ENV_READ).clone()
 }
 
 /// What every render shares: syntax, filters, pure functions and the macros (their templates
@@ -358,9 +368,11 @@ fn environment<'s>(
             if let Some(v) = env_overrides.get(&name) {
                 return Ok(Value::from(v.clone()));
             }
-            match std::env::var(&name) {
-                Ok(v) => Ok(Value::from(v)),
-                Err(_) => default.ok_or_else(|| {
+            let value = std::env::var(&name).ok();
+            lock(&ENV_READ).insert(name.clone(), value.clone());
+            match value {
+                Some(v) => Ok(Value::from(v)),
+                None => default.ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidOperation,
                         format!("env_var('{name}') is not set and has no default"),

@@ -17,6 +17,7 @@ use crate::props::{NodeProps, PropertiesFile};
 use crate::relation::Relation;
 use crate::{Compiled, External, Node, Project, ResourceType, Source, TestSpec};
 
+mod cache;
 mod compile;
 mod discover;
 mod generic_tests;
@@ -39,9 +40,14 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// `--state`: the target folder of an earlier run.
     pub state: Option<PathBuf>,
+    /// `--no-partial-parse`: parse every file even when the parse cache says nothing changed.
+    pub no_partial_parse: bool,
 }
 
 pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
+    let started = std::time::Instant::now();
+    let stage =
+        |what: &str| tracing::debug!(ms = started.elapsed().as_millis() as u64, "load: {what}");
     let root = root.to_path_buf();
     let project_path = root.join("dbt_project.yml");
     if !project_path.exists() {
@@ -65,6 +71,32 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         &read_macro_files(&root, &file)?,
         &packages.macros(&root)?,
     ));
+    stage("macros");
+
+    let mut cache = (!options.no_partial_parse)
+        .then(|| cache::ParseCache::open(&root, &file, &packages, &target, options));
+    if let Some(parsed) = cache.as_mut().and_then(cache::ParseCache::hit) {
+        stage("parse cache hit");
+        let mut scope = new_scope(parsed.names, &parsed.sources, vars, macros, &target);
+        scope.relations = parsed
+            .nodes
+            .values()
+            .filter(|n| n.resource_type != ResourceType::Test)
+            .filter_map(|n| Some((n.unique_id.clone(), n.relation.clone()?)))
+            .collect();
+        scope.event_times = event_times(&parsed.nodes);
+        return Ok(Project {
+            state: load_state(options)?,
+            root,
+            name: file.name.clone(),
+            file,
+            target,
+            nodes: parsed.nodes,
+            sources: parsed.sources,
+            dag: parsed.dag,
+            scope: Arc::new(scope),
+        });
+    }
     let mut loader = Loader {
         root: root.clone(),
         file,
@@ -77,41 +109,24 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         root_file: None,
     };
     loader.discover()?;
+    stage("discovered");
     loader.apply_properties()?;
     for package in &packages.folders {
         loader.discover_package(package)?;
     }
+    stage("properties");
 
-    let mut scope = Arc::new(Scope {
-        names: loader
+    let mut scope = Arc::new(new_scope(
+        loader
             .names
             .iter()
             .map(|(name, (id, _))| (name.clone(), id.clone()))
             .collect(),
-        relations: BTreeMap::new(),
-        sources: loader
-            .sources
-            .values()
-            .map(|s| {
-                (
-                    (s.source_name.clone(), s.name.clone()),
-                    (s.unique_id.clone(), s.relation.clone()),
-                )
-            })
-            .collect(),
+        &loader.sources,
         vars,
         macros,
-        target: Some(target.clone()),
-        run_started_at: chrono::Utc::now(),
-        invocation_id: format!(
-            "{:x}",
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        ),
-        event_times: BTreeMap::new(),
-        macro_overrides: BTreeMap::new(),
-        env_overrides: BTreeMap::new(),
-        base: Default::default(),
-    });
+        &target,
+    ));
 
     let Loader {
         file,
@@ -153,6 +168,8 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         Ok(())
     })?;
 
+    stage("parse render");
+
     // Disabled nodes leave the graph; a ref to one is an error below.
     let disabled: BTreeMap<String, PathBuf> = nodes
         .values()
@@ -176,17 +193,12 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         relations.insert(node.unique_id.clone(), resolve_relation(&scope, node)?);
     }
     Arc::make_mut(&mut scope).relations = relations;
-    Arc::make_mut(&mut scope).event_times = nodes
-        .values()
-        .filter_map(|n| {
-            n.config
-                .str("event_time")
-                .map(|e| (n.unique_id.clone(), e.to_string()))
-        })
-        .collect();
+    Arc::make_mut(&mut scope).event_times = event_times(&nodes);
     for node in nodes.values_mut() {
         node.relation = scope.relations.get(&node.unique_id).cloned();
     }
+
+    stage("relations");
 
     // Generic tests from properties files: named in order (names must be unique), rendered in
     // parallel.
@@ -206,6 +218,7 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         nodes.insert(node.unique_id.clone(), node);
     }
 
+    stage("generic tests");
     for (props, path) in pending_unit_tests {
         if let Some(node) = unit_test_node(&root, &scope, &file, &nodes, props, &path)? {
             nodes.insert(node.unique_id.clone(), node);
@@ -245,13 +258,20 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         node.depends_on = deps;
     }
 
+    stage("dependencies");
     let dag = Dag::build(&nodes, &sources)?;
-    let state = match &options.state {
-        Some(dir) => Some(Arc::new(crate::state::State::load(dir)?)),
-        None => None,
-    };
+    stage("dag");
+    if let Some(cache) = &cache {
+        cache.store(cache::ParsedRef {
+            names: &scope.names,
+            nodes: &nodes,
+            sources: &sources,
+            dag: &dag,
+        });
+        stage("parse cache written");
+    }
     Ok(Project {
-        state,
+        state: load_state(options)?,
         root,
         name: file.name.clone(),
         file,
@@ -261,6 +281,59 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
         dag,
         scope,
     })
+}
+
+fn load_state(options: &LoadOptions) -> Result<Option<Arc<crate::state::State>>> {
+    match &options.state {
+        Some(dir) => Ok(Some(Arc::new(crate::state::State::load(dir)?))),
+        None => Ok(None),
+    }
+}
+
+/// The render scope of a project whose names and sources are known; relations and event
+/// times are filled in once the parse has resolved them.
+fn new_scope(
+    names: BTreeMap<String, String>,
+    sources: &BTreeMap<String, Source>,
+    vars: BTreeMap<String, Json>,
+    macros: Arc<MacroLibrary>,
+    target: &Target,
+) -> Scope {
+    let now = chrono::Utc::now();
+    Scope {
+        names,
+        relations: BTreeMap::new(),
+        sources: sources
+            .values()
+            .map(|s| {
+                (
+                    (s.source_name.clone(), s.name.clone()),
+                    (s.unique_id.clone(), s.relation.clone()),
+                )
+            })
+            .collect(),
+        vars,
+        macros,
+        target: Some(target.clone()),
+        run_started_at: now,
+        invocation_id: format!("{:x}", now.timestamp_nanos_opt().unwrap_or_default()),
+        event_times: BTreeMap::new(),
+        macro_overrides: BTreeMap::new(),
+        env_overrides: BTreeMap::new(),
+        base: Default::default(),
+    }
+}
+
+/// Unique id to `event_time` column, for the nodes that say one (microbatch filtering).
+fn event_times(nodes: &BTreeMap<String, Node>) -> BTreeMap<String, String> {
+    nodes
+        .values()
+        .filter_map(|n| {
+            n.config
+                .str("event_time")
+                .map(|e| (n.unique_id.clone(), e.to_string()))
+        })
+        .collect()
 }
 
 /// `f` over `items` on every core, results in the items' order; the first error (in that
