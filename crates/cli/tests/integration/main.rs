@@ -5,12 +5,14 @@
 //! - `errors`: bad input gets a clear error naming the file and line.
 //! - `pipeline`: incremental models, snapshots, expectations, freshness, the event log, crashes.
 //! - `oms`: the OMS lakehouse, gold checked against an independent computation.
+//! - `commerce`: the commerce schema on the real Olist export, checked the same way.
 //! - `desk`: the order desk's events reach silver and gold.
 //! - `serve`: the dashboard, docs and SQL endpoint with real clients.
 
 mod util;
 
 mod build;
+mod commerce;
 mod desk;
 mod errors;
 mod live;

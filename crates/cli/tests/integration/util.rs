@@ -127,9 +127,16 @@ pub fn read_csv(path: &Path) -> Vec<Vec<String>> {
 
 /// A copy of the bundled OMS lakehouse project in a fresh temp folder.
 pub fn oms_project() -> (tempfile::TempDir, PathBuf) {
+    bundled_project("oms")
+}
+
+/// A copy of `projects/<name>` in a fresh temp folder (without its landing folder).
+pub fn bundled_project(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../projects/oms");
-    let root = dir.path().join("oms");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../projects")
+        .join(name);
+    let root = dir.path().join(name);
     std::fs::create_dir_all(&root).expect("mkdir");
     copy_dir(&src, &root);
     let _ = std::fs::remove_dir_all(root.join("landing"));

@@ -1,0 +1,49 @@
+-- One row per order of every platform, in the order's currency. status is the universal one
+-- (placed, paid, processing, shipped, delivered, cancelled); source_status is the platform's.
+-- Amounts: items and shipping from the order's items (an Olist order may have none), paid from
+-- its payments.
+with items as (
+    select order_id, count(*) as item_count, sum(price) as items_amount, sum(freight_value) as shipping_amount
+    from {{ ref('stg_olist__order_items') }}
+    group by order_id
+),
+payments as (
+    select order_id, sum(payment_value) as paid_amount, count(*) as payment_count,
+        bool_or(payment_type = 'voucher') as paid_with_voucher
+    from {{ ref('stg_olist__payments') }}
+    group by order_id
+)
+select
+    'olist' as source_platform,
+    'olist:' || o.order_id as order_key,
+    o.order_id as source_order_id,
+    'olist:' || c.customer_unique_id as customer_key,
+    case o.order_status
+        when 'created' then 'placed'
+        when 'approved' then 'paid'
+        when 'invoiced' then 'paid'
+        when 'processing' then 'processing'
+        when 'shipped' then 'shipped'
+        when 'delivered' then 'delivered'
+        when 'canceled' then 'cancelled'
+        when 'unavailable' then 'cancelled'
+        else 'unknown'
+    end as status,
+    o.order_status as source_status,
+    o.purchased_at as ordered_at,
+    o.approved_at as paid_at,
+    o.shipped_at,
+    o.delivered_at,
+    o.estimated_delivery_at,
+    'BRL' as currency,
+    coalesce(i.item_count, 0) as item_count,
+    coalesce(i.items_amount, 0) as items_amount,
+    coalesce(i.shipping_amount, 0) as shipping_amount,
+    {{ money('coalesce(i.items_amount, 0) + coalesce(i.shipping_amount, 0)') }} as order_amount,
+    coalesce(p.paid_amount, 0) as paid_amount,
+    coalesce(p.payment_count, 0) as payment_count,
+    coalesce(p.paid_with_voucher, false) as paid_with_voucher
+from {{ ref('stg_olist__orders') }} o
+left join {{ ref('stg_olist__customers') }} c on c.customer_id = o.customer_id
+left join items i on i.order_id = o.order_id
+left join payments p on p.order_id = o.order_id
