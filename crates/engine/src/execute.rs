@@ -505,7 +505,7 @@ async fn run_test(
     let message = match status {
         Status::Pass => None,
         _ => Some(format!(
-            "got {failures} result{}, configured to {} if {}",
+            "got {failures} result{}, configured to {} if {}{}",
             if failures == 1 { "" } else { "s" },
             if status == Status::Fail {
                 "fail"
@@ -516,7 +516,8 @@ async fn run_test(
                 config.error_if
             } else {
                 config.warn_if
-            }
+            },
+            failing_rows(warehouse, body).await
         )),
     };
     Ok(Outcome {
@@ -525,6 +526,27 @@ async fn run_test(
         message,
         ..Default::default()
     })
+}
+
+/// How many of a failing test's rows its message shows.
+const FAILING_ROWS_SHOWN: usize = 5;
+
+/// The first rows a failing test returned, as a table under the message (empty when the test
+/// returns no rows of its own, or they cannot be read): what to look at first.
+async fn failing_rows(warehouse: &Warehouse, body: &str) -> String {
+    let query = format!("select * from (\n{body}\n) dbt_internal_test limit {FAILING_ROWS_SHOWN}");
+    let Ok(df) = warehouse.sql(&query).await else {
+        return String::new();
+    };
+    match df.collect().await {
+        Ok(batches) if batches.iter().any(|b| b.num_rows() > 0) => {
+            match crate::output::format_batches(&batches, crate::output::Format::Table) {
+                Ok(table) => format!("\nfirst {FAILING_ROWS_SHOWN} failing rows:\n{table}"),
+                Err(_) => String::new(),
+            }
+        }
+        _ => String::new(),
+    }
 }
 
 async fn run_unit_test(

@@ -168,6 +168,24 @@ fn failing_tests_fail_and_skip_downstream() {
         "{}",
         run.stdout
     );
+    // The first failing rows are shown, with the test's own columns.
+    let shown = run
+        .stdout
+        .split("first 5 failing rows:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failing rows shown:\n{}", run.stdout));
+    assert!(
+        shown.contains("order_id") && shown.contains("order_date"),
+        "{shown}"
+    );
+    assert!(shown.contains("2018-"), "{shown}");
+    let data_lines = shown
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  |") && l.contains("2018-"))
+        .count();
+    assert_eq!(data_lines, 5, "{shown}");
     let results: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("target/run_results.json")).unwrap(),
     )

@@ -176,6 +176,38 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     .collect();
     assert_eq!(gold, revenue);
 
+    // The same revenue in the reporting currency (USD), at the seed's rate of the order's day.
+    let usd_per_brl: BTreeMap<String, f64> = records(&project.join("seeds/exchange_rates.csv"))
+        .into_iter()
+        .filter(|r| r["currency"] == "BRL")
+        .map(|r| (r["rate_date"].clone(), r["usd_per_unit"].parse().unwrap()))
+        .collect();
+    let mut in_usd: BTreeMap<String, f64> = BTreeMap::new();
+    for o in &orders {
+        if matches!(o["order_status"].as_str(), "canceled" | "unavailable") {
+            continue;
+        }
+        let (price, freight) = items.get(&o["order_id"]).copied().unwrap_or_default();
+        let rate = usd_per_brl[&o["order_purchase_timestamp"][..10]];
+        let month = format!("{}-01", &o["order_purchase_timestamp"][..7]);
+        *in_usd.entry(month).or_default() += (price + freight) as f64 * rate;
+    }
+    for r in rows(
+        &project,
+        "select cast(month as varchar) as month, orders, revenue_reporting, reporting_currency from gold.revenue_by_month",
+    ) {
+        assert_eq!(r["reporting_currency"], "USD");
+        let month = r["month"].as_str().unwrap();
+        let gold = json_cents(&r["revenue_reporting"]) as f64;
+        // Each order is rounded to the cent on its own: at most half a cent each.
+        let slack = json_i64(&r["orders"]) as f64 * 0.5 + 1.0;
+        assert!(
+            (gold - in_usd[month]).abs() <= slack,
+            "{month}: gold {gold} vs {} cents",
+            in_usd[month]
+        );
+    }
+
     // Payment totals per order; without vouchers, what was paid is items + freight (Olist's
     // installment interest aside: the orders where it is not are the same on both sides).
     let universal: BTreeMap<String, (i64, i64)> = rows(
@@ -258,4 +290,20 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     assert_eq!(json_i64(&gold[0]["customers"]), per_person.len() as i64);
     assert_eq!(json_i64(&gold[0]["repeat_customers"]), repeat);
     assert!(repeat > 0, "some people ordered twice");
+
+    // A reporting currency without rates fails the rate test, which names the orders and day.
+    let run = crate::util::orderlake(&project, &["build", "--vars", "{reporting_currency: GBP}"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("FAIL  test   orders_have_an_exchange_rate"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("first 5 failing rows:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("| GBP "), "{}", run.stdout);
 }

@@ -1,7 +1,8 @@
 -- One row per order of every platform, in the order's currency. status is the universal one
 -- (placed, paid, processing, shipped, delivered, cancelled); source_status is the platform's.
 -- Amounts: items and shipping from the order's items (an Olist order may have none), paid from
--- its payments.
+-- its payments; order_amount also in the reporting currency (var reporting_currency) at the
+-- rate of the order's day (seeds/exchange_rates.csv).
 with items as (
     select order_id, count(*) as item_count, sum(price) as items_amount, sum(freight_value) as shipping_amount
     from {{ ref('stg_olist__order_items') }}
@@ -12,7 +13,8 @@ payments as (
         bool_or(payment_type = 'voucher') as paid_with_voucher
     from {{ ref('stg_olist__payments') }}
     group by order_id
-)
+),
+olist as (
 select
     'olist' as source_platform,
     'olist:' || o.order_id as order_key,
@@ -47,3 +49,17 @@ from {{ ref('stg_olist__orders') }} o
 left join {{ ref('stg_olist__customers') }} c on c.customer_id = o.customer_id
 left join items i on i.order_id = o.order_id
 left join payments p on p.order_id = o.order_id
+),
+all_orders as (
+    select * from olist
+)
+select
+    o.*,
+    '{{ var("reporting_currency") }}' as reporting_currency,
+    order_rate.usd_per_unit / reporting_rate.usd_per_unit as exchange_rate,
+    {{ money('o.order_amount * order_rate.usd_per_unit / reporting_rate.usd_per_unit') }} as order_amount_reporting
+from all_orders o
+left join {{ ref('exchange_rates') }} order_rate
+  on order_rate.currency = o.currency and order_rate.rate_date = cast(o.ordered_at as date)
+left join {{ ref('exchange_rates') }} reporting_rate
+  on reporting_rate.currency = '{{ var("reporting_currency") }}' and reporting_rate.rate_date = cast(o.ordered_at as date)
