@@ -1,5 +1,5 @@
-//! Reading each landing format — CSV, NDJSON, Parquet — into the loader, row by row or batch by
-//! batch, counting what loaded and what was quarantined.
+//! Reading each landing format — CSV, NDJSON, JSON documents, Parquet — into the loader, row by
+//! row or batch by batch, counting what loaded and what was quarantined.
 
 use super::loader::{Rejected, TextChunk};
 use super::*;
@@ -65,7 +65,64 @@ impl Loader<'_> {
         self.finish_text(chunk, rejects, loaded).await
     }
 
+    /// JSON rows: one object per line (NDJSON), or one JSON document as an API returns it — an
+    /// array of objects, an object wrapping one (`{"orders": [...]}`, `{"order": {...}}`), or
+    /// one object over several lines. A document that does not parse (a truncated download) is
+    /// quarantined whole, as one row with the parser's reason: nothing of it half-loads.
     pub(crate) async fn ndjson(&self, path: &Path) -> Result<(u64, u64)> {
+        if is_json_document(path).map_err(io_error(path))? {
+            return self.json_document(path).await;
+        }
+        self.json_lines(path).await
+    }
+
+    async fn json_document(&self, path: &Path) -> Result<(u64, u64)> {
+        let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let document: serde_json::Value = match serde_json::from_str(text) {
+            Ok(document) => document,
+            // NDJSON whose first line is broken: its other lines still load, line by line.
+            Err(_) if any_line_is_an_object(text) => return self.json_lines(path).await,
+            Err(e) => {
+                let rejects = vec![Rejected {
+                    row_number: 1,
+                    raw: text.to_string(),
+                    reason: format!("not a complete JSON document: {e}"),
+                }];
+                return self.finish_text(TextChunk::default(), rejects, 0).await;
+            }
+        };
+        let items = match document {
+            serde_json::Value::Array(items) => items,
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                match map.into_iter().next().map(|(_, v)| v) {
+                    Some(serde_json::Value::Array(items)) => items,
+                    Some(one @ serde_json::Value::Object(_)) => vec![one],
+                    Some(other) => vec![other],
+                    None => Vec::new(),
+                }
+            }
+            object => vec![object],
+        };
+        let mut chunk = TextChunk::default();
+        let mut rejects = Vec::new();
+        let mut loaded = 0u64;
+        for (i, item) in items.into_iter().enumerate() {
+            let row_number = i as i64 + 1;
+            match item {
+                serde_json::Value::Object(map) => chunk.push(row_number, object_fields(map)),
+                other => rejects.push(Rejected {
+                    row_number,
+                    raw: other.to_string(),
+                    reason: "not a JSON object".into(),
+                }),
+            }
+            loaded += self.write_if_full(&mut chunk).await?;
+        }
+        self.finish_text(chunk, rejects, loaded).await
+    }
+
+    async fn json_lines(&self, path: &Path) -> Result<(u64, u64)> {
         use std::io::BufRead;
         let file = std::fs::File::open(path).map_err(io_error(path))?;
         let reader = std::io::BufReader::new(file);
@@ -79,20 +136,7 @@ impl Loader<'_> {
                 continue;
             }
             match serde_json::from_str::<serde_json::Value>(&line) {
-                Ok(serde_json::Value::Object(map)) => {
-                    let fields = map
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let text = match v {
-                                serde_json::Value::Null => None,
-                                serde_json::Value::String(s) => Some(s),
-                                other => Some(other.to_string()),
-                            };
-                            (k, text)
-                        })
-                        .collect();
-                    chunk.push(row_number, fields);
-                }
+                Ok(serde_json::Value::Object(map)) => chunk.push(row_number, object_fields(map)),
                 Ok(_) => rejects.push(Rejected {
                     row_number,
                     raw: line,
@@ -156,4 +200,47 @@ impl Loader<'_> {
         loaded += self.write_batches(pending).await?;
         Ok((loaded, 0))
     }
+}
+
+/// An object's fields as text: strings as they are, nested arrays and objects as JSON text (for
+/// the staging models' JSON functions), null as null.
+fn object_fields(map: serde_json::Map<String, serde_json::Value>) -> Vec<(String, Option<String>)> {
+    map.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            };
+            (k, text)
+        })
+        .collect()
+}
+
+/// Whether a JSON file holds one document rather than one object per line: it starts with `[`,
+/// or its first line is not a whole JSON value.
+fn is_json_document(path: &Path) -> std::io::Result<bool> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut first = String::new();
+    while first.trim().is_empty() {
+        first.clear();
+        if reader.read_line(&mut first)? == 0 {
+            return Ok(false);
+        }
+    }
+    let first = first.trim().trim_start_matches('\u{feff}');
+    Ok(first.starts_with('[')
+        || (first.starts_with('{') && serde_json::from_str::<serde_json::Value>(first).is_err()))
+}
+
+fn any_line_is_an_object(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l.starts_with('{')
+            && matches!(
+                serde_json::from_str::<serde_json::Value>(l),
+                Ok(serde_json::Value::Object(_))
+            )
+    })
 }

@@ -3,12 +3,13 @@
 //! Every file dropped into the landing folder is loaded into the bronze Delta table of its
 //! entity (the file name without a trailing `_<number>`: `orders_0003.ndjson` → `bronze.orders`),
 //! with `_source_file`, `_ingested_at` and `_row_number` (the row's position in its file) added.
-//! CSV and NDJSON fields land as text (silver types them); Parquet keeps its types. New columns
-//! in later files are added to the table (schema evolution).
+//! CSV and JSON fields land as text (silver types them; nested JSON as JSON text); Parquet keeps
+//! its types. JSON is NDJSON or one document (an array of objects, or an API's envelope such as
+//! `{"orders": [...]}`). New columns in later files are added to the table (schema evolution).
 //!
 //! A row that cannot be parsed (broken CSV quoting, a wrong number of fields, invalid JSON) goes
-//! to `bronze._quarantine` with its raw text and the reason: for every file, bronze rows plus
-//! quarantined rows equal its input rows.
+//! to `bronze._quarantine` with its raw text and the reason (a JSON document that does not parse
+//! goes whole, as one row): for every file, bronze rows plus quarantined rows equal its input rows.
 //!
 //! Exactly once: a file is recorded in `_orderlake.ingest_log` after its rows are committed. A
 //! crash in between leaves the file unrecorded, and the next run first removes the rows that
@@ -282,6 +283,93 @@ mod tests {
             count(&warehouse, "select count(*) from bronze._quarantine where reason like 'column quantity: ''three'' is not Int64%' and raw like '%1000000002%'").await,
             1
         );
+    }
+
+    #[tokio::test]
+    async fn json_documents_as_apis_return_them_load_and_a_truncated_one_is_quarantined_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        std::fs::create_dir_all(&landing).unwrap();
+        // Shopify's envelope, pretty-printed, with nested line items.
+        write(
+            &landing,
+            "shop_orders_0001.json",
+            "{\n  \"orders\": [\n    {\"id\": 1, \"currency\": \"EUR\", \"line_items\": [{\"sku\": \"A\", \"quantity\": 2}]},\n    {\n      \"id\": 2,\n      \"currency\": \"USD\",\n      \"line_items\": []\n    }\n  ]\n}\n",
+        );
+        // WooCommerce's bare array; one element is not an object.
+        write(
+            &landing,
+            "shop_orders_0002.json",
+            "[\n {\"id\": 3, \"currency\": \"NGN\"},\n 42\n]\n",
+        );
+        // A download cut off half way: nothing of it loads, all of it is kept.
+        let truncated =
+            "{\n  \"orders\": [\n    {\"id\": 4, \"currency\": \"EUR\"},\n    {\"id\": 5, \"curr";
+        write(&landing, "shop_orders_0003.json", truncated);
+        // NDJSON with a broken first line still loads its other lines.
+        write(
+            &landing,
+            "shop_orders_0004.json",
+            "{\"id\": 6, \"curr\n{\"id\": 7, \"currency\": \"BRL\"}\n",
+        );
+        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
+            .await
+            .unwrap();
+        let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        let counts: Vec<(u64, u64)> = reports
+            .iter()
+            .map(|r| (r.rows_loaded, r.rows_quarantined))
+            .collect();
+        assert_eq!(counts, [(2, 0), (1, 1), (0, 1), (1, 1)]);
+        assert_eq!(
+            count(
+                &warehouse,
+                "select sum(cast(id as bigint)) from bronze.shop_orders"
+            )
+            .await,
+            1 + 2 + 3 + 7
+        );
+        assert_eq!(
+            count(
+                &warehouse,
+                "select count(*) from bronze.shop_orders where id = '1' and line_items = '[{\"quantity\":2,\"sku\":\"A\"}]'"
+            )
+            .await,
+            1
+        );
+        let kept = warehouse
+            .sql("select raw, reason from bronze._quarantine where _source_file = 'shop_orders_0003.json'")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = crate::tests::strings(&kept);
+        assert_eq!(text[0], truncated, "the whole file is kept");
+        assert!(
+            text[1].starts_with("not a complete JSON document: EOF"),
+            "{}",
+            text[1]
+        );
+    }
+
+    /// The text of every cell of a one-row result, column by column.
+    fn strings(batches: &[RecordBatch]) -> Vec<String> {
+        let batch = &batches[0];
+        (0..batch.num_columns())
+            .map(|i| {
+                let column =
+                    datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap();
+                column
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::StringArray>()
+                    .unwrap()
+                    .value(0)
+                    .to_string()
+            })
+            .collect()
     }
 
     #[tokio::test]
