@@ -113,6 +113,9 @@ impl Warehouse {
             .with_config(config)
             .with_query_planner(DeltaPlanner::new())
             .build();
+        let mut state = state;
+        // JSON text (API exports land nested objects as JSON): json_get_str, json_get_array, ->>, …
+        datafusion_functions_json::register_all(&mut state)?;
         let ctx = SessionContext::new_with_state(state);
         functions::register(&ctx);
         let warehouse = Warehouse {

@@ -218,7 +218,7 @@ fn object_fields(map: serde_json::Map<String, serde_json::Value>) -> Vec<(String
 }
 
 /// Whether a JSON file holds one document rather than one object per line: it starts with `[`,
-/// or its first line is not a whole JSON value.
+/// its first line is not a whole JSON value, or that line is an envelope of one array.
 fn is_json_document(path: &Path) -> std::io::Result<bool> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
@@ -230,8 +230,20 @@ fn is_json_document(path: &Path) -> std::io::Result<bool> {
         }
     }
     let first = first.trim().trim_start_matches('\u{feff}');
-    Ok(first.starts_with('[')
-        || (first.starts_with('{') && serde_json::from_str::<serde_json::Value>(first).is_err()))
+    if first.starts_with('[') {
+        return Ok(true);
+    }
+    if !first.starts_with('{') {
+        return Ok(false);
+    }
+    Ok(match serde_json::from_str::<serde_json::Value>(first) {
+        // An envelope on one line (`{"orders": [...]}`) rather than a record.
+        Ok(serde_json::Value::Object(map)) => {
+            map.len() == 1 && map.values().all(serde_json::Value::is_array)
+        }
+        Ok(_) => false,
+        Err(_) => true,
+    })
 }
 
 fn any_line_is_an_object(text: &str) -> bool {

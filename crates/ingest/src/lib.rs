@@ -306,6 +306,12 @@ mod tests {
         let truncated =
             "{\n  \"orders\": [\n    {\"id\": 4, \"currency\": \"EUR\"},\n    {\"id\": 5, \"curr";
         write(&landing, "shop_orders_0003.json", truncated);
+        // An envelope on one line, as a compact API response.
+        write(
+            &landing,
+            "shop_orders_0005.json",
+            "{\"orders\": [{\"id\": 8}, {\"id\": 9}]}",
+        );
         // NDJSON with a broken first line still loads its other lines.
         write(
             &landing,
@@ -322,14 +328,14 @@ mod tests {
             .iter()
             .map(|r| (r.rows_loaded, r.rows_quarantined))
             .collect();
-        assert_eq!(counts, [(2, 0), (1, 1), (0, 1), (1, 1)]);
+        assert_eq!(counts, [(2, 0), (1, 1), (0, 1), (1, 1), (2, 0)]);
         assert_eq!(
             count(
                 &warehouse,
                 "select sum(cast(id as bigint)) from bronze.shop_orders"
             )
             .await,
-            1 + 2 + 3 + 7
+            1 + 2 + 3 + 7 + 8 + 9
         );
         assert_eq!(
             count(
@@ -338,6 +344,15 @@ mod tests {
             )
             .await,
             1
+        );
+        // Nested JSON is read with the JSON functions models use.
+        assert_eq!(
+            count(
+                &warehouse,
+                "select sum(json_get_int(item, 'quantity')) from (select unnest(json_get_array(line_items)) as item from bronze.shop_orders)"
+            )
+            .await,
+            2
         );
         let kept = warehouse
             .sql("select raw, reason from bronze._quarantine where _source_file = 'shop_orders_0003.json'")
