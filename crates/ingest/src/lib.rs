@@ -234,6 +234,15 @@ mod tests {
         std::fs::write(dir.join(name), text).unwrap();
     }
 
+    /// A new warehouse in `dir/wh` and the reports of ingesting `landing` into it.
+    async fn first_ingest(dir: &Path, landing: &Path) -> (Warehouse, Vec<FileReport>) {
+        let warehouse = Warehouse::open(&dir.join("wh"), "main").await.unwrap();
+        let reports = ingest(&warehouse, landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        (warehouse, reports)
+    }
+
     #[tokio::test]
     async fn text_rows_into_a_typed_bronze_table_are_cast_or_quarantined() {
         // bronze.order_lines was created from Parquet (typed); the desk then publishes NDJSON.
@@ -318,12 +327,7 @@ mod tests {
             "shop_orders_0004.json",
             "{\"id\": 6, \"curr\n{\"id\": 7, \"currency\": \"BRL\"}\n",
         );
-        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
-            .await
-            .unwrap();
-        let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
-            .await
-            .unwrap();
+        let (warehouse, reports) = first_ingest(dir.path(), &landing).await;
         let counts: Vec<(u64, u64)> = reports
             .iter()
             .map(|r| (r.rows_loaded, r.rows_quarantined))
@@ -403,12 +407,7 @@ mod tests {
             "orders_0001.ndjson",
             "{\"order_id\": 1, \"status\": \"raised\"}\n{\"order_id\": 2, \"status\": null, \"channel\": \"web\"}\n{\"order_id\": 3,\n[1,2]\n",
         );
-        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
-            .await
-            .unwrap();
-        let reports = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
-            .await
-            .unwrap();
+        let (warehouse, reports) = first_ingest(dir.path(), &landing).await;
         let by_file: BTreeMap<_, _> = reports
             .iter()
             .map(|r| (r.file.as_str(), (r.rows_loaded, r.rows_quarantined)))
