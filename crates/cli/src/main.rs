@@ -63,7 +63,7 @@ struct GlobalArgs {
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Parse every file, ignoring the parse cache (target/partial_parse.json).
+    /// Parse every file, ignoring the parse cache (target/partial_parse.msgpack).
     #[arg(long, global = true, env = "ORDERLAKE_NO_PARTIAL_PARSE")]
     no_partial_parse: bool,
     /// More log output (-v info, -vv debug).

@@ -108,12 +108,11 @@ impl Warehouse {
             .parquet
             .schema_force_view_types = false;
         // Delta's planner executes the write and merge plans delta-rs builds on our session.
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config)
             .with_query_planner(DeltaPlanner::new())
             .build();
-        let mut state = state;
         // JSON text (API exports land nested objects as JSON): json_get_str, json_get_array, ->>, …
         datafusion_functions_json::register_all(&mut state)?;
         let ctx = SessionContext::new_with_state(state);

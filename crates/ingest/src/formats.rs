@@ -95,10 +95,10 @@ impl Loader<'_> {
         let items = match document {
             serde_json::Value::Array(items) => items,
             serde_json::Value::Object(map) if map.len() == 1 => {
+                // The envelope's one member: an array of rows, or a single row.
                 match map.into_iter().next().map(|(_, v)| v) {
                     Some(serde_json::Value::Array(items)) => items,
-                    Some(one @ serde_json::Value::Object(_)) => vec![one],
-                    Some(other) => vec![other],
+                    Some(one) => vec![one],
                     None => Vec::new(),
                 }
             }
