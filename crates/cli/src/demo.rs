@@ -53,6 +53,26 @@ static JAFFLE_FOLDERS: [(&str, Dir<'static>); 4] = [
     ),
 ];
 const JAFFLE_PROJECT_FILE: &str = include_str!("../../../examples/jaffle_shop/dbt_project.yml");
+/// The commerce project (one schema over Olist, Shopify, WooCommerce and the OMS).
+static COMMERCE_FOLDERS: [(&str, Dir<'static>); 4] = [
+    (
+        "models",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/commerce/models"),
+    ),
+    (
+        "macros",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/commerce/macros"),
+    ),
+    (
+        "seeds",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/commerce/seeds"),
+    ),
+    (
+        "tests",
+        include_dir!("$CARGO_MANIFEST_DIR/../../projects/commerce/tests"),
+    ),
+];
+const COMMERCE_PROJECT_FILE: &str = include_str!("../../../projects/commerce/dbt_project.yml");
 
 #[derive(Args, Clone)]
 pub struct DemoArgs {
@@ -72,8 +92,13 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Build the jaffle-shop example (a plain dbt project) instead of the OMS lakehouse.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "olist")]
     pub jaffle_shop: bool,
+    /// Build the commerce project (projects/commerce) on an Olist export instead: a folder with
+    /// the Kaggle dataset's CSV files (e.g. ../shared/data/olist or the full download). The
+    /// project goes to OUT/commerce; the folder is read, never changed.
+    #[arg(long, value_name = "DIR")]
+    pub olist: Option<PathBuf>,
     /// Stop after the build instead of serving the dashboard and SQL endpoint, kept fresh from
     /// the landing folder (`serve --watch`).
     #[arg(long)]
@@ -142,6 +167,9 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     if args.jaffle_shop {
         return jaffle_shop(global, &args.out).await;
     }
+    if let Some(olist) = &args.olist {
+        return commerce(global, args, olist).await;
+    }
     let started = std::time::Instant::now();
     let out = crate::absolute(&args.out);
     write_project(&OMS_FOLDERS, OMS_PROJECT_FILE, &out)?;
@@ -195,7 +223,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     let project = crate::load_project(&global)?;
     let warehouse = crate::open_warehouse(&project).await?;
     println!();
-    crate::lake::run_ingest(&project, &warehouse, &landing, "bronze").await?;
+    crate::lake::run_ingest(&project, &warehouse, &landing, "bronze", None).await?;
     drop(warehouse);
 
     // 3. Bronze → silver → gold, with every test.
@@ -239,6 +267,55 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
         landing.display()
     );
     crate::serve::serve(&served, &args.serve_args(landing.clone())).await
+}
+
+/// `demo --olist DIR`: the commerce project on an Olist export, built, tested and served.
+async fn commerce(global: &GlobalArgs, args: &DemoArgs, olist: &Path) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let out = crate::absolute(&args.out).join("commerce");
+    write_project(&COMMERCE_FOLDERS, COMMERCE_PROJECT_FILE, &out)?;
+    println!(
+        "orderlake demo: the commerce project in {} on the Olist export in {}\n",
+        out.display(),
+        olist.display()
+    );
+    let mut global = global.clone();
+    global.project_dir = out.clone();
+    let project = crate::load_project(&global)?;
+    let warehouse = crate::open_warehouse(&project).await?;
+    crate::lake::run_ingest(
+        &project,
+        &warehouse,
+        olist,
+        "bronze",
+        Some(orderlake_ingest::Platform::Olist),
+    )
+    .await?;
+    drop(warehouse);
+    println!();
+    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let project = crate::load_project(&global)?;
+    let warehouse = crate::open_warehouse(&project).await?;
+    let headline = "select source_platform, orders, customers, repeat_rate, reporting_currency, \
+                    revenue_reporting, average_order_value_reporting \
+                    from commerce_gold.platform_summary order by source_platform";
+    let batches = warehouse.sql(headline).await?.collect().await?;
+    println!("\n{}", format_batches(&batches, Format::Table)?);
+    println!(
+        "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from commerce_gold.revenue_by_month order by month\"",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut serve = args.serve_args(olist.to_path_buf());
+    serve.watch = false;
+    serve.live.landing = None;
+    crate::serve::serve(&global, &serve).await
 }
 
 async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {

@@ -112,10 +112,15 @@ pub fn run_generate(config: &Config) -> Result<Summary> {
     Ok(summary)
 }
 
-pub async fn ingest(global: &GlobalArgs, landing: &Path, schema: &str) -> Result<ExitCode> {
+pub async fn ingest(
+    global: &GlobalArgs,
+    landing: &Path,
+    schema: &str,
+    platform: Option<orderlake_ingest::Platform>,
+) -> Result<ExitCode> {
     let project = crate::load_project(global)?;
     let warehouse = crate::open_warehouse(&project).await?;
-    run_ingest(&project, &warehouse, landing, schema).await?;
+    run_ingest(&project, &warehouse, landing, schema, platform).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -124,9 +129,11 @@ pub async fn run_ingest(
     warehouse: &orderlake_engine::Warehouse,
     landing: &Path,
     schema: &str,
+    platform: Option<orderlake_ingest::Platform>,
 ) -> Result<Vec<FileReport>> {
     let started = std::time::Instant::now();
-    let options = IngestOptions::for_project(project, schema);
+    let mut options = IngestOptions::for_project(project, schema);
+    options.platform = platform;
     let print = |r: &FileReport| {
         if r.skipped {
             println!("  skip  {:<36} already loaded", r.file);

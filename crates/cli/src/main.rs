@@ -213,6 +213,11 @@ enum Command {
         /// The schema of the bronze tables.
         #[arg(long, default_value = "bronze")]
         schema: String,
+        /// Every file must be this platform's export (olist, shopify, woocommerce); without
+        /// it, platform exports are still recognised by their columns and other files load
+        /// by their names.
+        #[arg(long)]
+        platform: Option<orderlake_ingest::Platform>,
     },
     /// Keep gold fresh: ingest each new landing file exactly once and refresh everything
     /// downstream of it, in micro-batches, until Ctrl-C.
@@ -356,7 +361,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => lake::generate(&args).map(|_| ExitCode::SUCCESS),
-        Command::Ingest { landing, schema } => lake::ingest(&global, &landing, &schema).await,
+        Command::Ingest {
+            landing,
+            schema,
+            platform,
+        } => lake::ingest(&global, &landing, &schema, platform).await,
         Command::Watch(args) => watch::watch(&global, &args).await,
         Command::Demo(args) => demo::run(&global, &args).await,
         Command::Desk(args) => desk::run(args).await,

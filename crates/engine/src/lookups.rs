@@ -80,7 +80,14 @@ pub(crate) async fn answer(
     Ok(())
 }
 
+/// A relation's columns; none for a relation that does not exist (as dbt's adapters answer, so
+/// a model can test whether an optional source was loaded).
 async fn columns_of(warehouse: &Warehouse, relation: &str) -> Result<Vec<ColumnInfo>> {
+    let reference = datafusion::common::TableReference::parse_str(relation);
+    // A schema that does not exist either is no error: the relation is simply not there.
+    if !warehouse.context().table_exist(reference).unwrap_or(false) {
+        return Ok(Vec::new());
+    }
     let df = warehouse
         .sql(&format!("select * from {relation} limit 0"))
         .await?;

@@ -20,7 +20,7 @@ impl Loader<'_> {
                 message: format!("cannot read the CSV header: {e}"),
             })?
             .iter()
-            .map(|h| h.trim().to_string())
+            .map(|h| super::platforms::column_name(h, self.platform_export))
             .collect();
         let mut chunk = TextChunk::default();
         let mut rejects = Vec::new();
@@ -219,7 +219,7 @@ fn object_fields(map: serde_json::Map<String, serde_json::Value>) -> Vec<(String
 
 /// Whether a JSON file holds one document rather than one object per line: it starts with `[`,
 /// its first line is not a whole JSON value, or that line is an envelope of one array.
-fn is_json_document(path: &Path) -> std::io::Result<bool> {
+pub(crate) fn is_json_document(path: &Path) -> std::io::Result<bool> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut first = String::new();

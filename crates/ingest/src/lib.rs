@@ -30,6 +30,9 @@ use orderlake_project::{Project, Relation, sql_string};
 
 mod formats;
 mod loader;
+pub mod platforms;
+
+pub use platforms::Platform;
 
 pub use loader::RESCUED_DATA;
 mod log;
@@ -47,6 +50,8 @@ pub enum IngestError {
     },
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    #[error("nothing was loaded:\n{}", problems.join("\n"))]
+    Refused { problems: Vec<String> },
     #[error("{0}")]
     Engine(#[from] orderlake_engine::EngineError),
     #[error("{0}")]
@@ -88,6 +93,8 @@ pub struct IngestOptions {
     pub bronze_schema: String,
     /// Per entity (bronze table name); entities not listed add new columns.
     pub schema_evolution: BTreeMap<String, SchemaEvolution>,
+    /// Every file must be this platform's export (`ingest --platform`).
+    pub platform: Option<Platform>,
 }
 
 impl Default for IngestOptions {
@@ -95,6 +102,7 @@ impl Default for IngestOptions {
         IngestOptions {
             bronze_schema: "bronze".into(),
             schema_evolution: BTreeMap::new(),
+            platform: None,
         }
     }
 }
@@ -110,11 +118,14 @@ impl IngestOptions {
                 .filter(|s| s.relation.schema == bronze_schema)
                 .map(|s| (s.relation.identifier.clone(), s.schema_evolution))
                 .collect(),
+            platform: None,
         }
     }
 }
 
-/// Loads every new file in `landing` into bronze. Files are taken in name order.
+/// Loads every new file in `landing` into bronze. Files are taken in name order. Every new file
+/// is first recognised (a platform's export lands in that export's table) and checked; if any
+/// is refused (not the `--platform` asked for, a missing column), none is loaded.
 pub async fn ingest(
     warehouse: &Warehouse,
     landing: &Path,
@@ -128,8 +139,9 @@ pub async fn ingest(
         .collect();
     files.sort();
     let done = logged_files(warehouse).await?;
-    warehouse.ensure_schema(&options.bronze_schema)?;
     let mut reports = Vec::new();
+    let mut pending = Vec::new();
+    let mut problems = Vec::new();
     for path in files {
         let name = path
             .file_name()
@@ -138,24 +150,60 @@ pub async fn ingest(
         if name.starts_with('_') || name.starts_with('.') {
             continue;
         }
-        let Some(entity) = entity_of(&name) else {
+        let Some(named_entity) = entity_of(&name) else {
             continue;
         };
         let (size, modified) = fingerprint(&path)?;
-        if done.contains(&(name.clone(), size, modified)) {
-            let report = FileReport {
+        if let Some(entity) = done.get(&(name.clone(), size, modified)) {
+            reports.push(FileReport {
                 file: name,
-                entity,
+                entity: entity.clone(),
                 rows_loaded: 0,
                 rows_quarantined: 0,
                 skipped: true,
                 new_columns: Vec::new(),
                 rows_rescued: 0,
-            };
-            progress(&report);
-            reports.push(report);
+            });
             continue;
         }
+        let recognised = match platforms::columns_of(&path).map_err(io_error(&path))? {
+            Some((format, columns, complete)) => {
+                platforms::recognise(&named_entity, format, &columns, complete)
+            }
+            None => None,
+        };
+        match (&recognised, options.platform) {
+            (Some(found), Some(platform)) if found.kind.platform != platform => {
+                problems.push(format!(
+                    "{name}: {} is not one of {platform}'s exports",
+                    found.kind.description
+                ))
+            }
+            (None, Some(platform)) => problems.push(format!(
+                "{name}: not one of {platform}'s exports; accepted:\n{}",
+                platform.accepted()
+            )),
+            _ => {}
+        }
+        if let Some(found) = recognised.as_ref().filter(|f| !f.missing.is_empty()) {
+            problems.push(format!(
+                "{name}: {} without the column(s) {}",
+                found.kind.description,
+                found.missing.join(", ")
+            ));
+        }
+        let platform_export = recognised.is_some();
+        let entity = recognised.map_or(named_entity, |r| r.kind.entity.to_string());
+        pending.push((path, name, entity, size, modified, platform_export));
+    }
+    if !problems.is_empty() {
+        return Err(IngestError::Refused { problems });
+    }
+    for report in &reports {
+        progress(report);
+    }
+    warehouse.ensure_schema(&options.bronze_schema)?;
+    for (path, name, entity, size, modified, platform_export) in pending {
         let bronze = Relation::new(options.bronze_schema.clone(), entity.clone());
         let quarantine = Relation::new(options.bronze_schema.clone(), QUARANTINE);
         // Rows a crashed earlier attempt left behind are removed before loading again.
@@ -181,6 +229,7 @@ pub async fn ingest(
                 .copied()
                 .unwrap_or_default(),
             changes: Default::default(),
+            platform_export,
         };
         let lower = name.to_ascii_lowercase();
         let (loaded, quarantined) = if lower.ends_with(".parquet") {
@@ -459,6 +508,7 @@ mod tests {
             cast_rejects: Default::default(),
             evolution: SchemaEvolution::AddNewColumns,
             changes: Default::default(),
+            platform_export: false,
         };
         loader
             .ndjson(&landing.join("orders_0002.ndjson"))

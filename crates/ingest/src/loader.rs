@@ -16,6 +16,9 @@ pub(crate) struct Loader<'a> {
     pub(crate) evolution: SchemaEvolution,
     /// What the file changed: columns added, rows with rescued data.
     pub(crate) changes: std::sync::Mutex<Changes>,
+    /// A recognised platform export: its CSV headers are cleaned into the names its staging
+    /// models use.
+    pub(crate) platform_export: bool,
 }
 
 #[derive(Debug, Default)]

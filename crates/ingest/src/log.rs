@@ -19,31 +19,42 @@ pub(crate) fn fingerprint(path: &Path) -> Result<(u64, i64)> {
     Ok((meta.len(), modified))
 }
 
-pub(crate) async fn logged_files(warehouse: &Warehouse) -> Result<BTreeSet<(String, u64, i64)>> {
+/// Files already loaded, by (name, size, modification time), with the entity each went to.
+pub(crate) async fn logged_files(
+    warehouse: &Warehouse,
+) -> Result<BTreeMap<(String, u64, i64), String>> {
     let log = log_relation();
     if warehouse.kind_of(&log).is_none() {
-        return Ok(BTreeSet::new());
+        return Ok(BTreeMap::new());
     }
     let batches = warehouse
         .sql(&format!(
-            "select file, size_bytes, modified_micros from {log}"
+            "select file, size_bytes, modified_micros, entity from {log}"
         ))
         .await?
         .collect()
         .await?;
-    let mut out = BTreeSet::new();
+    let text = |array: &ArrayRef| {
+        datafusion::arrow::compute::cast(array, &DataType::Utf8)
+            .map_err(|e| IngestError::DataFusion(e.into()))
+            .map(|a| {
+                a.as_any()
+                    .downcast_ref::<datafusion::arrow::array::StringArray>()
+                    .cloned()
+            })
+    };
+    let mut out = BTreeMap::new();
     for b in batches {
-        let files = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)
-            .map_err(|e| IngestError::DataFusion(e.into()))?;
-        let files = files
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::StringArray>()
-            .cloned();
+        let files = text(b.column(0))?;
+        let entities = text(b.column(3))?;
         let sizes = b.column(1).as_any().downcast_ref::<Int64Array>().cloned();
         let mods = b.column(2).as_any().downcast_ref::<Int64Array>().cloned();
-        if let (Some(f), Some(s), Some(m)) = (files, sizes, mods) {
+        if let (Some(f), Some(s), Some(m), Some(e)) = (files, sizes, mods, entities) {
             for i in 0..b.num_rows() {
-                out.insert((f.value(i).to_string(), s.value(i) as u64, m.value(i)));
+                out.insert(
+                    (f.value(i).to_string(), s.value(i) as u64, m.value(i)),
+                    e.value(i).to_string(),
+                );
             }
         }
     }

@@ -122,7 +122,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     }
     let gold: BTreeMap<String, i64> = rows(
         &project,
-        "select source_status, sum(orders) as orders from gold.orders_by_status group by 1",
+        "select source_status, sum(orders) as orders from commerce_gold.orders_by_status group by 1",
     )
     .iter()
     .map(|r| {
@@ -164,7 +164,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     }
     let gold: BTreeMap<String, (i64, i64)> = rows(
         &project,
-        "select cast(month as varchar) as month, orders, revenue from gold.revenue_by_month",
+        "select cast(month as varchar) as month, orders, revenue from commerce_gold.revenue_by_month where source_platform = 'olist'",
     )
     .iter()
     .map(|r| {
@@ -194,7 +194,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     }
     for r in rows(
         &project,
-        "select cast(month as varchar) as month, orders, revenue_reporting, reporting_currency from gold.revenue_by_month",
+        "select cast(month as varchar) as month, orders, revenue_reporting, reporting_currency from commerce_gold.revenue_by_month where source_platform = 'olist'",
     ) {
         assert_eq!(r["reporting_currency"], "USD");
         let month = r["month"].as_str().unwrap();
@@ -212,7 +212,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     // installment interest aside: the orders where it is not are the same on both sides).
     let universal: BTreeMap<String, (i64, i64)> = rows(
         &project,
-        "select source_order_id, paid_amount, order_amount from universal.orders",
+        "select source_order_id, paid_amount, order_amount from commerce.orders",
     )
     .iter()
     .map(|r| {
@@ -242,7 +242,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
         .count() as f64;
     let gold_differing = crate::util::scalar_f64(
         &project,
-        "select count(*) from universal.orders where item_count > 0 and not paid_with_voucher and abs(paid_amount - order_amount) > 0.01",
+        "select count(*) from commerce.orders where item_count > 0 and not paid_with_voucher and abs(paid_amount - order_amount) > 0.01",
     );
     assert_eq!(gold_differing, differing);
 
@@ -262,7 +262,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
         .count() as i64;
     let gold = rows(
         &project,
-        "select delivered_orders, delivered_late from gold.delivery_performance",
+        "select delivered_orders, delivered_late from commerce_gold.delivery_performance",
     );
     assert_eq!(
         json_i64(&gold[0]["delivered_orders"]),
@@ -285,7 +285,7 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     let repeat = per_person.values().filter(|n| **n > 1).count() as i64;
     let gold = rows(
         &project,
-        "select customers, repeat_customers from gold.repeat_customers",
+        "select customers, repeat_customers from commerce_gold.repeat_customers",
     );
     assert_eq!(json_i64(&gold[0]["customers"]), per_person.len() as i64);
     assert_eq!(json_i64(&gold[0]["repeat_customers"]), repeat);

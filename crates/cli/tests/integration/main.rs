@@ -13,6 +13,7 @@ mod util;
 
 mod build;
 mod commerce;
+mod commerce_platforms;
 mod desk;
 mod errors;
 mod live;

@@ -5,6 +5,6 @@ select
     trim(customer_zip_code_prefix) as zip_code_prefix,
     trim(customer_city) as city,
     upper(trim(customer_state)) as state
-from {{ source('olist', 'olist_customers_dataset') }}
+from {{ optional_source('olist', 'olist_customers_dataset', ['customer_id', 'customer_unique_id', 'customer_zip_code_prefix', 'customer_city', 'customer_state']) }} r
 where nullif(trim(customer_id), '') is not null
 qualify {{ newest_copy('trim(customer_id)') }}

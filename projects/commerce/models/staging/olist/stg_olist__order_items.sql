@@ -8,6 +8,6 @@ select
     {{ text_timestamp('shipping_limit_date') }} as shipping_limit_at,
     {{ money('try_cast(price as double)') }} as price,
     {{ money('try_cast(freight_value as double)') }} as freight_value
-from {{ source('olist', 'olist_order_items_dataset') }}
+from {{ optional_source('olist', 'olist_order_items_dataset', ['order_id', 'order_item_id', 'product_id', 'seller_id', 'shipping_limit_date', 'price', 'freight_value']) }} r
 where nullif(trim(order_id), '') is not null and try_cast(order_item_id as int) is not null
 qualify {{ newest_copy('trim(order_id), try_cast(order_item_id as int)') }}

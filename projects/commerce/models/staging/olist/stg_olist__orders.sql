@@ -8,6 +8,6 @@ select
     {{ text_timestamp('order_delivered_carrier_date') }} as shipped_at,
     {{ text_timestamp('order_delivered_customer_date') }} as delivered_at,
     {{ text_timestamp('order_estimated_delivery_date') }} as estimated_delivery_at
-from {{ source('olist', 'olist_orders_dataset') }}
+from {{ optional_source('olist', 'olist_orders_dataset', ['order_id', 'customer_id', 'order_status', 'order_purchase_timestamp', 'order_approved_at', 'order_delivered_carrier_date', 'order_delivered_customer_date', 'order_estimated_delivery_date']) }} r
 where nullif(trim(order_id), '') is not null
 qualify {{ newest_copy('trim(order_id)') }}

@@ -4,7 +4,7 @@ with translation as (
     select
         trim(product_category_name) as category,
         trim(product_category_name_english) as category_english
-    from {{ source('olist', 'product_category_name_translation') }}
+    from {{ optional_source('olist', 'product_category_name_translation', ['product_category_name', 'product_category_name_english']) }} t
     qualify {{ newest_copy('trim(product_category_name)') }}
 )
 select
@@ -13,7 +13,7 @@ select
     t.category_english,
     try_cast(p.product_weight_g as double) as weight_g,
     try_cast(p.product_photos_qty as int) as photos
-from {{ source('olist', 'olist_products_dataset') }} p
+from {{ optional_source('olist', 'olist_products_dataset', ['product_id', 'product_category_name', 'product_weight_g', 'product_photos_qty']) }} p
 left join translation t on t.category = nullif(trim(p.product_category_name), '')
 where nullif(trim(p.product_id), '') is not null
 qualify {{ newest_copy('trim(p.product_id)') }}

@@ -1,0 +1,6 @@
+-- Shopify products as their line items name them (the product API is not part of an order export).
+select
+    source_platform, product_key, substr(product_key, 9) as source_product_id,
+    max(product_name) as product_name, cast(null as varchar) as category, cast(null as varchar) as category_english
+from {{ ref('stg_shopify__order_items') }}
+group by source_platform, product_key
