@@ -1,11 +1,12 @@
-//! The dashboard: seven pages over the gold tables, each a set of panels (KPI tiles, charts,
+//! The dashboard: eight pages over the gold tables (seven over the OMS lakehouse, one over the commerce project), each a set of panels (KPI tiles, charts,
 //! tables) defined by one SQL query apiece. The same panel data is rendered into the page and
 //! served as JSON (`/api/dashboard/{page}` and `/api/dashboard/{page}/{panel}`), so a chart and
 //! its API never disagree.
 //!
-//! Filters (`from`, `to`, `channel`) are validated, then substituted into the queries through
-//! placeholders: `{{range:col}}` (a date column within the range), `{{month:col}}` (a month
-//! column whose month overlaps it) and `{{channel:col}}`.
+//! Filters (`from`, `to`, `channel`, `platform`) are validated, then substituted into the
+//! queries through placeholders: `{{range:col}}` (a date column within the range),
+//! `{{month:col}}` (a month column whose month overlaps it), `{{channel:col}}` and
+//! `{{platform:col}}` (the commerce page's).
 
 use std::sync::LazyLock;
 
@@ -61,6 +62,9 @@ pub struct Page {
     pub about: &'static str,
     /// Which filters change this page's numbers.
     pub filters: &'static [&'static str],
+    /// A table the page reads: the page is shown where the project has it (the OMS pages on
+    /// the OMS lakehouse, the commerce page on the commerce project).
+    pub needs: &'static str,
     pub panels: &'static [Panel],
 }
 
@@ -90,6 +94,7 @@ pub static PAGES: &[Page] = &[
         title: "Sales overview",
         about: "Net revenue (after discounts, net of returns in the period they were returned), orders, AOV and returns, from gold.fct_sales.",
         filters: &["from", "to", "channel"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "net_revenue",
@@ -161,6 +166,7 @@ pub static PAGES: &[Page] = &[
         title: "Customers",
         about: "RFM segments and lifetime value as of the last build (gold.customer_segmentation, gold.customer_metrics); cohorts by first-order month (gold.customer_cohorts).",
         filters: &["from", "to"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "customers",
@@ -225,6 +231,7 @@ pub static PAGES: &[Page] = &[
         title: "Products",
         about: "Top products, return rates and margins over the chosen period and channel, from gold.fct_sales and gold.dim_products.",
         filters: &["from", "to", "channel"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "products_sold",
@@ -282,6 +289,7 @@ pub static PAGES: &[Page] = &[
         title: "Regions",
         about: "Net revenue by region, state and city over the chosen period and channel, from gold.fct_sales and gold.dim_locations.",
         filters: &["from", "to", "channel"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "regions",
@@ -332,6 +340,7 @@ pub static PAGES: &[Page] = &[
         title: "Fulfilment",
         about: "Shipment SLA by carrier and warehouse (gold.shipment_sla): on time means delivered by the promised time.",
         filters: &["from", "to"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "shipments",
@@ -396,6 +405,7 @@ pub static PAGES: &[Page] = &[
         title: "Inventory",
         about: "Stock on hand and its value at cost, by warehouse and category, and what is running low (gold.inventory_levels, as of the last build).",
         filters: &[],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "stock_value",
@@ -446,6 +456,7 @@ pub static PAGES: &[Page] = &[
         title: "Credit",
         about: "Receivables by age (gold.credit_aging), rebates by month (gold.monthly_rebates) and orders not yet billed or shipped (gold.outstanding_orders).",
         filters: &["from", "to"],
+        needs: "gold.fct_sales",
         panels: &[
             panel(
                 "balance",
@@ -512,7 +523,107 @@ pub static PAGES: &[Page] = &[
             ),
         ],
     },
+    Page {
+        slug: "commerce",
+        title: "Commerce platforms",
+        about: "Every platform of the commerce project (Olist, Shopify, WooCommerce, the OMS) in the reporting currency: revenue without tax, refunds in the month refunded, from commerce_gold.",
+        filters: &["from", "to", "platform"],
+        needs: "commerce_gold.platform_summary",
+        panels: &[
+            panel(
+                "revenue",
+                "Revenue (reporting currency)",
+                Kpi,
+                Money,
+                "select cast(sum(revenue_reporting) as double) from commerce_gold.revenue_by_month where source_platform <> 'all' and {{month:month}} and {{platform:source_platform}}",
+            ),
+            panel(
+                "orders",
+                "Orders",
+                Kpi,
+                Count,
+                "select sum(orders) from commerce_gold.revenue_by_month where source_platform <> 'all' and {{month:month}} and {{platform:source_platform}}",
+            ),
+            panel(
+                "aov",
+                "Average order value",
+                Kpi,
+                Money,
+                "select cast(sum(revenue_reporting) as double) / nullif(sum(orders), 0) from commerce_gold.revenue_by_month where source_platform <> 'all' and {{month:month}} and {{platform:source_platform}}",
+            ),
+            panel(
+                "refunds",
+                "Refunds",
+                Kpi,
+                Money,
+                "select cast(sum(refunds_reporting) as double) from commerce_gold.revenue_by_month where source_platform <> 'all' and {{month:month}} and {{platform:source_platform}}",
+            ),
+            panel(
+                "revenue_by_month",
+                "Revenue by month and platform",
+                Line,
+                Money,
+                "select source_platform as series, cast(month as varchar) as label, cast(sum(revenue_reporting) as double) as value from commerce_gold.revenue_by_month where source_platform <> 'all' and {{month:month}} and {{platform:source_platform}} group by 1, 2 order by 2, 1",
+            ),
+            panel(
+                "categories",
+                "Top categories",
+                Hbar,
+                Money,
+                "select category, cast(sum(revenue_reporting) as double) as revenue from commerce_gold.category_performance where source_platform <> 'all' and {{platform:source_platform}} group by 1 order by 2 desc limit 10",
+            ),
+            panel(
+                "payment_mix",
+                "Payment methods",
+                Doughnut,
+                Money,
+                "select p.method, cast(sum(p.amount * o.exchange_rate) as double) as amount from commerce.payments p join commerce.orders o on o.order_key = p.order_key where {{platform:p.source_platform}} group by 1 order by 2 desc limit 8",
+            ),
+            panel(
+                "segments",
+                "RFM segments (customers)",
+                Bar,
+                Count,
+                "select segment, count(*) as customers from commerce_gold.rfm_segments where {{platform:source_platform}} group by 1 order by 2 desc",
+            ),
+            panel(
+                "platforms",
+                "Platforms",
+                Table,
+                Number,
+                "select source_platform, orders, customers, repeat_rate, revenue_reporting, refunds_reporting, net_revenue_reporting, average_order_value_reporting from commerce_gold.platform_summary where {{platform:source_platform}} order by revenue_reporting desc",
+            ),
+            panel(
+                "delivery",
+                "Delivery against the estimate",
+                Table,
+                Number,
+                "select source_platform, delivered_orders, delivered_late, late_share, average_days_to_deliver from commerce_gold.delivery_performance where {{platform:source_platform}}",
+            ),
+        ],
+    },
 ];
+
+/// The pages whose table this project has, in menu order (every page when none has: an empty
+/// warehouse shows the OMS pages, each saying what it lacks).
+pub async fn available_pages(snapshot: &Snapshot) -> Vec<&'static Page> {
+    let mut available = Vec::new();
+    for page in PAGES {
+        if query(snapshot, &format!("select 1 from {} limit 0", page.needs))
+            .await
+            .is_ok()
+        {
+            available.push(page);
+        }
+    }
+    if available.is_empty() {
+        return PAGES
+            .iter()
+            .filter(|p| p.needs == "gold.fct_sales")
+            .collect();
+    }
+    available
+}
 
 /// The page with this slug.
 pub fn page(slug: &str) -> Option<&'static Page> {
@@ -525,6 +636,8 @@ pub struct Filters {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub channel: Option<String>,
+    /// The commerce page's platform (olist, shopify, woocommerce, oms).
+    pub platform: Option<String>,
 }
 
 /// A filter value that cannot be used, naming the field.
@@ -577,13 +690,44 @@ impl Filters {
                 });
             }
         };
-        Ok(Filters { from, to, channel })
+        Ok(Filters {
+            from,
+            to,
+            channel,
+            platform: None,
+        })
+    }
+
+    /// The same filters narrowed to one `platform` (one of `platforms`); empty or `all` means
+    /// every platform.
+    pub fn with_platform(
+        mut self,
+        platform: Option<&str>,
+        platforms: &[String],
+    ) -> Result<Filters, FilterError> {
+        self.platform = match platform
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && *p != "all")
+        {
+            None => None,
+            Some(p) if platforms.iter().any(|k| k == p) => Some(p.to_string()),
+            Some(p) => {
+                return Err(FilterError {
+                    field: "platform".into(),
+                    message: format!(
+                        "'{p}' is not a platform with orders (one of: {})",
+                        platforms.join(", ")
+                    ),
+                });
+            }
+        };
+        Ok(self)
     }
 
     /// `sql` with its filter placeholders replaced.
     pub fn apply(&self, sql: &str) -> String {
         static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"\{\{(range|month|channel):([A-Za-z_][A-Za-z0-9_.]*)\}\}")
+            Regex::new(r"\{\{(range|month|channel|platform):([A-Za-z_][A-Za-z0-9_.]*)\}\}")
                 .unwrap_or_else(|e| panic!("placeholder pattern: {e}"))
         });
         PLACEHOLDER
@@ -593,6 +737,10 @@ impl Filters {
                     "channel" => match &self.channel {
                         // Validated against the known channels; quotes doubled all the same.
                         Some(ch) => format!("{column} = {}", orderlake_project::sql_string(ch)),
+                        None => "true".to_string(),
+                    },
+                    "platform" => match &self.platform {
+                        Some(p) => format!("{column} = {}", orderlake_project::sql_string(p)),
                         None => "true".to_string(),
                     },
                     kind => {
@@ -836,6 +984,19 @@ pub async fn channels(snapshot: &Snapshot) -> Vec<String> {
         .clone()
 }
 
+/// The platforms with orders in the commerce project's universal schema (none elsewhere).
+pub async fn platforms(snapshot: &Snapshot) -> Vec<String> {
+    let sql = "select distinct source_platform from commerce.orders order by 1";
+    match query(snapshot, sql).await.and_then(batches_to_rows) {
+        Ok((_, rows)) => rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The first and last sale dates, shown as the filter's bounds.
 pub async fn date_bounds(snapshot: &Snapshot) -> (Option<String>, Option<String>) {
     let sql = "select cast(min(event_date) as varchar), cast(max(event_date) as varchar) from gold.fct_sales";
@@ -877,6 +1038,27 @@ mod tests {
         let err =
             Filters::parse(Some("2024-03-01"), Some("2024-02-01"), None, &channels).unwrap_err();
         assert_eq!(err.field, "to");
+    }
+
+    #[test]
+    fn the_platform_filter_validates_and_substitutes() {
+        let platforms = vec!["olist".to_string(), "shopify".to_string()];
+        let f = Filters::default()
+            .with_platform(Some("shopify"), &platforms)
+            .unwrap();
+        assert_eq!(
+            f.apply("select 1 where {{platform:p.source_platform}}"),
+            "select 1 where p.source_platform = 'shopify'"
+        );
+        let all = Filters::default()
+            .with_platform(Some("all"), &platforms)
+            .unwrap();
+        assert_eq!(all.apply("{{platform:source_platform}}"), "true");
+        let err = Filters::default()
+            .with_platform(Some("magento"), &platforms)
+            .unwrap_err();
+        assert_eq!(err.field, "platform");
+        assert!(err.message.contains("olist, shopify"), "{}", err.message);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl AppState {
 /// Every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/sales") }))
+        .route("/", get(home))
         .route("/api/health", get(|| async { "ok" }))
         .route("/api/version", get(version))
         .route("/api/dashboard", get(pages))
@@ -74,9 +74,21 @@ async fn version(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-async fn pages() -> Response {
-    let list: Vec<_> = PAGES
-        .iter()
+/// The first page this project has data for.
+async fn home(State(state): State<AppState>) -> Redirect {
+    let snapshot = state.live.snapshot();
+    let first = dashboard::available_pages(&snapshot)
+        .await
+        .first()
+        .map_or("sales", |p| p.slug);
+    Redirect::to(&format!("/{first}"))
+}
+
+async fn pages(State(state): State<AppState>) -> Response {
+    let snapshot = state.live.snapshot();
+    let list: Vec<_> = dashboard::available_pages(&snapshot)
+        .await
+        .into_iter()
         .map(|p| {
             json!({
                 "page": p.slug,
@@ -95,12 +107,14 @@ async fn filters_of(
 ) -> Result<Filters, Response> {
     let snapshot = state.live.snapshot();
     let channels = dashboard::channels(&snapshot).await;
+    let platforms = dashboard::platforms(&snapshot).await;
     Filters::parse(
         params.get("from").map(String::as_str),
         params.get("to").map(String::as_str),
         params.get("channel").map(String::as_str),
         &channels,
     )
+    .and_then(|f| f.with_platform(params.get("platform").map(String::as_str), &platforms))
     .map_err(|e| json_error(StatusCode::BAD_REQUEST, Some(&e.field), e.message))
 }
 
@@ -173,20 +187,28 @@ async fn page_html(
     };
     let snapshot = state.live.snapshot();
     let channels = dashboard::channels(&snapshot).await;
+    let platforms = if page.filters.contains(&"platform") {
+        dashboard::platforms(&snapshot).await
+    } else {
+        Vec::new()
+    };
     let (filters, filter_error) = match Filters::parse(
         params.get("from").map(String::as_str),
         params.get("to").map(String::as_str),
         params.get("channel").map(String::as_str),
         &channels,
-    ) {
+    )
+    .and_then(|f| f.with_platform(params.get("platform").map(String::as_str), &platforms))
+    {
         Ok(f) => (f, None),
         Err(e) => (Filters::default(), Some(e.to_string())),
     };
     let (first_day, last_day) = dashboard::date_bounds(&snapshot).await;
     let data = dashboard::page_data(&snapshot, page, &filters).await;
     let data_json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into());
-    let nav: Vec<_> = PAGES
-        .iter()
+    let nav: Vec<_> = dashboard::available_pages(&snapshot)
+        .await
+        .into_iter()
         .map(|p| json!({"slug": p.slug, "title": p.title}))
         .collect();
     let rendered = state.templates.get_template("page.html").and_then(|t| {
@@ -196,10 +218,12 @@ async fn page_html(
             data => Value::from(Serde(&data)),
             data_json => data_json.replace("</", "<\\/"),
             channels => channels,
+            platforms => platforms,
             filters => Value::from(Serde(json!({
                 "from": filters.from.map(|d| d.to_string()).unwrap_or_default(),
                 "to": filters.to.map(|d| d.to_string()).unwrap_or_default(),
                 "channel": filters.channel.clone().unwrap_or_default(),
+                "platform": filters.platform.clone().unwrap_or_default(),
             }))),
             filter_error => filter_error,
             first_day => first_day,

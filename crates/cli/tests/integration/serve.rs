@@ -459,3 +459,62 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
         eprintln!("screenshots: {}", shots.display());
     }
 }
+
+#[test]
+fn the_commerce_project_has_its_dashboard_page_with_a_platform_filter() {
+    let (_tmp, project) = crate::util::bundled_project("commerce");
+    let landing = project.join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    for platform in ["shopify", "woocommerce"] {
+        for entry in std::fs::read_dir(project.join("samples").join(platform)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, landing.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    crate::util::ok(
+        &project,
+        &["ingest", "--landing", landing.to_str().unwrap()],
+    );
+    crate::util::ok(&project, &["build"]);
+    let server = start(&project);
+    // Only the page this project has data for is listed (the OMS pages read gold.fct_sales).
+    let pages = get_json(&server.http, "/api/dashboard");
+    let slugs: Vec<&str> = pages
+        .as_array()
+        .expect("pages")
+        .iter()
+        .filter_map(|p| p["page"].as_str())
+        .collect();
+    assert_eq!(slugs, ["commerce"]);
+    let page = get_json(&server.http, "/api/dashboard/commerce");
+    for panel in page["panels"].as_array().expect("panels") {
+        assert!(panel.get("error").is_none(), "{panel}");
+    }
+    // Shopify's revenue in USD, by hand: 228.90 (210 EUR × 1.09) + 127.00 + 30.00 + 193.00.
+    let shopify = get_json(
+        &server.http,
+        "/api/dashboard/commerce/revenue?platform=shopify",
+    );
+    assert!(
+        (shopify["value"].as_f64().unwrap() - 578.90).abs() < 0.005,
+        "{shopify}"
+    );
+    // Both platforms: plus WooCommerce's 50.26.
+    let all = get_json(&server.http, "/api/dashboard/commerce/revenue");
+    assert!(
+        (all["value"].as_f64().unwrap() - 629.16).abs() < 0.005,
+        "{all}"
+    );
+    let (status, body) = get(
+        &server.http,
+        "/api/dashboard/commerce/revenue?platform=magento",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("shopify, woocommerce"), "{body}");
+    let (status, html) = get(&server.http, "/commerce?platform=woocommerce");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<option value=\"woocommerce\" selected>"),
+        "{html}"
+    );
+}
