@@ -266,6 +266,8 @@ pub async fn ingest(
         progress(&report);
         reports.push(report);
     }
+    // In name order, as the files were taken, whether skipped or loaded.
+    reports.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(reports)
 }
 
