@@ -248,8 +248,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     );
     let segments = "select segment, count(*) as customers, cast(sum(monetary) as decimal(18,2)) as clv \
                     from gold.customer_segmentation group by segment order by clv desc";
-    let batches = warehouse.sql(segments).await?.collect().await?;
-    println!("{}", format_batches(&batches, Format::Table)?);
+    println!("{}", table(&warehouse, segments).await?);
     println!(
         "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from gold.customer_metrics order by clv desc limit 5\"",
         started.elapsed().as_secs_f64(),
@@ -267,6 +266,12 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
         landing.display()
     );
     crate::serve::serve(&served, &args.serve_args(landing.clone())).await
+}
+
+/// A query's result as a text table.
+async fn table(warehouse: &orderlake_engine::Warehouse, sql: &str) -> Result<String> {
+    let batches = warehouse.sql(sql).await?.collect().await?;
+    Ok(format_batches(&batches, Format::Table)?)
 }
 
 /// `demo --olist DIR`: the commerce project on an Olist export, built, tested and served.
@@ -302,8 +307,7 @@ async fn commerce(global: &GlobalArgs, args: &DemoArgs, olist: &Path) -> Result<
     let headline = "select source_platform, orders, customers, repeat_rate, reporting_currency, \
                     revenue_reporting, average_order_value_reporting \
                     from commerce_gold.platform_summary order by source_platform";
-    let batches = warehouse.sql(headline).await?.collect().await?;
-    println!("\n{}", format_batches(&batches, Format::Table)?);
+    println!("\n{}", table(&warehouse, headline).await?);
     println!(
         "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from commerce_gold.revenue_by_month order by month\"",
         started.elapsed().as_secs_f64(),
@@ -335,7 +339,6 @@ async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
     let headline = "select count(*) as customers, sum(number_of_orders) as orders, \
                     round(sum(customer_lifetime_value), 2) as revenue \
                     from main.customers";
-    let batches = warehouse.sql(headline).await?.collect().await?;
-    println!("\n{}", format_batches(&batches, Format::Table)?);
+    println!("\n{}", table(&warehouse, headline).await?);
     Ok(ExitCode::SUCCESS)
 }

@@ -677,19 +677,7 @@ impl Filters {
                 message: format!("{t} is before from ({f})"),
             });
         }
-        let channel = match channel
-            .map(str::trim)
-            .filter(|c| !c.is_empty() && *c != "all")
-        {
-            None => None,
-            Some(c) if channels.iter().any(|k| k == c) => Some(c.to_string()),
-            Some(c) => {
-                return Err(FilterError {
-                    field: "channel".into(),
-                    message: format!("'{c}' is not a channel (one of: {})", channels.join(", ")),
-                });
-            }
-        };
+        let channel = one_of("channel", "a channel", channel, channels)?;
         Ok(Filters {
             from,
             to,
@@ -705,22 +693,7 @@ impl Filters {
         platform: Option<&str>,
         platforms: &[String],
     ) -> Result<Filters, FilterError> {
-        self.platform = match platform
-            .map(str::trim)
-            .filter(|p| !p.is_empty() && *p != "all")
-        {
-            None => None,
-            Some(p) if platforms.iter().any(|k| k == p) => Some(p.to_string()),
-            Some(p) => {
-                return Err(FilterError {
-                    field: "platform".into(),
-                    message: format!(
-                        "'{p}' is not a platform with orders (one of: {})",
-                        platforms.join(", ")
-                    ),
-                });
-            }
-        };
+        self.platform = one_of("platform", "a platform with orders", platform, platforms)?;
         Ok(self)
     }
 
@@ -764,6 +737,27 @@ impl Filters {
                 }
             })
             .into_owned()
+    }
+}
+
+/// `value` if it is one of `known`; empty or `all` is none. The error names the field and
+/// what it must be.
+fn one_of(
+    field: &str,
+    what: &str,
+    value: Option<&str>,
+    known: &[String],
+) -> Result<Option<String>, FilterError> {
+    match value
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "all")
+    {
+        None => Ok(None),
+        Some(v) if known.iter().any(|k| k == v) => Ok(Some(v.to_string())),
+        Some(v) => Err(FilterError {
+            field: field.into(),
+            message: format!("'{v}' is not {what} (one of: {})", known.join(", ")),
+        }),
     }
 }
 
