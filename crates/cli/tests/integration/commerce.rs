@@ -307,3 +307,50 @@ fn olist_export_builds_the_commerce_schema_with_the_csv_files_figures() {
     );
     assert!(run.stdout.contains("| GBP "), "{}", run.stdout);
 }
+
+#[test]
+fn demo_olist_builds_the_commerce_project_on_the_folder_without_changing_it() {
+    let Some(olist) = olist_dir() else {
+        eprintln!("skipped: the Olist subset is not on this machine");
+        return;
+    };
+    let before: BTreeSet<String> = std::fs::read_dir(&olist)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_orderlake"))
+        .args(["demo", "--no-serve", "--olist"])
+        .arg(&olist)
+        .arg("--out")
+        .arg(out.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The platform summary: every Olist order not cancelled, counted again from the CSV.
+    let sales = records(&olist.join("olist_orders_dataset.csv"))
+        .iter()
+        .filter(|o| !matches!(o["order_status"].as_str(), "canceled" | "unavailable"))
+        .count();
+    let olist_row = stdout
+        .lines()
+        .find(|l| l.starts_with("| olist "))
+        .unwrap_or_else(|| panic!("no olist row in:\n{stdout}"));
+    assert_eq!(
+        olist_row.split('|').nth(2).map(str::trim),
+        Some(sales.to_string().as_str()),
+        "{olist_row}"
+    );
+    let after: BTreeSet<String> = std::fs::read_dir(&olist)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(before, after, "the Olist folder was changed");
+    assert!(out.path().join("commerce/dbt_project.yml").is_file());
+}
