@@ -85,10 +85,26 @@ pub(crate) struct Reads {
 pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) -> Result<Reads> {
     let plan = warehouse.sql(sql).await?.logical_plan().clone();
     let mut scanned = std::collections::BTreeMap::new();
+    // Views are inlined into the plan (as an alias over their query): the tables under them are
+    // tracked like any input, and their definitions belong to this model's fingerprint, so a
+    // view whose SQL changed recomputes the tables built on it.
+    let mut views = std::collections::BTreeMap::new();
     plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            let relation = relation_of(warehouse, &scan.table_name);
-            scanned.insert(relation.to_string(), relation);
+        match node {
+            LogicalPlan::TableScan(scan) => {
+                let relation = relation_of(warehouse, &scan.table_name);
+                scanned.insert(relation.to_string(), relation);
+            }
+            LogicalPlan::SubqueryAlias(alias) => {
+                let relation = relation_of(warehouse, &alias.alias);
+                if warehouse.kind_of(&relation) == Some(RelationKind::View) {
+                    views.insert(
+                        relation.to_string(),
+                        alias.input.display_indent().to_string(),
+                    );
+                }
+            }
+            _ => {}
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
@@ -116,7 +132,11 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) ->
         .iter()
         .map(|(r, v)| Transaction::new(format!("{READ_MARK}{}", plain(r)), as_mark(*v)))
         .collect();
-    let fingerprint = fingerprint(&format!("{}\n{definition}", sql.trim()));
+    let view_definitions: String = views
+        .iter()
+        .map(|(name, plan)| format!("\n{name}:\n{plan}"))
+        .collect();
+    let fingerprint = fingerprint(&format!("{}\n{definition}{view_definitions}", sql.trim()));
     marks.push(Transaction::new(SQL_MARK, fingerprint));
     Ok(Reads {
         marks,

@@ -628,3 +628,38 @@ fn a_csv_glob_with_int_and_float_files_reads_with_the_widest_type() {
     assert_eq!(scalar_f64(&root, "select n from main.m"), 4.0);
     assert_eq!(scalar_f64(&root, "select notes from main.m"), 2.0);
 }
+
+/// Bug: a table reading a view whose definition changed was left as it was ("nothing it reads
+/// changed"): views are inlined into the table's query, so the Delta tables under them were
+/// unchanged, and the view's new SQL was not part of what the table's last build recorded.
+#[test]
+fn a_table_over_a_view_whose_definition_changed_is_recomputed() {
+    let (_tmp, root) = project(&[
+        ("seeds/amounts.csv", "id,amount\n1,10\n2,20\n"),
+        (
+            "models/doubled.sql",
+            "{{ config(materialized='view') }}\nselect id, amount * 2 as amount from {{ ref('amounts') }}",
+        ),
+        (
+            "models/total.sql",
+            "{{ config(materialized='table') }}\nselect sum(amount) as total from {{ ref('doubled') }}",
+        ),
+    ]);
+    ok(&root, &["build"]);
+    assert_eq!(scalar_f64(&root, "select total from main.total"), 60.0);
+    write(
+        &root,
+        "models/doubled.sql",
+        "{{ config(materialized='view') }}\nselect id, amount * 3 as amount from {{ ref('amounts') }}",
+    );
+    ok(&root, &["build"]);
+    assert_eq!(scalar_f64(&root, "select total from main.total"), 90.0);
+    // Unchanged again: nothing to write (the recorded definitions are stable), total right.
+    ok(&root, &["build"]);
+    assert_eq!(scalar_f64(&root, "select total from main.total"), 90.0);
+    let last = rows(
+        &root,
+        "select refresh, refresh_reason from _orderlake.events where node = 'total' order by run_started_at desc limit 1",
+    );
+    assert_eq!(last[0]["refresh"], "incremental", "{last:?}");
+}
