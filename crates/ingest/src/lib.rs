@@ -166,35 +166,16 @@ pub async fn ingest(
             });
             continue;
         }
-        let recognised = match platforms::columns_of(&path).map_err(io_error(&path))? {
-            Some((format, columns, complete)) => {
-                platforms::recognise(&named_entity, format, &columns, complete)
-            }
-            None => None,
-        };
-        match (&recognised, options.platform) {
-            (Some(found), Some(platform)) if found.kind.platform != platform => {
-                problems.push(format!(
-                    "{name}: {} is not one of {platform}'s exports",
-                    found.kind.description
-                ))
-            }
-            (None, Some(platform)) => problems.push(format!(
-                "{name}: not one of {platform}'s exports; accepted:\n{}",
-                platform.accepted()
-            )),
-            _ => {}
-        }
-        if let Some(found) = recognised.as_ref().filter(|f| !f.missing.is_empty()) {
-            problems.push(format!(
-                "{name}: {} without the column(s) {}",
-                found.kind.description,
-                found.missing.join(", ")
-            ));
-        }
-        let platform_export = recognised.is_some();
-        let entity = recognised.map_or(named_entity, |r| r.kind.entity.to_string());
-        pending.push((path, name, entity, size, modified, platform_export));
+        let (entity, platform_export) =
+            recognise_file(&path, &name, named_entity, options.platform, &mut problems)?;
+        pending.push(NewFile {
+            path,
+            name,
+            entity,
+            size,
+            modified,
+            platform_export,
+        });
     }
     if !problems.is_empty() {
         return Err(IngestError::Refused { problems });
@@ -203,7 +184,15 @@ pub async fn ingest(
         progress(report);
     }
     warehouse.ensure_schema(&options.bronze_schema)?;
-    for (path, name, entity, size, modified, platform_export) in pending {
+    for NewFile {
+        path,
+        name,
+        entity,
+        size,
+        modified,
+        platform_export,
+    } in pending
+    {
         let bronze = Relation::new(options.bronze_schema.clone(), entity.clone());
         let quarantine = Relation::new(options.bronze_schema.clone(), QUARANTINE);
         // Rows a crashed earlier attempt left behind are removed before loading again.
@@ -269,6 +258,57 @@ pub async fn ingest(
     // In name order, as the files were taken, whether skipped or loaded.
     reports.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(reports)
+}
+
+/// A new landing file, recognised and checked, waiting to be loaded.
+struct NewFile {
+    path: PathBuf,
+    name: String,
+    /// Its bronze table.
+    entity: String,
+    size: u64,
+    modified: i64,
+    /// A platform's export (see [`platforms`]).
+    platform_export: bool,
+}
+
+/// The bronze table of a new file and whether it is a platform's export; what refuses it (not
+/// the `platform` asked for, a missing column) is added to `problems`.
+fn recognise_file(
+    path: &Path,
+    name: &str,
+    named_entity: String,
+    platform: Option<Platform>,
+    problems: &mut Vec<String>,
+) -> Result<(String, bool)> {
+    let recognised = match platforms::columns_of(path).map_err(io_error(path))? {
+        Some((format, columns, complete)) => {
+            platforms::recognise(&named_entity, format, &columns, complete)
+        }
+        None => None,
+    };
+    match (&recognised, platform) {
+        (Some(found), Some(platform)) if found.kind.platform != platform => problems.push(format!(
+            "{name}: {} is not one of {platform}'s exports",
+            found.kind.description
+        )),
+        (None, Some(platform)) => problems.push(format!(
+            "{name}: not one of {platform}'s exports; accepted:\n{}",
+            platform.accepted()
+        )),
+        _ => {}
+    }
+    if let Some(found) = recognised.as_ref().filter(|f| !f.missing.is_empty()) {
+        problems.push(format!(
+            "{name}: {} without the column(s) {}",
+            found.kind.description,
+            found.missing.join(", ")
+        ));
+    }
+    Ok(match recognised {
+        Some(found) => (found.kind.entity.to_string(), true),
+        None => (named_entity, false),
+    })
 }
 
 #[cfg(test)]
