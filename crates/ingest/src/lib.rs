@@ -85,6 +85,9 @@ pub struct FileReport {
     pub new_columns: Vec<String>,
     /// Rows whose unknown columns or misfit values went into `_rescued_data` (`rescue`).
     pub rows_rescued: u64,
+    /// Why the file was not loaded (with [`IngestOptions::skip_refused`]): it is tried again on
+    /// the next run.
+    pub refused: Option<String>,
 }
 
 /// Where bronze tables go and how each evolves.
@@ -95,6 +98,9 @@ pub struct IngestOptions {
     pub schema_evolution: BTreeMap<String, SchemaEvolution>,
     /// Every file must be this platform's export (`ingest --platform`).
     pub platform: Option<Platform>,
+    /// Load the files that pass and report the refused ones (a watcher: one bad file must not
+    /// hold back the others), instead of loading nothing of a run with a refused file.
+    pub skip_refused: bool,
 }
 
 impl Default for IngestOptions {
@@ -103,6 +109,7 @@ impl Default for IngestOptions {
             bronze_schema: "bronze".into(),
             schema_evolution: BTreeMap::new(),
             platform: None,
+            skip_refused: false,
         }
     }
 }
@@ -119,6 +126,7 @@ impl IngestOptions {
                 .map(|s| (s.relation.identifier.clone(), s.schema_evolution))
                 .collect(),
             platform: None,
+            skip_refused: false,
         }
     }
 }
@@ -163,11 +171,30 @@ pub async fn ingest(
                 skipped: true,
                 new_columns: Vec::new(),
                 rows_rescued: 0,
+                refused: None,
             });
             continue;
         }
+        let mut refusals = Vec::new();
         let (entity, platform_export) =
-            recognise_file(&path, &name, named_entity, options.platform, &mut problems)?;
+            recognise_file(&path, &name, named_entity, options.platform, &mut refusals)?;
+        if !refusals.is_empty() {
+            if options.skip_refused {
+                reports.push(FileReport {
+                    file: name,
+                    entity,
+                    rows_loaded: 0,
+                    rows_quarantined: 0,
+                    skipped: false,
+                    new_columns: Vec::new(),
+                    rows_rescued: 0,
+                    refused: Some(refusals.join("; ")),
+                });
+            } else {
+                problems.extend(refusals);
+            }
+            continue;
+        }
         pending.push(NewFile {
             path,
             name,
@@ -251,6 +278,7 @@ pub async fn ingest(
             skipped: false,
             new_columns: changes.new_columns.into_iter().collect(),
             rows_rescued: changes.rescued_rows,
+            refused: None,
         };
         progress(&report);
         reports.push(report);
@@ -332,6 +360,64 @@ mod tests {
             .await
             .unwrap();
         (warehouse, reports)
+    }
+
+    #[tokio::test]
+    async fn a_refused_file_stops_the_run_or_with_skip_refused_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        std::fs::create_dir_all(&landing).unwrap();
+        // An Olist orders export without its purchase timestamp, and an ordinary file.
+        write(
+            &landing,
+            "olist_orders_dataset.csv",
+            "order_id,customer_id,order_status\na,b,delivered\n",
+        );
+        write(&landing, "notes.csv", "id,text\n1,hello\n");
+        let warehouse = Warehouse::open(&dir.path().join("wh"), "main")
+            .await
+            .unwrap();
+        let refused = ingest(&warehouse, &landing, &IngestOptions::default(), &|_| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("olist_orders_dataset.csv")
+                && refused.contains("order_purchase_timestamp"),
+            "{refused}"
+        );
+        assert!(
+            warehouse
+                .kind_of(&Relation::new("bronze", "notes"))
+                .is_none()
+        );
+        let options = IngestOptions {
+            skip_refused: true,
+            ..IngestOptions::default()
+        };
+        let reports = ingest(&warehouse, &landing, &options, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            count(&warehouse, "select count(*) from bronze.notes").await,
+            1
+        );
+        let olist = reports
+            .iter()
+            .find(|r| r.file == "olist_orders_dataset.csv")
+            .unwrap();
+        assert!(
+            olist
+                .refused
+                .as_deref()
+                .is_some_and(|r| r.contains("order_estimated_delivery_date")),
+            "{olist:?}"
+        );
+        assert!(
+            warehouse
+                .kind_of(&Relation::new("bronze", "olist_orders_dataset"))
+                .is_none()
+        );
     }
 
     #[tokio::test]

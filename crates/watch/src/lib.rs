@@ -259,11 +259,18 @@ impl LiveLake {
     }
 
     async fn ingest(&self) -> Result<Vec<FileReport>> {
-        let options = IngestOptions::for_project(&self.project, &self.options.bronze_schema);
+        let mut options = IngestOptions::for_project(&self.project, &self.options.bronze_schema);
+        options.skip_refused = true;
         let reports =
             orderlake_ingest::ingest(&self.warehouse, &self.options.landing, &options, &|_| {})
                 .await?;
-        Ok(reports.into_iter().filter(|r| !r.skipped).collect())
+        for refused in reports.iter().filter_map(|r| r.refused.as_ref()) {
+            tracing::warn!("not loaded (tried again with the next batch): {refused}");
+        }
+        Ok(reports
+            .into_iter()
+            .filter(|r| !r.skipped && r.refused.is_none())
+            .collect())
     }
 
     /// Builds the models (seeds, snapshots) downstream of the `wanted` entities (the whole
