@@ -227,13 +227,10 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     drop(warehouse);
 
     // 3. Bronze → silver → gold, with every test.
-    println!();
-    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
-    if code != ExitCode::SUCCESS {
-        return Ok(code);
-    }
-    let project = crate::load_project(&global)?;
-    let warehouse = crate::open_warehouse(&project).await?;
+    let warehouse = match build(&global).await? {
+        Ok(warehouse) => warehouse,
+        Err(code) => return Ok(code),
+    };
     let headline = "select count(distinct order_id) as orders, \
                     sum(case when line_type = 'sale' then quantity else 0 end) as units_sold, \
                     cast(sum(net_revenue) as decimal(18,2)) as net_revenue, \
@@ -268,6 +265,18 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     crate::serve::serve(&served, &args.serve_args(landing.clone())).await
 }
 
+/// Builds the project with every test, then opens its warehouse to report from; the build's
+/// exit code instead when anything failed.
+async fn build(global: &GlobalArgs) -> Result<Result<orderlake_engine::Warehouse, ExitCode>> {
+    println!();
+    let code = crate::execute(global, RunCommand::Build, &RunArgs::default()).await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(Err(code));
+    }
+    let project = crate::load_project(global)?;
+    Ok(Ok(crate::open_warehouse(&project).await?))
+}
+
 /// A query's result as a text table.
 async fn table(warehouse: &orderlake_engine::Warehouse, sql: &str) -> Result<String> {
     let batches = warehouse.sql(sql).await?.collect().await?;
@@ -297,13 +306,10 @@ async fn commerce(global: &GlobalArgs, args: &DemoArgs, olist: &Path) -> Result<
     )
     .await?;
     drop(warehouse);
-    println!();
-    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
-    if code != ExitCode::SUCCESS {
-        return Ok(code);
-    }
-    let project = crate::load_project(&global)?;
-    let warehouse = crate::open_warehouse(&project).await?;
+    let warehouse = match build(&global).await? {
+        Ok(warehouse) => warehouse,
+        Err(code) => return Ok(code),
+    };
     let headline = "select source_platform, orders, customers, repeat_rate, reporting_currency, \
                     revenue_reporting, average_order_value_reporting \
                     from commerce_gold.platform_summary order by source_platform";
@@ -325,17 +331,15 @@ async fn commerce(global: &GlobalArgs, args: &DemoArgs, olist: &Path) -> Result<
 async fn jaffle_shop(global: &GlobalArgs, out: &Path) -> Result<ExitCode> {
     write_project(&JAFFLE_FOLDERS, JAFFLE_PROJECT_FILE, out)?;
     println!(
-        "orderlake demo: building the jaffle shop example in {}\n",
+        "orderlake demo: building the jaffle shop example in {}",
         out.display()
     );
     let mut global = global.clone();
     global.project_dir = out.to_path_buf();
-    let code = crate::execute(&global, RunCommand::Build, &RunArgs::default()).await?;
-    if code != ExitCode::SUCCESS {
-        return Ok(code);
-    }
-    let project = crate::load_project(&global)?;
-    let warehouse = crate::open_warehouse(&project).await?;
+    let warehouse = match build(&global).await? {
+        Ok(warehouse) => warehouse,
+        Err(code) => return Ok(code),
+    };
     let headline = "select count(*) as customers, sum(number_of_orders) as orders, \
                     round(sum(customer_lifetime_value), 2) as revenue \
                     from main.customers";

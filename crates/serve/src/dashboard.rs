@@ -964,23 +964,14 @@ pub async fn channels(snapshot: &Snapshot) -> Vec<String> {
     let sql = "select distinct channel from gold.fct_sales where channel is not null order by 1";
     snapshot
         .channels
-        .get_or_init(|| async {
-            match query(snapshot, sql).await.and_then(batches_to_rows) {
-                Ok((_, rows)) => rows
-                    .into_iter()
-                    .filter_map(|r| r.into_iter().next())
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
-                Err(_) => Vec::new(),
-            }
-        })
+        .get_or_init(|| first_column_texts(snapshot, sql))
         .await
         .clone()
 }
 
-/// The platforms with orders in the commerce project's universal schema (none elsewhere).
-pub async fn platforms(snapshot: &Snapshot) -> Vec<String> {
-    let sql = "select distinct source_platform from commerce.orders order by 1";
+/// The text values of a query's first column; none when the query fails (a table this
+/// project does not have).
+async fn first_column_texts(snapshot: &Snapshot, sql: &str) -> Vec<String> {
     match query(snapshot, sql).await.and_then(batches_to_rows) {
         Ok((_, rows)) => rows
             .into_iter()
@@ -989,6 +980,12 @@ pub async fn platforms(snapshot: &Snapshot) -> Vec<String> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The platforms with orders in the commerce project's universal schema (none elsewhere).
+pub async fn platforms(snapshot: &Snapshot) -> Vec<String> {
+    let sql = "select distinct source_platform from commerce.orders order by 1";
+    first_column_texts(snapshot, sql).await
 }
 
 /// The first and last sale dates, shown as the filter's bounds.
