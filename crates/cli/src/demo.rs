@@ -237,19 +237,18 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
                     cast(sum(gross_profit) as decimal(18,2)) as gross_profit, \
                     round(100.0 * cast(sum(gross_profit) as double) / cast(sum(net_revenue) as double), 1) as margin_pct \
                     from gold.fct_sales";
-    let batches = warehouse.sql(headline).await?.collect().await?;
     println!(
         "\nHeadline (as of {}):\n{}",
         summary.as_of_date,
-        format_batches(&batches, Format::Table)?
+        table(&warehouse, headline).await?
     );
     let segments = "select segment, count(*) as customers, cast(sum(monetary) as decimal(18,2)) as clv \
                     from gold.customer_segmentation group by segment order by clv desc";
     println!("{}", table(&warehouse, segments).await?);
-    println!(
-        "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from gold.customer_metrics order by clv desc limit 5\"",
-        started.elapsed().as_secs_f64(),
-        out.display()
+    done(
+        started,
+        &out,
+        "select * from gold.customer_metrics order by clv desc limit 5",
     );
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
@@ -275,6 +274,15 @@ async fn build(global: &GlobalArgs) -> Result<Result<orderlake_engine::Warehouse
     }
     let project = crate::load_project(global)?;
     Ok(Ok(crate::open_warehouse(&project).await?))
+}
+
+/// The closing line: how long the demo took and a query to try on its project.
+fn done(started: std::time::Instant, project: &Path, query: &str) {
+    println!(
+        "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"{query}\"",
+        started.elapsed().as_secs_f64(),
+        project.display()
+    );
 }
 
 /// A query's result as a text table.
@@ -314,10 +322,10 @@ async fn commerce(global: &GlobalArgs, args: &DemoArgs, olist: &Path) -> Result<
                     revenue_reporting, average_order_value_reporting \
                     from commerce_gold.platform_summary order by source_platform";
     println!("\n{}", table(&warehouse, headline).await?);
-    println!(
-        "\nDone in {:.1}s. Query it: orderlake --project-dir {} sql \"select * from commerce_gold.revenue_by_month order by month\"",
-        started.elapsed().as_secs_f64(),
-        out.display()
+    done(
+        started,
+        &out,
+        "select * from commerce_gold.revenue_by_month order by month",
     );
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);

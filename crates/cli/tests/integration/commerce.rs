@@ -319,20 +319,18 @@ fn demo_olist_builds_the_commerce_project_on_the_folder_without_changing_it() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     let out = tempfile::tempdir().unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_orderlake"))
-        .args(["demo", "--no-serve", "--olist"])
-        .arg(&olist)
-        .arg("--out")
-        .arg(out.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = ok(
+        out.path(),
+        &[
+            "demo",
+            "--no-serve",
+            "--olist",
+            olist.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
     );
+    let stdout = &run.stdout;
     // The platform summary: every Olist order not cancelled, counted again from the CSV.
     let sales = records(&olist.join("olist_orders_dataset.csv"))
         .iter()

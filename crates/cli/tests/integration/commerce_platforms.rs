@@ -5,17 +5,8 @@
 //! sample files; the arithmetic is in the comments.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use crate::util::{bundled_project, ok, orderlake, rows};
-
-fn copy_samples(project: &Path, platform: &str, landing: &Path) {
-    std::fs::create_dir_all(landing).unwrap();
-    for entry in std::fs::read_dir(project.join("samples").join(platform)).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, landing.join(path.file_name().unwrap())).unwrap();
-    }
-}
+use crate::util::{bundled_project, copy_samples, ok, orderlake, rows};
 
 fn text(value: &serde_json::Value) -> String {
     match value {

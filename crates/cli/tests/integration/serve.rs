@@ -464,12 +464,8 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
 fn the_commerce_project_has_its_dashboard_page_with_a_platform_filter() {
     let (_tmp, project) = crate::util::bundled_project("commerce");
     let landing = project.join("landing");
-    std::fs::create_dir_all(&landing).unwrap();
     for platform in ["shopify", "woocommerce"] {
-        for entry in std::fs::read_dir(project.join("samples").join(platform)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, landing.join(path.file_name().unwrap())).unwrap();
-        }
+        crate::util::copy_samples(&project, platform, &landing);
     }
     crate::util::ok(
         &project,

@@ -130,6 +130,15 @@ pub fn oms_project() -> (tempfile::TempDir, PathBuf) {
     bundled_project("oms")
 }
 
+/// Copies the commerce project's sample exports of `platform` (`samples/<platform>`) into `landing`.
+pub fn copy_samples(project: &Path, platform: &str, landing: &Path) {
+    std::fs::create_dir_all(landing).expect("mkdir");
+    for entry in std::fs::read_dir(project.join("samples").join(platform)).expect("samples") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, landing.join(path.file_name().expect("name"))).expect("copy");
+    }
+}
+
 /// A copy of `projects/<name>` in a fresh temp folder (without its landing folder).
 pub fn bundled_project(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
