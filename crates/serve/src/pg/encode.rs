@@ -14,10 +14,31 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::ScalarValue;
 use pgwire::api::Type;
 use pgwire::api::portal::Portal;
-use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::api::results::{CopyEncoder, DataRowEncoder, FieldInfo};
 use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
+use pgwire::types::ToSqlText;
+use postgres_types::ToSql;
 use rust_decimal::Decimal;
+
+/// Where encoded values go: a query's data rows or a `COPY ... TO STDOUT` stream. Both
+/// encode one field at a time in the column's type and format.
+pub trait FieldSink {
+    fn put<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()>;
+}
+
+impl FieldSink for DataRowEncoder {
+    fn put<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()> {
+        self.encode_field(value)
+    }
+}
+
+impl FieldSink for CopyEncoder {
+    fn put<T: ToSql + ToSqlText + Sized>(&mut self, value: &T) -> PgWireResult<()> {
+        self.encode_field(value)
+    }
+}
 
 fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit) -> Option<NaiveDateTime> {
     let value = match unit {
@@ -32,57 +53,49 @@ fn timestamp(array: &ArrayRef, row: usize, unit: &TimeUnit) -> Option<NaiveDateT
 }
 
 fn encode_value(
-    encoder: &mut DataRowEncoder,
+    encoder: &mut impl FieldSink,
     array: &ArrayRef,
     row: usize,
     text: &ArrayFormatter,
 ) -> PgWireResult<()> {
     // A NullArray has no validity buffer: `is_null` says false for its rows.
     if array.data_type() == &DataType::Null || array.is_null(row) {
-        return encoder.encode_field(&None::<i16>);
+        return encoder.put(&None::<i16>);
     }
     match array.data_type() {
-        DataType::Boolean => encoder.encode_field(&array.as_boolean().value(row)),
-        DataType::Int8 => {
-            encoder.encode_field(&i16::from(array.as_primitive::<Int8Type>().value(row)))
-        }
-        DataType::Int16 => encoder.encode_field(&array.as_primitive::<Int16Type>().value(row)),
-        DataType::Int32 => encoder.encode_field(&array.as_primitive::<Int32Type>().value(row)),
-        DataType::Int64 => encoder.encode_field(&array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => {
-            encoder.encode_field(&i16::from(array.as_primitive::<UInt8Type>().value(row)))
-        }
-        DataType::UInt16 => {
-            encoder.encode_field(&i32::from(array.as_primitive::<UInt16Type>().value(row)))
-        }
-        DataType::UInt32 => encoder.encode_field(&array.as_primitive::<UInt32Type>().value(row)),
-        DataType::UInt64 => {
-            encoder.encode_field(&(array.as_primitive::<UInt64Type>().value(row) as i64))
-        }
+        DataType::Boolean => encoder.put(&array.as_boolean().value(row)),
+        DataType::Int8 => encoder.put(&i16::from(array.as_primitive::<Int8Type>().value(row))),
+        DataType::Int16 => encoder.put(&array.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => encoder.put(&array.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => encoder.put(&array.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => encoder.put(&i16::from(array.as_primitive::<UInt8Type>().value(row))),
+        DataType::UInt16 => encoder.put(&i32::from(array.as_primitive::<UInt16Type>().value(row))),
+        DataType::UInt32 => encoder.put(&array.as_primitive::<UInt32Type>().value(row)),
+        DataType::UInt64 => encoder.put(&(array.as_primitive::<UInt64Type>().value(row) as i64)),
         DataType::Float16 => {
-            encoder.encode_field(&f32::from(array.as_primitive::<Float16Type>().value(row)))
+            encoder.put(&f32::from(array.as_primitive::<Float16Type>().value(row)))
         }
-        DataType::Float32 => encoder.encode_field(&array.as_primitive::<Float32Type>().value(row)),
-        DataType::Float64 => encoder.encode_field(&array.as_primitive::<Float64Type>().value(row)),
+        DataType::Float32 => encoder.put(&array.as_primitive::<Float32Type>().value(row)),
+        DataType::Float64 => encoder.put(&array.as_primitive::<Float64Type>().value(row)),
         DataType::Decimal128(_, scale) if (0..=28).contains(scale) => {
             let raw = array.as_primitive::<Decimal128Type>().value(row);
-            encoder.encode_field(&Decimal::from_i128_with_scale(raw, *scale as u32))
+            encoder.put(&Decimal::from_i128_with_scale(raw, *scale as u32))
         }
-        DataType::Utf8 => encoder.encode_field(&array.as_string::<i32>().value(row)),
-        DataType::LargeUtf8 => encoder.encode_field(&array.as_string::<i64>().value(row)),
-        DataType::Utf8View => encoder.encode_field(&array.as_string_view().value(row)),
-        DataType::Binary => encoder.encode_field(&array.as_binary::<i32>().value(row)),
-        DataType::LargeBinary => encoder.encode_field(&array.as_binary::<i64>().value(row)),
+        DataType::Utf8 => encoder.put(&array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => encoder.put(&array.as_string::<i64>().value(row)),
+        DataType::Utf8View => encoder.put(&array.as_string_view().value(row)),
+        DataType::Binary => encoder.put(&array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => encoder.put(&array.as_binary::<i64>().value(row)),
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>().value(row);
             let date = NaiveDate::from_num_days_from_ce_opt(days + 719_163);
-            encoder.encode_field(&date)
+            encoder.put(&date)
         }
-        DataType::Timestamp(unit, None) => encoder.encode_field(&timestamp(array, row, unit)),
+        DataType::Timestamp(unit, None) => encoder.put(&timestamp(array, row, unit)),
         DataType::Timestamp(unit, Some(_)) => {
             let t = timestamp(array, row, unit)
                 .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc));
-            encoder.encode_field(&t)
+            encoder.put(&t)
         }
         DataType::List(_) | DataType::LargeList(_) => {
             let values = match array.data_type() {
@@ -93,40 +106,40 @@ fn encode_value(
         }
         _ => {
             let shown = text.value(row).to_string();
-            encoder.encode_field(&shown)
+            encoder.put(&shown)
         }
     }
 }
 
-fn encode_list(encoder: &mut DataRowEncoder, values: &ArrayRef) -> PgWireResult<()> {
+fn encode_list(encoder: &mut impl FieldSink, values: &ArrayRef) -> PgWireResult<()> {
     match values.data_type() {
         DataType::Boolean => {
             let v: Vec<Option<bool>> = values.as_boolean().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::Int16 => {
             let v: Vec<Option<i16>> = values.as_primitive::<Int16Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::Int32 => {
             let v: Vec<Option<i32>> = values.as_primitive::<Int32Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::Int64 => {
             let v: Vec<Option<i64>> = values.as_primitive::<Int64Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::UInt32 => {
             let v: Vec<Option<u32>> = values.as_primitive::<UInt32Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::Float32 => {
             let v: Vec<Option<f32>> = values.as_primitive::<Float32Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         DataType::Float64 => {
             let v: Vec<Option<f64>> = values.as_primitive::<Float64Type>().iter().collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
         _ => {
             let options = FormatOptions::default();
@@ -135,7 +148,7 @@ fn encode_list(encoder: &mut DataRowEncoder, values: &ArrayRef) -> PgWireResult<
             let v: Vec<Option<String>> = (0..values.len())
                 .map(|i| (!values.is_null(i)).then(|| formatter.value(i).to_string()))
                 .collect();
-            encoder.encode_field(&v)
+            encoder.put(&v)
         }
     }
 }
@@ -159,6 +172,25 @@ pub fn encode_batch(
             encode_value(&mut encoder, column, row, formatter)?;
         }
         rows.push(encoder.take_row());
+    }
+    Ok(rows)
+}
+
+/// Encodes every row of `batch` as `COPY ... TO STDOUT` data, one message per row.
+pub fn encode_copy(batch: &RecordBatch, encoder: &mut CopyEncoder) -> PgWireResult<Vec<CopyData>> {
+    let options = FormatOptions::default().with_null("");
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        for (column, formatter) in batch.columns().iter().zip(&formatters) {
+            encode_value(encoder, column, row, formatter)?;
+        }
+        rows.push(encoder.take_copy());
     }
     Ok(rows)
 }

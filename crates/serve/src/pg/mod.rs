@@ -6,6 +6,7 @@
 //! the snapshot current when it was parsed, and results stream batch by batch.
 
 pub mod catalog;
+pub mod copy;
 pub mod encode;
 pub mod functions;
 pub mod rewrite;
@@ -124,12 +125,21 @@ pub enum Prepared {
         params: Vec<Option<DataType>>,
     },
     Session(Command),
+    /// `COPY (query) TO STDOUT`: the query's rows in a COPY format.
+    Copy {
+        plan: Box<LogicalPlan>,
+        snapshot: Arc<Snapshot>,
+        format: copy::CopyFormat,
+    },
 }
 
 impl Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Prepared::Query { plan, .. } => write!(f, "Query({})", plan.display()),
+            Prepared::Copy { plan, format, .. } => {
+                write!(f, "Copy({format:?}, {})", plan.display())
+            }
             Prepared::Session(command) => write!(f, "{command:?}"),
         }
     }
@@ -183,25 +193,59 @@ impl SqlParser {
         let command = session::classify(sql);
         match command {
             Command::Query => {}
+            Command::Refused(verb) if verb == "COPY" => return self.prepare_copy(sql).await,
             Command::Refused(verb) => return Err(refused(&verb)),
             other => return Ok(Prepared::Session(other)),
         }
+        let statement = parse_one(sql)?;
         let snapshot = self.live.snapshot();
-        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .map_err(|e| user_error("42601", format!("syntax error: {e}")))?;
-        if statements.len() != 1 {
+        let (plan, params) = self.plan(statement, &snapshot).await?;
+        Ok(Prepared::Query {
+            plan: Box::new(plan),
+            snapshot,
+            params,
+        })
+    }
+
+    /// `COPY ... TO STDOUT` becomes its query; any other COPY is refused.
+    async fn prepare_copy(&self, sql: &str) -> PgWireResult<Prepared> {
+        let out = copy::parse(parse_one(sql)?).map_err(|refusal| match refusal {
+            copy::CopyRefusal::Write => refused("COPY FROM"),
+            copy::CopyRefusal::ServerFile => user_error(
+                "42501",
+                "COPY to a file or program would write on the server: use COPY ... TO STDOUT \
+                 (psql: \\copy) to receive the rows on the client",
+            ),
+            copy::CopyRefusal::Option(message) => user_error("22023", message),
+        })?;
+        let snapshot = self.live.snapshot();
+        let (plan, params) = self.plan(out.query, &snapshot).await?;
+        if !params.is_empty() {
             return Err(user_error(
-                "42601",
-                "cannot insert multiple commands into a prepared statement",
+                "42P02",
+                "COPY cannot take bind parameters: inline the values",
             ));
         }
-        let mut statement = statements.remove(0);
+        Ok(Prepared::Copy {
+            plan: Box::new(plan),
+            snapshot,
+            format: out.format,
+        })
+    }
+
+    /// Rewrites and plans one read statement; the types of its `$n` parameters.
+    async fn plan(
+        &self,
+        mut statement: datafusion::sql::sqlparser::ast::Statement,
+        snapshot: &Snapshot,
+    ) -> PgWireResult<(LogicalPlan, Vec<Option<DataType>>)> {
         // Models may read files with these; a network client may not read the server's files.
         if let Some(function) = orderlake_engine::file_functions::calls(&statement).first() {
             return Err(user_error(
                 "42501",
                 format!(
-                    "{function}() reads files on the server: it is for models and the local CLI,                      not the SQL endpoint (query the tables they build)"
+                    "{function}() reads files on the server: it is for models and the local CLI, \
+                     not the SQL endpoint (query the tables they build)"
                 ),
             ));
         }
@@ -225,12 +269,21 @@ impl SqlParser {
                 params[index - 1] = data_type;
             }
         }
-        Ok(Prepared::Query {
-            plan: Box::new(plan),
-            snapshot,
-            params,
-        })
+        Ok((plan, params))
     }
+}
+
+/// Parses exactly one statement.
+fn parse_one(sql: &str) -> PgWireResult<datafusion::sql::sqlparser::ast::Statement> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|e| user_error("42601", format!("syntax error: {e}")))?;
+    if statements.len() != 1 {
+        return Err(user_error(
+            "42601",
+            "cannot insert multiple commands into a prepared statement",
+        ));
+    }
+    Ok(statements.remove(0))
 }
 
 /// The statement a plan would write with, if it writes.
@@ -289,7 +342,7 @@ impl QueryParser for SqlParser {
                 .iter()
                 .map(|p| p.as_ref().map(catalog::pg_type).unwrap_or(Type::UNKNOWN))
                 .collect(),
-            Prepared::Session(_) => vec![],
+            Prepared::Session(_) | Prepared::Copy { .. } => vec![],
         })
     }
 
@@ -303,7 +356,7 @@ impl QueryParser for SqlParser {
             Prepared::Query { plan, .. } => result_fields(plan, &format),
             Prepared::Session(Command::Show(Some(name))) => show_fields(name),
             Prepared::Session(Command::Show(None)) => show_fields("setting"),
-            Prepared::Session(_) => vec![],
+            Prepared::Session(_) | Prepared::Copy { .. } => vec![],
         })
     }
 }
@@ -328,6 +381,11 @@ impl SqlService {
     ) -> PgWireResult<Response> {
         match prepared {
             Prepared::Session(command) => Ok(session_response(command)),
+            Prepared::Copy {
+                plan,
+                snapshot,
+                format,
+            } => copy_out(plan, snapshot, format).await,
             Prepared::Query { plan, snapshot, .. } => {
                 let plan = if values.is_empty() {
                     (**plan).clone()
@@ -360,6 +418,40 @@ impl SqlService {
             }
         }
     }
+}
+
+/// Streams a query's rows as `COPY ... TO STDOUT` data.
+async fn copy_out(
+    plan: &LogicalPlan,
+    snapshot: &Snapshot,
+    format: &copy::CopyFormat,
+) -> PgWireResult<Response> {
+    let fields = result_fields(plan, &Format::UnifiedText);
+    let header = format.header(&fields);
+    let mut encoder = format.encoder(&fields);
+    let df = snapshot
+        .warehouse
+        .context()
+        .execute_logical_plan(plan.clone())
+        .await
+        .map_err(datafusion_error)?;
+    let stream = df.execute_stream().await.map_err(datafusion_error)?;
+    let rows = stream.flat_map(move |batch| {
+        let rows: Vec<PgWireResult<_>> = match batch {
+            Ok(batch) => match encode::encode_copy(&batch, &mut encoder) {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            },
+            Err(e) => vec![Err(datafusion_error(e))],
+        };
+        futures::stream::iter(rows)
+    });
+    let data = futures::stream::iter(header.map(Ok)).chain(rows);
+    Ok(Response::CopyOut(pgwire::api::results::CopyResponse::new(
+        format.code(),
+        fields.len(),
+        data,
+    )))
 }
 
 fn session_response(command: &Command) -> Response {
@@ -513,7 +605,7 @@ impl ExtendedQueryHandler for SqlService {
         let prepared = &portal.statement.statement;
         let values = match prepared {
             Prepared::Query { params, .. } => bind_values(portal, params)?,
-            Prepared::Session(_) => vec![],
+            Prepared::Session(_) | Prepared::Copy { .. } => vec![],
         };
         self.run(prepared, values, &portal.result_column_format)
             .await

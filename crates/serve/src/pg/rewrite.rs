@@ -10,7 +10,7 @@ use datafusion::sql::sqlparser::ast::{
     VisitMut, VisitorMut,
 };
 
-use super::catalog::{PG_CATALOG, is_catalog_table, is_empty_catalog};
+use super::catalog::{PG_CATALOG, REGPROC_COLUMNS, is_catalog_table, is_empty_catalog};
 
 /// Rewrites `statement` in place.
 pub fn rewrite(statement: &mut Statement) {
@@ -70,6 +70,14 @@ fn rewrite_cast(expr: &Expr, data_type: &SqlType) -> Option<Expr> {
     let inner = expr.clone();
     Some(match name.as_str() {
         "regclass" => call("pg_regclass", vec![inner]),
+        // `pg_type`'s regproc columns hold function names: `'pg_catalog.array_in'::regproc`
+        // is the name, and a regproc column stays as it is.
+        "regproc" | "regprocedure" if string_literal(&inner).is_some() => {
+            let name = string_literal(&inner).unwrap_or_default();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            string(name)
+        }
+        "regproc" | "regprocedure" if is_regproc_column(&inner) => inner,
         // A name becomes its OID; an OID becomes its name (as `::regtype::text` wants).
         "regtype" if matches!(&inner, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) => {
             call("to_regtype", vec![inner])
@@ -87,6 +95,33 @@ fn rewrite_cast(expr: &Expr, data_type: &SqlType) -> Option<Expr> {
         "bool" => cast_to(inner, SqlType::Boolean),
         _ => return None,
     })
+}
+
+fn string_literal(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `expr` names one of `pg_type`'s regproc columns (`typreceive`, `t.typinput`).
+fn is_regproc_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(ident) => &ident.value,
+        Expr::CompoundIdentifier(parts) => match parts.last() {
+            Some(last) => &last.value,
+            None => return false,
+        },
+        _ => return false,
+    };
+    REGPROC_COLUMNS.contains(&name.to_ascii_lowercase().as_str())
+}
+
+fn is_zero(expr: &Expr) -> bool {
+    matches!(expr, Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n == "0"))
 }
 
 fn plain_operator(op: &[String]) -> Option<BinaryOperator> {
@@ -288,6 +323,41 @@ impl VisitorMut for Rewriter {
                 right: right.clone(),
             }),
             Expr::Collate { expr: inner, .. } => Some((**inner).clone()),
+            // A regproc of 0 shows as '-': `typreceive != 0` asks whether it has one.
+            Expr::BinaryOp { left, op, right }
+                if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)
+                    && ((is_regproc_column(left) && is_zero(right))
+                        || (is_zero(left) && is_regproc_column(right))) =>
+            {
+                let (column, op) = if is_regproc_column(left) {
+                    (left.clone(), op.clone())
+                } else {
+                    (right.clone(), op.clone())
+                };
+                Some(Expr::BinaryOp {
+                    left: column,
+                    op,
+                    right: Box::new(string("-")),
+                })
+            }
+            // `(expr).field`: pgJDBC reads `(information_schema._pg_expandarray(i.indkey)).n`.
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                use datafusion::sql::sqlparser::ast::AccessExpr;
+                let mut out = (**root).clone();
+                let mut all_dots = true;
+                for access in access_chain.iter() {
+                    match access {
+                        AccessExpr::Dot(Expr::Identifier(field)) => {
+                            out = call("get_field", vec![out, string(&field.value)]);
+                        }
+                        _ => {
+                            all_dots = false;
+                            break;
+                        }
+                    }
+                }
+                all_dots.then_some(out)
+            }
             // DataFusion's LIKE escapes only with a backslash; SQLAlchemy escapes with '/'.
             Expr::Like {
                 pattern,
@@ -340,6 +410,15 @@ impl VisitorMut for Rewriter {
                     && matches!(function.args, FunctionArguments::Subquery(_)) =>
             {
                 Some(Expr::Value(Value::Null.into()))
+            }
+            // PostgreSQL's upper bound of a 1-based array is its length here.
+            Expr::Function(function)
+                if last_part(&function.name).as_deref() == Some("array_upper") =>
+            {
+                let mut length = function.clone();
+                length.name =
+                    ObjectName(vec![ObjectNamePart::Identifier(Ident::new("array_length"))]);
+                Some(cast_to(Expr::Function(length), SqlType::BigInt(None)))
             }
             Expr::Function(function) => {
                 if function.name.0.len() == 2

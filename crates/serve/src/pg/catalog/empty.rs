@@ -179,6 +179,16 @@ pub(super) static EMPTY_CATALOGS: LazyLock<Vec<(&'static str, Columns)>> = LazyL
             ],
         ),
         (
+            "pg_indexes",
+            &[
+                ("schemaname", TEXT),
+                ("tablename", TEXT),
+                ("indexname", TEXT),
+                ("tablespace", TEXT),
+                ("indexdef", TEXT),
+            ],
+        ),
+        (
             "pg_matviews",
             &[
                 ("schemaname", TEXT),

@@ -25,7 +25,7 @@ mod types;
 use empty::EMPTY_CATALOGS;
 pub use populated::register;
 pub(crate) use types::type_rows;
-pub use types::{format_type, pg_type, type_modifier};
+pub use types::{REGPROC_COLUMNS, format_type, pg_type, type_modifier};
 
 /// The catalog's own schema name.
 pub const PG_CATALOG: &str = "pg_catalog";

@@ -114,6 +114,43 @@ pub(super) const TYPES: &[(u32, &str, i16, &str, u32, u32)] = &[
     (3802, "jsonb", -1, "U", 0, 3807),
 ];
 
+/// The I/O function of a type, as its `regproc` column in `pg_type` shows it (`int8recv`,
+/// `numeric_recv`, `array_in`): drivers such as ADBC pick their decoder by these names.
+/// `role` is `in`, `out`, `recv` or `send`.
+pub(super) fn io_function(type_name: &str, is_array: bool, role: &str) -> String {
+    const UNDERSCORED: &[&str] = &[
+        "json",
+        "jsonb",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "numeric",
+        "record",
+        "void",
+        "uuid",
+    ];
+    if is_array {
+        format!("array_{role}")
+    } else if UNDERSCORED.contains(&type_name) {
+        format!("{type_name}_{role}")
+    } else {
+        format!("{type_name}{role}")
+    }
+}
+
+/// `pg_type`'s columns of type `regproc`: shown as function names, `-` for none.
+pub const REGPROC_COLUMNS: &[&str] = &[
+    "typinput",
+    "typoutput",
+    "typreceive",
+    "typsend",
+    "typmodin",
+    "typmodout",
+    "typanalyze",
+];
+
 /// The OID of `array_recv`, which drivers use to tell arrays from other types.
 pub(super) const ARRAY_RECV_OID: u32 = 2400;
 
