@@ -95,6 +95,7 @@ async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
         .await
         .map_err(|e| ServeError::Warehouse(root.clone(), orderlake_engine::report(&e)))?;
     let mut relations = Vec::new();
+    let mut definitions = std::collections::HashMap::new();
     let stored = warehouse
         .list()
         .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
@@ -102,9 +103,18 @@ async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
         let Some(schema) = table_schema(&warehouse, &r.schema, &r.name).await else {
             continue;
         };
+        if r.kind == RelationKind::View
+            && let Ok(sql) = std::fs::read_to_string(r.dir.join(layout::VIEW_FILE))
+        {
+            definitions.insert((r.schema.clone(), r.name.clone()), sql);
+        }
         relations.push((r.schema, r.name, r.kind == RelationKind::View, schema));
     }
-    let relations = catalog::describe(relations);
+    let mut relations = catalog::describe(relations);
+    for relation in &mut relations {
+        relation.definition = definitions.remove(&(relation.schema.clone(), relation.name.clone()));
+        describe_from_project(project, relation);
+    }
     catalog::register(warehouse.context(), &relations, &project.name)?;
     Ok(Snapshot {
         warehouse,
@@ -113,6 +123,34 @@ async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
         opened_at: chrono::Utc::now(),
         channels: tokio::sync::OnceCell::new(),
     })
+}
+
+/// The project's YAML descriptions of a model, seed, snapshot or source and of its columns:
+/// what BI tools show as table and column comments.
+fn describe_from_project(project: &Project, relation: &mut CatalogRelation) {
+    let is_it = |r: &orderlake_project::Relation| {
+        r.schema == relation.schema && r.identifier == relation.name
+    };
+    let (description, columns) = match project
+        .nodes
+        .values()
+        .find(|n| n.relation.as_ref().is_some_and(is_it))
+    {
+        Some(node) => (&node.description, &node.columns),
+        None => match project.sources.values().find(|s| is_it(&s.relation)) {
+            Some(source) => (&source.description, &source.columns),
+            None => return,
+        },
+    };
+    relation.description = Some(description.trim().to_string()).filter(|d| !d.is_empty());
+    for column in &mut relation.columns {
+        column.description = columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(&column.name))
+            .and_then(|c| c.description.as_deref())
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty());
+    }
 }
 
 async fn table_schema(warehouse: &Warehouse, schema: &str, name: &str) -> Option<SchemaRef> {

@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::catalog::{CatalogRelation, OWNER_NAME, format_type};
+use super::catalog::{CatalogRelation, OWNER_NAME, SYSTEM_CLASS_OIDS, format_type};
 use super::session::SETTINGS;
 
 type Body = dyn Fn(&[ArrayRef], usize) -> Result<ArrayRef> + Send + Sync;
@@ -182,6 +182,11 @@ fn regclass(relations: &[CatalogRelation], text: &str) -> Option<u32> {
         [_, schema, name] => (Some(schema.as_str()), name.as_str()),
         _ => return None,
     };
+    if schema.is_none_or(|s| s == super::catalog::PG_CATALOG)
+        && let Some((_, oid)) = SYSTEM_CLASS_OIDS.iter().find(|(n, _)| *n == name)
+    {
+        return Some(*oid);
+    }
     relations
         .iter()
         .find(|r| r.name == name && schema.is_none_or(|s| r.schema == s))
@@ -296,8 +301,6 @@ pub fn register(
     }
     for name in [
         "pg_get_expr",
-        "obj_description",
-        "col_description",
         "shobj_description",
         "pg_get_indexdef",
         "pg_get_constraintdef",
@@ -498,6 +501,7 @@ pub fn register(
             Ok(Arc::new(out) as ArrayRef)
         },
     );
+    register_descriptions(ctx, &relations);
     let names: Arc<BTreeMap<u32, String>> = Arc::new(
         relations
             .iter()
@@ -529,6 +533,95 @@ pub fn register(
     );
 }
 
+/// `obj_description(oid[, catalog])`, `col_description(oid, attnum)` and `pg_get_viewdef`:
+/// the YAML descriptions of models, sources and their columns, and views' SQL.
+fn register_descriptions(ctx: &SessionContext, relations: &[CatalogRelation]) {
+    let tables: Arc<BTreeMap<u32, String>> = Arc::new(
+        relations
+            .iter()
+            .filter_map(|r| Some((r.oid, r.description.clone()?)))
+            .collect(),
+    );
+    register_fn(
+        ctx,
+        "obj_description",
+        false,
+        DataType::Utf8,
+        move |args, rows| {
+            let n = rows_of(args, rows);
+            let oids = match args.first() {
+                Some(a) => as_oids(a)?,
+                None => UInt32Array::from(vec![None; n]),
+            };
+            // Only relations have descriptions: another catalog's objects have none.
+            let catalogs = match args.get(1) {
+                Some(a) => as_texts(a)?,
+                None => StringArray::from(vec![Some("pg_class"); n]),
+            };
+            let out: StringArray = oids
+                .iter()
+                .zip(catalogs.iter())
+                .map(|(oid, catalog)| match catalog {
+                    Some("pg_class") => tables.get(&oid?).cloned(),
+                    _ => None,
+                })
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
+    let columns: Arc<BTreeMap<(u32, i32), String>> = Arc::new(
+        relations
+            .iter()
+            .flat_map(|r| {
+                r.columns
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(i, c)| Some(((r.oid, i as i32 + 1), c.description.clone()?)))
+            })
+            .collect(),
+    );
+    register_fn(
+        ctx,
+        "col_description",
+        false,
+        DataType::Utf8,
+        move |args, rows| {
+            let n = rows_of(args, rows);
+            let (Some(oids), Some(attnums)) = (args.first(), args.get(1)) else {
+                return Ok(Arc::new(StringArray::from(vec![None::<String>; n])) as ArrayRef);
+            };
+            let (oids, attnums) = (as_oids(oids)?, as_ints(attnums)?);
+            let out: StringArray = oids
+                .iter()
+                .zip(attnums.iter())
+                .map(|(oid, attnum)| columns.get(&(oid?, attnum?)).cloned())
+                .collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
+    let views: Arc<BTreeMap<u32, String>> = Arc::new(
+        relations
+            .iter()
+            .filter_map(|r| Some((r.oid, r.definition.clone()?)))
+            .collect(),
+    );
+    register_fn(
+        ctx,
+        "pg_get_viewdef",
+        false,
+        DataType::Utf8,
+        move |args, rows| {
+            let n = rows_of(args, rows);
+            let oids = match args.first() {
+                Some(a) => as_oids(a)?,
+                None => UInt32Array::from(vec![None; n]),
+            };
+            let out: StringArray = oids.iter().map(|o| views.get(&o?).cloned()).collect();
+            Ok(Arc::new(out) as ArrayRef)
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,6 +643,8 @@ mod tests {
             name: "customer_metrics".into(),
             is_view: false,
             columns: vec![],
+            description: None,
+            definition: None,
         }];
         assert_eq!(regclass(&relations, "gold.customer_metrics"), Some(17_400));
         assert_eq!(
@@ -559,5 +654,6 @@ mod tests {
         assert_eq!(regclass(&relations, "customer_metrics"), Some(17_400));
         assert_eq!(regclass(&relations, "silver.customer_metrics"), None);
         assert_eq!(regclass(&relations, "17400"), Some(17_400));
+        assert_eq!(regclass(&relations, "pg_catalog.pg_class"), Some(1259));
     }
 }

@@ -256,6 +256,58 @@ fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query)
     query.limit_clause = None;
 }
 
+/// The name PostgreSQL gives an unnamed result column, where DataFusion's differs: a
+/// function call is named after the function (`count`, not `count(*)`), a cast of a column
+/// after the column, a CASE `case`. BI tools show these names and clients key rows by them.
+fn postgres_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Function(f) => last_part(&f.name),
+        Expr::Cast { expr, .. } => match expr.as_ref() {
+            Expr::Identifier(ident) => Some(ident.value.clone()),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
+            inner => postgres_name(inner),
+        },
+        Expr::Case { .. } => Some("case".to_string()),
+        Expr::Nested(inner) => postgres_name(inner),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
+        _ => Some("?column?".to_string()),
+    }
+}
+
+fn name_as_postgres_does(select: &mut datafusion::sql::sqlparser::ast::Select) {
+    use datafusion::sql::sqlparser::ast::SelectItem;
+    // DataFusion refuses two columns of one name: a name already taken stays as it was.
+    let mut taken: std::collections::HashSet<String> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_ascii_lowercase()),
+            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
+                Some(ident.value.to_ascii_lowercase())
+            }
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                parts.last().map(|p| p.value.to_ascii_lowercase())
+            }
+            _ => None,
+        })
+        .collect();
+    for item in select.projection.iter_mut() {
+        let SelectItem::UnnamedExpr(expr) = item else {
+            continue;
+        };
+        let Some(name) = postgres_name(expr) else {
+            continue;
+        };
+        if !taken.insert(name.to_ascii_lowercase()) {
+            continue;
+        }
+        *item = SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: Ident::with_quote('"', name),
+        };
+    }
+}
+
 impl VisitorMut for Rewriter {
     type Break = ();
 
@@ -296,6 +348,7 @@ impl VisitorMut for Rewriter {
             empty_select(select);
             return ControlFlow::Continue(());
         }
+        name_as_postgres_does(select);
         let mut seen = std::collections::HashSet::new();
         for (i, item) in select.projection.iter_mut().enumerate() {
             if let SelectItem::UnnamedExpr(expr @ Expr::Value(_)) = item {

@@ -66,15 +66,6 @@ pub(super) static EMPTY_CATALOGS: LazyLock<Vec<(&'static str, Columns)>> = LazyL
             ],
         ),
         (
-            "pg_description",
-            &[
-                ("objoid", OID),
-                ("classoid", OID),
-                ("objsubid", INT4),
-                ("description", TEXT),
-            ],
-        ),
-        (
             "pg_shdescription",
             &[("objoid", OID), ("classoid", OID), ("description", TEXT)],
         ),

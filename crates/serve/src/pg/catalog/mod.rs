@@ -43,6 +43,8 @@ pub struct CatalogColumn {
     pub name: String,
     pub data_type: DataType,
     pub nullable: bool,
+    /// From the project's YAML (`columns: - name: ... description: ...`).
+    pub description: Option<String>,
 }
 
 /// A warehouse table or view with the OIDs clients use to refer to it.
@@ -54,7 +56,26 @@ pub struct CatalogRelation {
     pub name: String,
     pub is_view: bool,
     pub columns: Vec<CatalogColumn>,
+    /// The model's or source's description, shown by BI tools as the table comment.
+    pub description: Option<String>,
+    /// A view's SQL, as `pg_views.definition` and `pg_get_viewdef` show it.
+    pub definition: Option<String>,
 }
+
+/// The OID of `pg_class` itself: `pg_description.classoid` of table and column comments.
+pub const PG_CLASS_OID: u32 = 1259;
+
+/// The catalogs that `'name'::regclass` resolves besides the warehouse's relations.
+pub const SYSTEM_CLASS_OIDS: &[(&str, u32)] = &[
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", PG_CLASS_OID),
+    ("pg_namespace", 2615),
+    ("pg_constraint", 2606),
+    ("pg_description", 2609),
+    ("pg_index", 2610),
+];
 
 /// Assigns OIDs: schemas first, in name order, then relations in (schema, name) order.
 pub fn describe(relations: Vec<(String, String, bool, SchemaRef)>) -> Vec<CatalogRelation> {
@@ -75,11 +96,14 @@ pub fn describe(relations: Vec<(String, String, bool, SchemaRef)>) -> Vec<Catalo
                     name: f.name().clone(),
                     data_type: f.data_type().clone(),
                     nullable: f.is_nullable(),
+                    description: None,
                 })
                 .collect(),
             schema,
             name,
             is_view,
+            description: None,
+            definition: None,
         })
         .collect()
 }
@@ -117,6 +141,7 @@ const POPULATED_CATALOGS: &[&str] = &[
     "pg_tables",
     "pg_views",
     "pg_settings",
+    "pg_description",
 ];
 
 type Columns = Vec<(&'static str, DataType)>;

@@ -370,10 +370,38 @@ pub fn register(ctx: &SessionContext, relations: &[CatalogRelation], database: &
             text(&r.schema),
             text(&r.name),
             text(OWNER_NAME),
-            null_text(),
+            r.definition.as_deref().map(text).unwrap_or_else(null_text),
         ]);
     }
     schema.register_table("pg_views".into(), t.build()?)?;
+
+    let mut t = TableBuilder::new(&[
+        ("objoid", OID),
+        ("classoid", OID),
+        ("objsubid", INT4),
+        ("description", TEXT),
+    ]);
+    for r in relations {
+        if let Some(description) = &r.description {
+            t.row(vec![
+                oid(r.oid),
+                oid(PG_CLASS_OID),
+                int4(0),
+                text(description),
+            ]);
+        }
+        for (i, column) in r.columns.iter().enumerate() {
+            if let Some(description) = &column.description {
+                t.row(vec![
+                    oid(r.oid),
+                    oid(PG_CLASS_OID),
+                    int4(i as i32 + 1),
+                    text(description),
+                ]);
+            }
+        }
+    }
+    schema.register_table("pg_description".into(), t.build()?)?;
 
     let mut t = TableBuilder::new(&[
         ("name", TEXT),
