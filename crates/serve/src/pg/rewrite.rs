@@ -260,17 +260,54 @@ fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query)
 /// function call is named after the function (`count`, not `count(*)`), a cast of a column
 /// after the column, a CASE `case`. BI tools show these names and clients key rows by them.
 fn postgres_name(expr: &Expr) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::{SelectItem, SetExpr};
     match expr {
         Expr::Function(f) => last_part(&f.name),
-        Expr::Cast { expr, .. } => match expr.as_ref() {
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
             Expr::Identifier(ident) => Some(ident.value.clone()),
             Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
+            Expr::Value(_) => Some(type_name(data_type)),
             inner => postgres_name(inner),
         },
         Expr::Case { .. } => Some("case".to_string()),
         Expr::Nested(inner) => postgres_name(inner),
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
+        // A scalar subquery is named after its one column.
+        Expr::Subquery(query) => match query.body.as_ref() {
+            SetExpr::Select(select) => match select.projection.first() {
+                Some(SelectItem::ExprWithAlias { alias, .. }) => Some(alias.value.clone()),
+                Some(SelectItem::UnnamedExpr(Expr::Identifier(ident))) => Some(ident.value.clone()),
+                Some(SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))) => {
+                    parts.last().map(|p| p.value.clone())
+                }
+                Some(SelectItem::UnnamedExpr(inner)) => postgres_name(inner),
+                _ => None,
+            },
+            _ => None,
+        },
         _ => Some("?column?".to_string()),
+    }
+}
+
+/// PostgreSQL's name of a type, as it names a cast literal (`'1'::int` is `int4`).
+fn type_name(data_type: &SqlType) -> String {
+    match data_type {
+        SqlType::Custom(name, _) => last_part(name).unwrap_or_else(|| "?column?".into()),
+        SqlType::SmallInt(_) | SqlType::Int2(_) => "int2".into(),
+        SqlType::Int(_) | SqlType::Integer(_) | SqlType::Int4(_) => "int4".into(),
+        SqlType::BigInt(_) | SqlType::Int8(_) => "int8".into(),
+        SqlType::Real | SqlType::Float4 => "float4".into(),
+        SqlType::Double(_) | SqlType::DoublePrecision | SqlType::Float8 => "float8".into(),
+        SqlType::Numeric(_) | SqlType::Decimal(_) => "numeric".into(),
+        SqlType::Boolean | SqlType::Bool => "bool".into(),
+        SqlType::Text => "text".into(),
+        SqlType::Varchar(_) | SqlType::CharacterVarying(_) => "varchar".into(),
+        SqlType::Date => "date".into(),
+        SqlType::Timestamp(..) => "timestamp".into(),
+        SqlType::Regclass => "regclass".into(),
+        _ => "?column?".into(),
     }
 }
 
@@ -337,6 +374,16 @@ impl VisitorMut for Rewriter {
         ControlFlow::Continue(())
     }
 
+    /// Named before the expressions are rewritten, so a name is the one PostgreSQL would give
+    /// what the client wrote (`1::oid` is `oid`, whatever it becomes here).
+    fn pre_visit_select(
+        &mut self,
+        select: &mut datafusion::sql::sqlparser::ast::Select,
+    ) -> ControlFlow<()> {
+        name_as_postgres_does(select);
+        ControlFlow::Continue(())
+    }
+
     /// PostgreSQL names every unnamed literal column `?column?`; DataFusion names them by
     /// their value and refuses two alike (`SELECT NULL, NULL`). Give repeated ones a suffix.
     fn post_visit_select(
@@ -348,7 +395,6 @@ impl VisitorMut for Rewriter {
             empty_select(select);
             return ControlFlow::Continue(());
         }
-        name_as_postgres_does(select);
         let mut seen = std::collections::HashSet::new();
         for (i, item) in select.projection.iter_mut().enumerate() {
             if let SelectItem::UnnamedExpr(expr @ Expr::Value(_)) = item {
@@ -524,7 +570,32 @@ mod tests {
     fn oid_casts_become_unsigned_integers() {
         assert_eq!(
             rewritten("select 1::oid, x::int2"),
-            "SELECT arrow_cast(1, 'UInt32'), x::INT2"
+            "SELECT arrow_cast(1, 'UInt32') AS \"oid\", x::INT2 AS \"x\""
+        );
+    }
+}
+
+#[cfg(test)]
+mod naming_tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    #[test]
+    fn unnamed_columns_are_named_as_postgresql_names_them() {
+        let mut statements = Parser::parse_sql(
+            &PostgreSqlDialect {},
+            "select count(*), count(x), sum(y)::int, 1 + 1, '1'::int, (select relname from t), \
+             case when a then 1 end, n.nspname from n",
+        )
+        .expect("parses");
+        rewrite(&mut statements[0]);
+        assert_eq!(
+            statements[0].to_string(),
+            "SELECT count(*) AS \"count\", count(x), sum(y)::INT AS \"sum\", \
+             1 + 1 AS \"?column?\", '1'::INT AS \"int4\", \
+             (SELECT max(relname) FROM t) AS \"relname\", \
+             CASE WHEN a THEN 1 END AS \"case\", n.nspname FROM n"
         );
     }
 }
@@ -543,7 +614,7 @@ mod psql_tests {
         rewrite(&mut statements[0]);
         assert_eq!(
             statements[0].to_string(),
-            "SELECT a.attname, NULL, NULL AS attcollation FROM pg_catalog.pg_attribute a"
+            "SELECT a.attname, NULL AS \"pg_get_expr\", NULL AS attcollation FROM pg_catalog.pg_attribute a"
         );
     }
 }
