@@ -122,6 +122,7 @@ impl DemoArgs {
             pg: self.pg.clone(),
             no_pg: false,
             pg_users: self.pg_users.clone(),
+            sql: Default::default(),
             refresh_secs: 2.0,
             watch: true,
             live: crate::watch::LiveArgs {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use orderlake_serve::{Live, PgUser, ServeOptions};
+use orderlake_serve::{Live, PgLimits, PgOptions, PgUser, ServeOptions, Tls, TlsSource};
 
 use crate::GlobalArgs;
 
@@ -26,6 +26,8 @@ pub struct ServeArgs {
     /// Without any, a user `orderlake` gets a random password, printed at start.
     #[arg(long = "pg-user", env = "ORDERLAKE_PG_USERS", value_delimiter = ',')]
     pub pg_users: Vec<String>,
+    #[command(flatten)]
+    pub sql: SqlEndpointArgs,
     /// Seconds between checks for a changed warehouse (another process's build or ingest).
     #[arg(long, default_value_t = 2.0)]
     pub refresh_secs: f64,
@@ -35,6 +37,69 @@ pub struct ServeArgs {
     pub watch: bool,
     #[command(flatten)]
     pub live: crate::watch::LiveArgs,
+}
+
+/// TLS and limits of the SQL endpoint.
+#[derive(Args, Clone, Debug)]
+pub struct SqlEndpointArgs {
+    /// Serve TLS with this certificate (PEM; the chain, leaf first) ...
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// ... and this private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate, made once in <project>/target/tls and reused;
+    /// its SHA-256 fingerprint is printed at start.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Clients connected at once; more are told "too many clients" and closed.
+    #[arg(long, default_value_t = 100)]
+    pub pg_max_connections: usize,
+    /// Seconds a connection may sit idle (no statement sent or running) before it is closed.
+    #[arg(long, default_value_t = 600.0)]
+    pub pg_idle_timeout: f64,
+}
+
+impl Default for SqlEndpointArgs {
+    fn default() -> Self {
+        SqlEndpointArgs {
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            pg_max_connections: 100,
+            pg_idle_timeout: 600.0,
+        }
+    }
+}
+
+impl SqlEndpointArgs {
+    /// The endpoint's TLS, made or loaded now so a bad file fails before anything listens.
+    fn tls(&self, project: &orderlake_project::Project) -> Result<Option<Tls>> {
+        let source = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ if self.tls_self_signed => TlsSource::SelfSigned {
+                dir: project.target_dir().join("tls"),
+            },
+            _ => return Ok(None),
+        };
+        Ok(Some(orderlake_serve::pg::tls::load(&source)?))
+    }
+
+    fn limits(&self) -> Result<PgLimits> {
+        if self.pg_max_connections == 0 {
+            bail!("--pg-max-connections must be at least 1");
+        }
+        if !(self.pg_idle_timeout > 0.0 && self.pg_idle_timeout.is_finite()) {
+            bail!("--pg-idle-timeout must be a positive number of seconds");
+        }
+        Ok(PgLimits {
+            max_connections: self.pg_max_connections,
+            idle_timeout: Duration::from_secs_f64(self.pg_idle_timeout),
+        })
+    }
 }
 
 #[derive(Subcommand, Clone)]
@@ -83,6 +148,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         bail!("--refresh-secs must be a positive number of seconds");
     }
     let (users, generated) = users(args)?;
+    let limits = args.sql.limits()?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     // With --watch, the watcher catches up first (pending files, a whole build), so the first
     // snapshot served is already fresh; then every micro-batch's commit is announced.
@@ -112,10 +178,19 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         None
     };
     let live = open_live(global).await?;
+    let tls = if args.no_pg {
+        None
+    } else {
+        args.sql.tls(live.project())?
+    };
     let options = ServeOptions {
         http: Some(args.http.clone()),
         pg: (!args.no_pg).then(|| args.pg.clone()),
-        users: users.clone(),
+        sql: PgOptions {
+            users: users.clone(),
+            tls: tls.clone(),
+            limits,
+        },
         refresh_every: Duration::from_secs_f64(args.refresh_secs),
         commits,
     };
@@ -135,6 +210,13 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
                 pg.ip(),
                 pg.port()
             );
+            if let Some(tls) = &tls {
+                println!(
+                    "     TLS on: sslmode=require (or verify-full with sslrootcert={}); SHA-256 fingerprint {}",
+                    tls.cert_path.display(),
+                    tls.fingerprint
+                );
+            }
             if let Some(password) = &generated {
                 println!("     password for {user}: {password}   (set users with --pg-user NAME:PASSWORD)");
             }

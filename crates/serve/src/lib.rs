@@ -16,7 +16,9 @@ use std::time::Duration;
 
 pub use error::{Result, ServeError};
 pub use live::{Live, Snapshot};
-pub use pg::PgUser;
+pub use pg::connection::Limits as PgLimits;
+pub use pg::tls::{Tls, TlsSource};
+pub use pg::{PgOptions, PgUser};
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -25,8 +27,8 @@ pub struct ServeOptions {
     pub http: Option<String>,
     /// The SQL endpoint; `None` to not serve it.
     pub pg: Option<String>,
-    /// Who may log in to the SQL endpoint.
-    pub users: Vec<PgUser>,
+    /// Who may log in to the SQL endpoint, TLS, and its connection limits.
+    pub sql: PgOptions,
     /// How often to look for a changed warehouse.
     pub refresh_every: Duration,
     /// Announcements of commits made in this process (the watch mode): each one swaps the
@@ -126,9 +128,9 @@ pub async fn serve(
     }
     if let Some(listener) = pg_listener {
         let live = live.clone();
-        let users = options.users.clone();
+        let sql = options.sql.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move { pg::serve(live, listener, &users, shutdown).await });
+        tasks.spawn(async move { pg::serve(live, listener, &sql, shutdown).await });
     }
     while tasks.join_next().await.is_some() {}
     Ok(())

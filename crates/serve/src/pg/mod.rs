@@ -6,11 +6,13 @@
 //! the snapshot current when it was parsed, and results stream batch by batch.
 
 pub mod catalog;
+pub mod connection;
 pub mod copy;
 pub mod encode;
 pub mod functions;
 pub mod rewrite;
 pub mod session;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -148,6 +150,7 @@ impl Debug for Prepared {
 /// Parses, rewrites and plans statements on the live warehouse.
 pub struct SqlParser {
     live: Arc<Live>,
+    connections: Arc<connection::Connections>,
 }
 
 fn user_error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -326,13 +329,16 @@ impl QueryParser for SqlParser {
 
     async fn parse_sql<C>(
         &self,
-        _client: &C,
+        client: &C,
         sql: &str,
         _types: &[Option<Type>],
     ) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        if let Some(activity) = self.connections.of(client.socket_addr()) {
+            activity.touch();
+        }
         self.prepare(sql).await.map(Some)
     }
 
@@ -369,8 +375,19 @@ pub struct SqlService {
 impl SqlService {
     pub fn new(live: Arc<Live>) -> SqlService {
         SqlService {
-            parser: Arc::new(SqlParser { live }),
+            parser: Arc::new(SqlParser {
+                live,
+                connections: Arc::default(),
+            }),
         }
+    }
+
+    /// The guard that marks `client`'s connection busy until a result's last row is sent.
+    fn running<C: ClientInfo>(&self, client: &C) -> Option<connection::Running> {
+        self.parser
+            .connections
+            .of(client.socket_addr())
+            .map(|activity| activity.running())
     }
 
     async fn run(
@@ -378,6 +395,7 @@ impl SqlService {
         prepared: &Prepared,
         values: Vec<ScalarValue>,
         format: &Format,
+        running: Option<connection::Running>,
     ) -> PgWireResult<Response> {
         match prepared {
             Prepared::Session(command) => Ok(session_response(command)),
@@ -385,7 +403,7 @@ impl SqlService {
                 plan,
                 snapshot,
                 format,
-            } => copy_out(plan, snapshot, format).await,
+            } => copy_out(plan, snapshot, format, running).await,
             Prepared::Query { plan, snapshot, .. } => {
                 let plan = if values.is_empty() {
                     (**plan).clone()
@@ -405,6 +423,7 @@ impl SqlService {
                 let stream = df.execute_stream().await.map_err(datafusion_error)?;
                 let schema = fields.clone();
                 let rows = stream.flat_map(move |batch| {
+                    let _busy = &running;
                     let rows: Vec<PgWireResult<_>> = match batch {
                         Ok(batch) => match encode::encode_batch(&batch, schema.clone()) {
                             Ok(rows) => rows.into_iter().map(Ok).collect(),
@@ -425,6 +444,7 @@ async fn copy_out(
     plan: &LogicalPlan,
     snapshot: &Snapshot,
     format: &copy::CopyFormat,
+    running: Option<connection::Running>,
 ) -> PgWireResult<Response> {
     let fields = result_fields(plan, &Format::UnifiedText);
     let header = format.header(&fields);
@@ -437,6 +457,7 @@ async fn copy_out(
         .map_err(datafusion_error)?;
     let stream = df.execute_stream().await.map_err(datafusion_error)?;
     let rows = stream.flat_map(move |batch| {
+        let _busy = &running;
         let rows: Vec<PgWireResult<_>> = match batch {
             Ok(batch) => match encode::encode_copy(&batch, &mut encoder) {
                 Ok(rows) => rows.into_iter().map(Ok).collect(),
@@ -482,14 +503,18 @@ fn session_response(command: &Command) -> Response {
 
 #[async_trait]
 impl SimpleQueryHandler for SqlService {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         let mut responses = Vec::new();
         for sql in split_statements(query) {
+            let running = self.running(client);
             let outcome = match self.parser.prepare(&sql).await {
-                Ok(prepared) => self.run(&prepared, vec![], &Format::UnifiedText).await,
+                Ok(prepared) => {
+                    self.run(&prepared, vec![], &Format::UnifiedText, running)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             match outcome {
@@ -595,19 +620,20 @@ impl ExtendedQueryHandler for SqlService {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Prepared>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        let running = self.running(client);
         let prepared = &portal.statement.statement;
         let values = match prepared {
             Prepared::Query { params, .. } => bind_values(portal, params)?,
             Prepared::Session(_) | Prepared::Copy { .. } => vec![],
         };
-        self.run(prepared, values, &portal.result_column_format)
+        self.run(prepared, values, &portal.result_column_format, running)
             .await
     }
 
@@ -674,35 +700,61 @@ impl PgWireServerHandlers for Handlers {
         parameters.default_transaction_read_only = true;
         let mut scram = ScramAuth::new(self.users.clone());
         scram.set_iterations(SCRAM_ITERATIONS);
-        Arc::new(SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram))
+        Arc::new(connection::NamedLogin {
+            inner: Arc::new(SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram)),
+        })
     }
+}
+
+/// How the SQL endpoint takes clients: who may log in, TLS, and the limits.
+#[derive(Debug, Clone, Default)]
+pub struct PgOptions {
+    pub users: Vec<PgUser>,
+    pub tls: Option<tls::Tls>,
+    pub limits: connection::Limits,
 }
 
 /// Serves SQL on `listener` until `shutdown` changes.
 pub async fn serve(
     live: Arc<Live>,
     listener: TcpListener,
-    users: &[PgUser],
+    options: &PgOptions,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let service = Arc::new(SqlService::new(live));
+    let connections = service.parser.connections.clone();
     let handlers = Arc::new(Handlers {
-        service: Arc::new(SqlService::new(live)),
-        users: Arc::new(Users::new(users)),
+        service,
+        users: Arc::new(Users::new(&options.users)),
     });
+    let limits = options.limits;
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let acceptor = options.tls.as_ref().map(|t| t.acceptor.clone());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                match accepted {
-                    Ok((socket, peer)) => {
-                        let handlers = handlers.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                                tracing::debug!(%peer, "pg connection ended: {e}");
-                            }
-                        });
+                let (socket, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("pg accept: {e}");
+                        // Out of file descriptors, say: do not spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
                     }
-                    Err(e) => tracing::warn!("pg accept: {e}"),
-                }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "pg: refusing a connection over the limit of {}", limits.max_connections);
+                    tokio::spawn(connection::refuse_too_many(socket, limits.max_connections));
+                    continue;
+                };
+                let handlers = handlers.clone();
+                let connections = connections.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let conn = pgwire::tokio::process_socket(socket, acceptor, handlers);
+                    connection::run(&connections, peer, limits.idle_timeout, conn).await;
+                });
             }
             _ = shutdown.changed() => return,
         }
