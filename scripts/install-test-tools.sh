@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the client and browser tests drive, from Debian's packages and PyPI:
-# psql (postgresql-client), Debian's chromium, and a Python venv with psycopg, SQLAlchemy and
-# pandas. Idempotent and quick when everything is there; CI runs it before the tests.
+# psql (postgresql-client), Debian's chromium, pgJDBC (with a JRE if the image has none),
+# psqlODBC with unixODBC, and a Python venv with psycopg, psycopg2, asyncpg, pg8000, pyodbc,
+# SQLAlchemy, pandas, polars + ADBC, and DuckDB with its postgres extension as a wheel (DuckDB's
+# INSTALL cannot download here). Idempotent and quick when everything is there; CI runs it.
 set -euo pipefail
 
 VENV="${ORDERLAKE_PYCLIENTS:-$HOME/.cache/orderlake/pyclients}"
@@ -10,16 +12,24 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+[ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
+odbcinst -q -d 2>/dev/null | grep -q "PostgreSQL Unicode" || need+=(odbc-postgresql unixodbc)
 if ((${#need[@]})); then
   echo "== apt-get install ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if ! "$VENV/bin/python" -c "import psycopg, sqlalchemy, pandas" >/dev/null 2>&1; then
-  echo "== python venv $VENV: psycopg, SQLAlchemy, pandas"
+PY_IMPORTS="import psycopg, sqlalchemy, pandas, psycopg2, asyncpg, pg8000, pyodbc, polars, adbc_driver_postgresql, pyarrow, duckdb, duckdb_ext"
+if ! "$VENV/bin/python" -c "$PY_IMPORTS" >/dev/null 2>&1; then
+  echo "== python venv $VENV: psycopg, psycopg2, asyncpg, pg8000, pyodbc, SQLAlchemy, pandas, polars, ADBC, DuckDB"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check \
-    "psycopg[binary]==3.3.9" "SQLAlchemy==2.1.9" "pandas==3.1.1"
+    "psycopg[binary]==3.3.9" "SQLAlchemy==2.1.9" "pandas==3.1.1" \
+    "psycopg2-binary==2.9.13" "asyncpg==0.32.0" "pg8000==1.31.6" "pyodbc==5.5.0" \
+    "polars==2.1.0" "adbc-driver-manager==1.13.0" "adbc-driver-postgresql==1.13.0" "pyarrow==26.0.1" \
+    "duckdb==1.4.4" "duckdb-ext-postgres==1.4.4.20260205"
 fi
-echo "== test tools: $(psql --version | head -1); $(chromium --version 2>/dev/null | head -1); python $("$VENV/bin/python" -c 'import psycopg, sqlalchemy, pandas; print("psycopg", psycopg.__version__, "SQLAlchemy", sqlalchemy.__version__, "pandas", pandas.__version__)')"
+echo "== test tools: $(psql --version | head -1); $(chromium --version 2>/dev/null | head -1); $(java -version 2>&1 | head -1); pgJDBC $(basename /usr/share/java/postgresql-[0-9]*.jar .jar); ODBC drivers: $(odbcinst -q -d | tr '\n' ' ')"
+echo "== python: $("$VENV/bin/python" -c "$PY_IMPORTS"'; print("psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__.split()[0], "asyncpg", asyncpg.__version__, "SQLAlchemy", sqlalchemy.__version__, "pandas", pandas.__version__, "polars", polars.__version__, "duckdb", duckdb.__version__)')"

@@ -21,5 +21,6 @@ mod oms;
 mod packages;
 mod pipeline;
 mod serve;
+mod sql_clients;
 mod state;
 mod unit_tests;

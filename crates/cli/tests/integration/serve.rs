@@ -14,14 +14,21 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-const USER: &str = "tester";
-const PASSWORD: &str = "pw-for-tests";
+pub(crate) const USER: &str = "tester";
+pub(crate) const PASSWORD: &str = "pw-for-tests";
 
 pub(crate) struct Server {
     child: Child,
     pub(crate) http: String,
-    pg_host: String,
-    pg_port: String,
+    pub(crate) pg_host: String,
+    pub(crate) pg_port: String,
+}
+
+impl Server {
+    /// Whether the server process is still running.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for Server {
@@ -129,7 +136,7 @@ pub(crate) fn tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
     found
 }
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let venv = std::env::var_os("ORDERLAKE_PYCLIENTS")
         .map(PathBuf::from)
         .or_else(|| {
@@ -138,7 +145,7 @@ fn python() -> Option<PathBuf> {
     tool("python", venv.map(|v| v.join("bin/python")))
 }
 
-fn demo() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo");
     let run = Command::new(env!("CARGO_BIN_EXE_orderlake"))

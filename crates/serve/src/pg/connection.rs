@@ -14,6 +14,7 @@ use futures::Sink;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::{ClientInfo, METADATA_USER};
 use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::startup::PasswordMessageFamily;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -116,19 +117,90 @@ impl Connections {
     }
 }
 
-/// Runs one connection until it ends or has been idle for `idle_timeout`.
+/// Removes a connection's entry however its task ends.
+struct Registered<'a> {
+    connections: &'a Connections,
+    peer: SocketAddr,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.connections.close(self.peer);
+    }
+}
+
+thread_local! {
+    /// Set while a client connection's protocol handling runs on this thread.
+    static IN_CONNECTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Polls a connection with [`IN_CONNECTION`] set, so a panic in it is known for one.
+struct Flagged<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for Flagged<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        struct Reset(bool);
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                IN_CONNECTION.with(|flag| flag.set(self.0));
+            }
+        }
+        let _reset = Reset(IN_CONNECTION.with(|flag| flag.replace(true)));
+        self.0.as_mut().poll(cx)
+    }
+}
+
+/// pgwire 0.42's message decoders panic on some malformed messages (a short Parse or Bind).
+/// Such a panic ends only its own connection; this hook makes it one warning line instead of
+/// a backtrace per hostile packet. Panics anywhere else reach the previous hook unchanged.
+fn quiet_connection_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_CONNECTION.with(|flag| flag.get()) {
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                tracing::warn!(
+                    "pg: a client's malformed message ended its connection ({message} at {at})"
+                );
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs one connection until it ends, panics on a malformed message, or has been idle for
+/// `idle_timeout`.
 pub async fn run<F>(connections: &Connections, peer: SocketAddr, idle_timeout: Duration, conn: F)
 where
     F: std::future::Future<Output = std::io::Result<()>>,
 {
+    use futures::FutureExt;
+    quiet_connection_panics();
     let activity = connections.open(peer);
+    let _registered = Registered { connections, peer };
+    let conn = std::panic::AssertUnwindSafe(Flagged(Box::pin(conn))).catch_unwind();
     tokio::pin!(conn);
     let check_every = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
     loop {
         tokio::select! {
             ended = &mut conn => {
-                if let Err(e) = ended {
-                    tracing::debug!(%peer, "pg connection ended: {e}");
+                match ended {
+                    Ok(Err(e)) => tracing::debug!(%peer, "pg connection ended: {e}"),
+                    Err(_) => tracing::debug!(%peer, "pg connection ended by a panic"),
+                    Ok(Ok(())) => {}
                 }
                 break;
             }
@@ -140,7 +212,6 @@ where
             }
         }
     }
-    connections.close(peer);
 }
 
 /// Answers a connection over the limit as PostgreSQL does (`FATAL 53300`), then closes it.
@@ -189,9 +260,36 @@ pub async fn refuse_too_many(mut socket: TcpStream, limit: usize) {
 }
 
 /// The SCRAM handshake, with a failed login naming the user who tried (the SCRAM message
-/// itself carries no user name: libpq leaves it empty).
+/// itself carries no user name: libpq leaves it empty), and a malformed first SASL message
+/// refused before pgwire decodes it (its decoder panics on a short or lying one).
 pub struct NamedLogin<H> {
-    pub inner: Arc<H>,
+    inner: Arc<H>,
+    /// Whether the SASL initial response has been seen (one handler per connection).
+    initial_seen: std::sync::atomic::AtomicBool,
+}
+
+impl<H> NamedLogin<H> {
+    pub fn new(inner: Arc<H>) -> Self {
+        NamedLogin {
+            inner,
+            initial_seen: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// Whether `body` is a well-formed SASLInitialResponse: a mechanism name ending in NUL, then
+/// the length of the data that follows (-1 for none) and exactly that much data.
+pub fn is_sasl_initial_response(body: &[u8]) -> bool {
+    let Some(nul) = body.iter().position(|b| *b == 0) else {
+        return false;
+    };
+    let rest = &body[nul + 1..];
+    if rest.len() < 4 {
+        return false;
+    }
+    let declared = i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+    let data = rest.len() - 4;
+    declared == -1 || (declared >= 0 && declared as usize <= data)
 }
 
 #[async_trait]
@@ -206,6 +304,16 @@ impl<H: StartupHandler> StartupHandler for NamedLogin<H> {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if let PgWireFrontendMessage::PasswordMessageFamily(PasswordMessageFamily::Raw(body)) =
+            &message
+            && !self.initial_seen.swap(true, Ordering::Relaxed)
+            && !is_sasl_initial_response(body)
+        {
+            tracing::info!(peer = %client.socket_addr(), "pg: malformed SASL initial response");
+            return Err(PgWireError::InvalidScramMessage(
+                "malformed SASLInitialResponse".to_string(),
+            ));
+        }
         match self.inner.on_startup(client, message).await {
             Err(PgWireError::InvalidPassword(named)) => {
                 let user = client
@@ -219,5 +327,33 @@ impl<H: StartupHandler> StartupHandler for NamedLogin<H> {
             }
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_well_formed_sasl_initial_response_passes() {
+        let mut good = b"SCRAM-SHA-256\0".to_vec();
+        good.extend_from_slice(&5i32.to_be_bytes());
+        good.extend_from_slice(b"n,,n=");
+        assert!(is_sasl_initial_response(&good));
+        let mut none = b"SCRAM-SHA-256\0".to_vec();
+        none.extend_from_slice(&(-1i32).to_be_bytes());
+        assert!(is_sasl_initial_response(&none));
+        // What made pgwire panic: no length, a short length, a length past the end.
+        assert!(!is_sasl_initial_response(b""));
+        assert!(!is_sasl_initial_response(b"SCRAM-SHA-256\0"));
+        assert!(!is_sasl_initial_response(b"SCRAM-SHA-256\0\0\0"));
+        let mut lying = b"SCRAM-SHA-256\0".to_vec();
+        lying.extend_from_slice(&100i32.to_be_bytes());
+        lying.extend_from_slice(b"short");
+        assert!(!is_sasl_initial_response(&lying));
+        let mut negative = b"x\0".to_vec();
+        negative.extend_from_slice(&(-7i32).to_be_bytes());
+        assert!(!is_sasl_initial_response(&negative));
+        assert!(!is_sasl_initial_response(b"no terminator"));
     }
 }

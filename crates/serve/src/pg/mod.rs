@@ -700,9 +700,9 @@ impl PgWireServerHandlers for Handlers {
         parameters.default_transaction_read_only = true;
         let mut scram = ScramAuth::new(self.users.clone());
         scram.set_iterations(SCRAM_ITERATIONS);
-        Arc::new(connection::NamedLogin {
-            inner: Arc::new(SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram)),
-        })
+        Arc::new(connection::NamedLogin::new(Arc::new(
+            SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram),
+        )))
     }
 }
 
