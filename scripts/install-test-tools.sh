@@ -31,5 +31,15 @@ if ! "$VENV/bin/python" -c "$PY_IMPORTS" >/dev/null 2>&1; then
     "polars==2.1.0" "adbc-driver-manager==1.13.0" "adbc-driver-postgresql==1.13.0" "pyarrow==26.0.1" \
     "duckdb==1.4.4" "duckdb-ext-postgres==1.4.4.20260205"
 fi
+# Apache Superset, the BI tool of the end-to-end test, in a venv of its own (its pins clash with
+# the client libraries above).
+SUPERSET_VENV="${ORDERLAKE_SUPERSET:-$HOME/.cache/orderlake/superset}"
+if ! "$SUPERSET_VENV/bin/python" -c "import superset, psycopg2" >/dev/null 2>&1; then
+  echo "== Superset venv $SUPERSET_VENV (a few minutes the first time)"
+  python3 -m venv "$SUPERSET_VENV"
+  "$SUPERSET_VENV/bin/pip" install -q --disable-pip-version-check \
+    "apache-superset==6.1.0" "psycopg2-binary==2.9.13" "rich==15.0.0" "cachetools==8.0.2" "flask-caching==2.3.1"
+fi
 echo "== test tools: $(psql --version | head -1); $(chromium --version 2>/dev/null | head -1); $(java -version 2>&1 | head -1); pgJDBC $(basename /usr/share/java/postgresql-[0-9]*.jar .jar); ODBC drivers: $(odbcinst -q -d | tr '\n' ' ')"
+echo "== superset: $("$SUPERSET_VENV/bin/pip" show apache-superset 2>/dev/null | grep ^Version)"
 echo "== python: $("$VENV/bin/python" -c "$PY_IMPORTS"'; print("psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__.split()[0], "asyncpg", asyncpg.__version__, "SQLAlchemy", sqlalchemy.__version__, "pandas", pandas.__version__, "polars", polars.__version__, "duckdb", duckdb.__version__)')"

@@ -6,7 +6,9 @@
 //! over ADBC, DuckDB's postgres scanner (tests/clients/bi_clients.py), and pgJDBC with the
 //! DatabaseMetaData calls of Metabase and DBeaver (tests/clients/JdbcClient.java). Then the
 //! connection limit, the idle timeout and a fuzz of handshakes, protocol messages and SQL
-//! (tests/clients/endpoint_abuse.py). All installed by scripts/install-test-tools.sh.
+//! (tests/clients/endpoint_abuse.py). Apache Superset end to end: it adds orderlake as a
+//! PostgreSQL database over its REST API, lists schemas and tables, runs SQL Lab queries
+//! (tests/clients/superset_e2e.py). All installed by scripts/install-test-tools.sh.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,4 +95,33 @@ fn the_endpoint_survives_floods_idlers_and_garbage() {
         );
     }
     assert!(server.alive(), "the server is still running");
+}
+
+#[test]
+fn superset_adds_orderlake_lists_its_tables_and_queries_gold() {
+    let (dir, project) = demo();
+    let (count, sum) = expected(&project);
+    let mut server = start_with(&project, &[]);
+    let venv = std::env::var_os("ORDERLAKE_SUPERSET")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orderlake/superset"))
+        });
+    let Some(superset) = tool("superset", venv.map(|v| v.join("bin/superset"))) else {
+        return;
+    };
+    // Any Python runs the driver script: it only uses the standard library.
+    let Some(python) = python() else {
+        return;
+    };
+    run_ok(
+        "superset_e2e.py",
+        Command::new(python)
+            .arg(clients_dir().join("superset_e2e.py"))
+            .arg(&superset)
+            .args([&server.pg_host, &server.pg_port, USER, PASSWORD, "oms"])
+            .args([&count, &sum])
+            .arg(dir.path().join("superset")),
+    );
+    assert!(server.alive());
 }

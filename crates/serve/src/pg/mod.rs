@@ -190,19 +190,47 @@ fn refused(verb: &str) -> PgWireError {
     )
 }
 
+/// The schemas a client's bare table names are looked up in: its `SET search_path`, else the
+/// startup `options` (`-c search_path=...`), else none (the warehouse's default schema).
+fn search_path_of<C: ClientInfo>(client: &C) -> Vec<String> {
+    let metadata = client.metadata();
+    if let Some(path) = metadata.get(session::SEARCH_PATH) {
+        return path
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    metadata
+        .get("options")
+        .and_then(|o| session::search_path_from_options(o))
+        .unwrap_or_default()
+}
+
+/// Records a `SET search_path` on the connection.
+fn set_search_path<C: ClientInfo>(client: &mut C, prepared: &Prepared) {
+    if let Prepared::Session(Command::SearchPath(path)) = prepared {
+        client
+            .metadata_mut()
+            .insert(session::SEARCH_PATH.to_string(), path.join(","));
+    }
+}
+
 impl SqlParser {
-    async fn prepare(&self, sql: &str) -> PgWireResult<Prepared> {
+    async fn prepare(&self, sql: &str, search_path: &[String]) -> PgWireResult<Prepared> {
         tracing::debug!(target: "orderlake_serve::pg::sql", "{sql}");
         let command = session::classify(sql);
         match command {
             Command::Query => {}
-            Command::Refused(verb) if verb == "COPY" => return self.prepare_copy(sql).await,
+            Command::Refused(verb) if verb == "COPY" => {
+                return self.prepare_copy(sql, search_path).await;
+            }
             Command::Refused(verb) => return Err(refused(&verb)),
             other => return Ok(Prepared::Session(other)),
         }
         let statement = parse_one(sql)?;
         let snapshot = self.live.snapshot();
-        let (plan, params) = self.plan(statement, &snapshot).await?;
+        let (plan, params) = self.plan(statement, &snapshot, search_path).await?;
         Ok(Prepared::Query {
             plan: Box::new(plan),
             snapshot,
@@ -211,7 +239,7 @@ impl SqlParser {
     }
 
     /// `COPY ... TO STDOUT` becomes its query; any other COPY is refused.
-    async fn prepare_copy(&self, sql: &str) -> PgWireResult<Prepared> {
+    async fn prepare_copy(&self, sql: &str, search_path: &[String]) -> PgWireResult<Prepared> {
         let out = copy::parse(parse_one(sql)?).map_err(|refusal| match refusal {
             copy::CopyRefusal::Write => refused("COPY FROM"),
             copy::CopyRefusal::ServerFile => user_error(
@@ -222,7 +250,7 @@ impl SqlParser {
             copy::CopyRefusal::Option(message) => user_error("22023", message),
         })?;
         let snapshot = self.live.snapshot();
-        let (plan, params) = self.plan(out.query, &snapshot).await?;
+        let (plan, params) = self.plan(out.query, &snapshot, search_path).await?;
         if !params.is_empty() {
             return Err(user_error(
                 "42P02",
@@ -241,6 +269,7 @@ impl SqlParser {
         &self,
         mut statement: datafusion::sql::sqlparser::ast::Statement,
         snapshot: &Snapshot,
+        search_path: &[String],
     ) -> PgWireResult<(LogicalPlan, Vec<Option<DataType>>)> {
         // Models may read files with these; a network client may not read the server's files.
         if let Some(function) = orderlake_engine::file_functions::calls(&statement).first() {
@@ -253,7 +282,15 @@ impl SqlParser {
             ));
         }
         rewrite::rewrite(&mut statement);
-        let state = snapshot.warehouse.context().state();
+        let mut state = snapshot.warehouse.context().state();
+        // Bare names resolve in the first schema of the search path that exists.
+        if let Some(schema) = search_path
+            .iter()
+            .find(|s| snapshot.relations.iter().any(|r| &r.schema == *s))
+        {
+            // `state` is this statement's own copy of the session's state.
+            state.config_mut().options_mut().catalog.default_schema = schema.clone();
+        }
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .await
@@ -339,7 +376,7 @@ impl QueryParser for SqlParser {
         if let Some(activity) = self.connections.of(client.socket_addr()) {
             activity.touch();
         }
-        self.prepare(sql).await.map(Some)
+        self.prepare(sql, &search_path_of(client)).await.map(Some)
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
@@ -495,6 +532,7 @@ fn session_response(command: &Command) -> Response {
             Response::Query(QueryResponse::new(fields, futures::stream::iter(rows)))
         }
         Command::Ack(tag) => Response::Execution(Tag::new(tag)),
+        Command::SearchPath(_) => Response::Execution(Tag::new("SET")),
         Command::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Command::End(tag) => Response::TransactionEnd(Tag::new(tag)),
         Command::Query | Command::Refused(_) => Response::Execution(Tag::new("SELECT")),
@@ -510,8 +548,10 @@ impl SimpleQueryHandler for SqlService {
         let mut responses = Vec::new();
         for sql in split_statements(query) {
             let running = self.running(client);
-            let outcome = match self.parser.prepare(&sql).await {
+            let search_path = search_path_of(client);
+            let outcome = match self.parser.prepare(&sql, &search_path).await {
                 Ok(prepared) => {
+                    set_search_path(client, &prepared);
                     self.run(&prepared, vec![], &Format::UnifiedText, running)
                         .await
                 }
@@ -629,6 +669,7 @@ impl ExtendedQueryHandler for SqlService {
     {
         let running = self.running(client);
         let prepared = &portal.statement.statement;
+        set_search_path(client, prepared);
         let values = match prepared {
             Prepared::Query { params, .. } => bind_values(portal, params)?,
             Prepared::Session(_) | Prepared::Copy { .. } => vec![],

@@ -59,6 +59,9 @@ pub enum Command {
     Show(Option<String>),
     /// Acknowledged with this tag and otherwise ignored: session settings have one value here.
     Ack(&'static str),
+    /// `SET search_path TO a, b` (or `SET SCHEMA 'a'`): where bare table names are looked up,
+    /// for this connection. Empty for `RESET search_path`.
+    SearchPath(Vec<String>),
     /// `BEGIN`: every statement reads one snapshot anyway.
     Begin,
     /// `COMMIT` / `ROLLBACK`.
@@ -119,7 +122,10 @@ pub fn classify(sql: &str) -> Command {
                 Command::Show(Some(rest))
             }
         }
-        "SET" | "RESET" => Command::Ack(if first == "SET" { "SET" } else { "RESET" }),
+        "SET" | "RESET" => match search_path_setting(sql) {
+            Some(path) => Command::SearchPath(path),
+            None => Command::Ack(if first == "SET" { "SET" } else { "RESET" }),
+        },
         "DISCARD" => Command::Ack("DISCARD ALL"),
         "DEALLOCATE" => Command::Ack("DEALLOCATE"),
         "CLOSE" => Command::Ack("CLOSE CURSOR"),
@@ -146,6 +152,86 @@ pub fn classify(sql: &str) -> Command {
         }
         _ => Command::Query,
     }
+}
+
+/// The metadata key a connection's search path is kept under (as a startup parameter would be).
+pub const SEARCH_PATH: &str = "search_path";
+
+/// The schemas of `SET [SESSION|LOCAL] search_path {TO|=} ...`, `SET SCHEMA '...'` or
+/// `RESET search_path` (empty), if `sql` is one of those.
+pub fn search_path_setting(sql: &str) -> Option<Vec<String>> {
+    let sql = sql.trim().trim_end_matches(';').trim();
+    let lower = sql.to_ascii_lowercase();
+    if lower == "reset search_path" || lower == "reset all" {
+        return Some(vec![]);
+    }
+    let rest = lower.strip_prefix("set")?.trim_start();
+    let offset = sql.len() - rest.len();
+    let rest_original = &sql[offset..];
+    let (rest, rest_original) = match ["session ", "local "].iter().find(|p| rest.starts_with(*p)) {
+        Some(p) => (
+            rest[p.len()..].trim_start(),
+            rest_original[p.len()..].trim_start(),
+        ),
+        None => (rest, rest_original),
+    };
+    let value = if let Some(after) = rest.strip_prefix("search_path") {
+        let after_original = &rest_original[rest_original.len() - after.len()..];
+        let after_original = after_original.trim_start();
+        after_original
+            .strip_prefix('=')
+            .or_else(|| {
+                after_original
+                    .get(..3)
+                    .filter(|w| w.eq_ignore_ascii_case("to "))
+                    .map(|_| &after_original[3..])
+            })?
+            .trim()
+    } else if rest.starts_with("schema ") {
+        rest_original["schema ".len()..].trim()
+    } else {
+        return None;
+    };
+    Some(parse_search_path(value))
+}
+
+/// `"$user", public, 'gold'` → the schema names, unquoted (identifiers folded to lower case).
+pub fn parse_search_path(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            if v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"'))
+                    || (v.starts_with('\'') && v.ends_with('\'')))
+            {
+                v[1..v.len() - 1].to_string()
+            } else {
+                v.to_ascii_lowercase()
+            }
+        })
+        .filter(|v| v != "$user" && !v.eq_ignore_ascii_case("default"))
+        .collect()
+}
+
+/// A search path from the startup `options` parameter (`-c search_path=gold` or
+/// `-csearch_path=gold,public`), as libpq's `options=` sends it.
+pub fn search_path_from_options(options: &str) -> Option<Vec<String>> {
+    let mut words = options.split_whitespace();
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next()?,
+            other => match other.strip_prefix("-c") {
+                Some(rest) => rest,
+                None => other.strip_prefix("--")?,
+            },
+        };
+        if let Some(value) = setting.strip_prefix("search_path=") {
+            return Some(parse_search_path(&value.replace("\\,", ",")));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -176,6 +262,29 @@ mod tests {
             Command::Refused("INSERT".into())
         );
         assert_eq!(setting("TimeZone"), Some("UTC"));
+        assert_eq!(
+            classify("set search_path = \"gold\""),
+            Command::SearchPath(vec!["gold".into()])
+        );
+        assert_eq!(
+            classify("SET SESSION search_path TO \"$user\", Silver, public;"),
+            Command::SearchPath(vec!["silver".into(), "public".into()])
+        );
+        assert_eq!(
+            classify("SET SCHEMA 'gold'"),
+            Command::SearchPath(vec!["gold".into()])
+        );
+        assert_eq!(classify("RESET search_path"), Command::SearchPath(vec![]));
+        assert_eq!(classify("SET extra_float_digits = 3"), Command::Ack("SET"));
+        assert_eq!(
+            search_path_from_options("-c search_path=gold,public"),
+            Some(vec!["gold".into(), "public".into()])
+        );
+        assert_eq!(
+            search_path_from_options("-csearch_path=gold"),
+            Some(vec!["gold".into()])
+        );
+        assert_eq!(search_path_from_options("-c statement_timeout=0"), None);
         assert_eq!(
             setting("transaction isolation level"),
             Some("read committed")
