@@ -3,7 +3,7 @@
 use super::*;
 
 pub(crate) fn audit(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     entity: &str,
     id: impl std::fmt::Display,
     action: &str,

@@ -54,7 +54,7 @@ pub(crate) fn unique_violation(e: rusqlite::Error, field: &str, rule: &str) -> D
 }
 
 pub(crate) fn exists(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     key: &str,
     id: i64,

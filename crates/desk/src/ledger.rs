@@ -212,7 +212,7 @@ impl Desk {
 
 /// Appends a ledger entry (positive = debit) and moves the balance with it.
 pub(crate) fn post(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     customer_id: i64,
     entry_type: &str,
     amount_cents: i64,

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod db;
 mod error;
+mod idempotency;
 mod ledger;
 mod master;
 mod orders;
@@ -23,7 +24,7 @@ mod tokens;
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -39,6 +40,7 @@ use stock::{move_stock, record_product_version};
 
 pub use auth::{Actor, Role};
 pub use error::{DeskError, Result};
+pub use idempotency::{Remembered, request_digest};
 pub use ledger::{allocate_vat, cents_text, parse_cents};
 pub use outbox::Published;
 
@@ -115,36 +117,135 @@ pub enum BillOutcome {
 pub struct Desk {
     conn: Connection,
     pub settings: Settings,
+    /// Whether a transaction spanning several operations is open ([`Desk::within`]): each
+    /// operation then runs in a savepoint of it, so one that fails undoes only itself.
+    in_outer: bool,
+}
+
+/// How a desk database is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// SQLite checkpoints the WAL itself, inside the commit that fills it (a pause for that
+    /// caller): right for the CLI and tests.
+    Automatic,
+    /// The owner runs [`Desk::checkpoint`] from another connection (the HTTP server's
+    /// background thread), so no write waits for one.
+    Background,
 }
 
 impl Desk {
     /// Opens (creating if needed) the desk database: WAL, foreign keys on, migrations applied.
     pub fn open(path: &Path) -> Result<Self> {
+        Desk::open_with(path, Checkpoints::Automatic)
+    }
+
+    /// [`Desk::open`], choosing who checkpoints the WAL.
+    pub fn open_with(path: &Path, checkpoints: Checkpoints) -> Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if checkpoints == Checkpoints::Background {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(256);
         schema::migrate(&mut conn)?;
         Ok(Desk {
             conn,
             settings: Settings::default(),
+            in_outer: false,
         })
+    }
+
+    /// A read-only desk on the same database (WAL: it reads the last commit and never waits
+    /// for a writer). Reports, balances and sign-in run on these; operations refuse.
+    pub fn open_reader(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(Desk {
+            conn,
+            settings: Settings::default(),
+            in_outer: false,
+        })
+    }
+
+    /// Copies the WAL's committed pages into the database without waiting for anyone
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`). For [`Checkpoints::Background`].
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("pragma wal_checkpoint(passive)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
-    /// Runs `f` in one immediate transaction: it commits only if `f` succeeds.
-    fn atomic<T>(&mut self, f: impl FnOnce(&Transaction<'_>, &Settings) -> Result<T>) -> Result<T> {
+    /// Runs `f` in one immediate transaction: it commits only if `f` succeeds. Inside
+    /// [`Desk::within`] it is a savepoint of the open transaction instead.
+    fn atomic<T>(&mut self, f: impl FnOnce(&Connection, &Settings) -> Result<T>) -> Result<T> {
+        if self.in_outer {
+            let sp = self.conn.savepoint()?;
+            let out = f(&sp, &self.settings)?;
+            sp.commit()?;
+            return Ok(out);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx, &self.settings)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Runs several operations in one transaction, committed once at the end: each operation
+    /// is a savepoint, so a failed one undoes only itself and the others stand. `f`'s error
+    /// rolls everything back. Batching is how a busy writer amortises its commits.
+    pub fn within<T>(&mut self, f: impl FnOnce(&mut Desk) -> Result<T>) -> Result<T> {
+        if self.in_outer {
+            return self.atomic_nested(f);
+        }
+        self.conn.execute_batch("begin immediate")?;
+        self.in_outer = true;
+        let out = f(self);
+        self.in_outer = false;
+        match out {
+            Ok(value) => match self.conn.execute_batch("commit") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("rollback");
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("rollback");
+                Err(e)
+            }
+        }
+    }
+
+    /// `f` in a savepoint of the open outer transaction.
+    fn atomic_nested<T>(&mut self, f: impl FnOnce(&mut Desk) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("savepoint nested")?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.execute_batch("release nested")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self
+                    .conn
+                    .execute_batch("rollback to nested; release nested");
+                Err(e)
+            }
+        }
     }
 }
 

@@ -282,7 +282,7 @@ impl Desk {
     }
 }
 
-fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
+fn touch(tx: &Connection, order_id: i64) -> Result<()> {
     exec(
         tx,
         "update orders set updated_at = ?2 where order_id = ?1",
@@ -292,7 +292,7 @@ fn touch(tx: &Transaction<'_>, order_id: i64) -> Result<()> {
 }
 
 /// Adds a line, or replaces the quantity of the line with the same product.
-fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
+fn put_line(tx: &Connection, order_id: i64, line: &NewLine) -> Result<()> {
     exists(tx, "products", "product_id", line.product_id, "product")?;
     let updated = exec(
         tx,
@@ -312,7 +312,7 @@ fn put_line(tx: &Transaction<'_>, order_id: i64, line: &NewLine) -> Result<()> {
 /// Publishes every line of an order as it stands: raised (the lakehouse sees unbilled and later
 /// cancelled orders with their lines), changed, and billed. Returns what it published.
 fn emit_lines(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     order_id: i64,
     event_type: &str,
 ) -> Result<Vec<orderlake_landing::OrderLine>> {

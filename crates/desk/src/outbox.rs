@@ -5,7 +5,7 @@ use super::*;
 
 /// Writes a change event to the outbox, in the operation's transaction.
 pub(crate) fn event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     event_type: &str,
     entity: &str,
     payload: &impl Serialize,

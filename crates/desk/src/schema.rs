@@ -192,6 +192,27 @@ create index reversals_by_time on reversals(at);
 alter table sales_lines add column vat_cents integer;
 "#,
     ),
+    (
+        4,
+        r#"
+-- Each stock move closes the product's current version: without this, finding it read every
+-- version the product ever had, and billing slowed down with every order billed.
+create index product_history_current on product_history(product_id) where valid_to is null;
+-- Publishing reads only what is not yet published.
+create index outbox_unpublished on outbox(event_id) where published_file is null;
+-- Idempotency keys: a retried request (same caller, same key) answers the first result
+-- instead of acting twice. Stored in the transaction of the operation it guards.
+create table idempotency_keys (
+    actor text not null,
+    idempotency_key text not null,
+    operation text not null,
+    request_sha256 text not null,
+    result text not null,
+    created_at text not null,
+    primary key (actor, idempotency_key)
+);
+"#,
+    ),
 ];
 
 /// Applies every migration not yet applied.

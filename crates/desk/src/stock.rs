@@ -5,7 +5,7 @@ use super::*;
 /// Moves stock (positive in, negative out): on hand, a new product version, a movement row and
 /// its event. The `on_hand >= 0` check constraint refuses a move below zero.
 pub(crate) fn move_stock(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     product_id: i64,
     movement_type: &str,
     quantity: i64,
@@ -41,7 +41,7 @@ pub(crate) fn move_stock(
 }
 
 /// Closes the product's current version and opens one with its present price, cost and stock.
-pub(crate) fn record_product_version(tx: &Transaction<'_>, product_id: i64) -> Result<()> {
+pub(crate) fn record_product_version(tx: &Connection, product_id: i64) -> Result<()> {
     let at = now();
     exec(
         tx,

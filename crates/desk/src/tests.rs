@@ -1218,3 +1218,156 @@ fn vat_is_allocated_to_lines_and_kept_as_billed() {
     let sales = w.desk.sales(&w.analyst, &today, &today).unwrap();
     assert_eq!(sales[0].vat_cents, 225 - 200);
 }
+
+#[test]
+fn a_retried_payment_with_its_idempotency_key_is_applied_once_and_answers_the_first_result() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[NewLine {
+                product_id: w.product,
+                quantity: 3,
+            }],
+        )
+        .unwrap();
+    w.desk.bill_order(&w.clerk, order).unwrap();
+    let owed = w.desk.balance(w.customer).unwrap();
+    let (customer, clerk) = (w.customer, w.clerk.clone());
+    let request = request_digest(&[b"POST /api/payments", b"{\"amount\": \"12.50\"}"]);
+    let pay = |desk: &mut Desk| -> Result<Remembered> {
+        desk.idempotent(&clerk, "pay-7f3a", "payment", &request, |d| {
+            let entry = d.pay(&clerk, customer, 1_250, None)?;
+            Ok(serde_json::json!({ "entry_id": entry }).to_string())
+        })
+    };
+    let first = pay(&mut w.desk).unwrap();
+    let retry = pay(&mut w.desk).unwrap();
+    assert!(!first.replayed && retry.replayed);
+    assert_eq!(
+        first.result, retry.result,
+        "the retry answers the first result"
+    );
+    assert_eq!(
+        w.desk.balance(w.customer).unwrap(),
+        owed - 1_250,
+        "paid once"
+    );
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from ledger where entry_type = 'payment'"
+        ),
+        1
+    );
+
+    // The same key for another request is refused, naming the header; nothing is applied.
+    let other = request_digest(&[b"POST /api/payments", b"{\"amount\": \"99.00\"}"]);
+    let err = w
+        .desk
+        .idempotent(&w.clerk, "pay-7f3a", "payment", &other, |d| {
+            d.pay(&clerk, customer, 9_900, None).map(|e| e.to_string())
+        })
+        .unwrap_err();
+    assert_eq!(field_of(err), "Idempotency-Key");
+    assert_eq!(w.desk.balance(w.customer).unwrap(), owed - 1_250);
+
+    // Another caller's key of the same name is theirs alone.
+    let manager = w.manager.clone();
+    let theirs = w
+        .desk
+        .idempotent(&manager, "pay-7f3a", "payment", &request, |d| {
+            d.pay(&manager, customer, 1_250, None)
+                .map(|e| e.to_string())
+        })
+        .unwrap();
+    assert!(!theirs.replayed);
+    assert_eq!(w.desk.balance(w.customer).unwrap(), owed - 2_500);
+
+    // A refused operation is not remembered: the retry runs it again.
+    let bad = request_digest(&[b"bad"]);
+    for _ in 0..2 {
+        let err = w
+            .desk
+            .idempotent(&clerk, "pay-bad", "payment", &bad, |d| {
+                d.pay(&clerk, customer, -500, None).map(|e| e.to_string())
+            })
+            .unwrap_err();
+        assert_eq!(field_of(err), "amount");
+    }
+    assert_eq!(count(&w.desk, "select count(*) from idempotency_keys"), 2);
+    ledger_matches_balances(&w.desk);
+}
+
+#[test]
+fn operations_batched_in_one_transaction_stand_or_fail_alone() {
+    let mut w = world();
+    let (clerk, customer, location, product) = (w.clerk.clone(), w.customer, w.location, w.product);
+    let outcomes = w
+        .desk
+        .within(|desk| {
+            let good = desk.raise_order(
+                &clerk,
+                customer,
+                location,
+                &[NewLine {
+                    product_id: product,
+                    quantity: 2,
+                }],
+            );
+            let bad = desk.raise_order(
+                &clerk,
+                customer,
+                location,
+                &[NewLine {
+                    product_id: product,
+                    quantity: 0,
+                }],
+            );
+            let unknown = desk.raise_order(
+                &clerk,
+                42,
+                location,
+                &[NewLine {
+                    product_id: product,
+                    quantity: 1,
+                }],
+            );
+            let billed = desk.bill_order(&clerk, *good.as_ref().unwrap());
+            Ok((good.is_ok(), bad.is_err(), unknown.is_err(), billed.is_ok()))
+        })
+        .unwrap();
+    assert_eq!(outcomes, (true, true, true, true));
+    assert_eq!(
+        count(&w.desk, "select count(*) from orders"),
+        1,
+        "only the good order exists"
+    );
+    assert_eq!(
+        count(
+            &w.desk,
+            "select count(*) from orders where status = 'billed'"
+        ),
+        1
+    );
+    assert_eq!(w.desk.on_hand(product).unwrap(), 98);
+    // An error from the batch itself rolls every operation of it back.
+    let err = w.desk.within(|desk| {
+        desk.raise_order(
+            &clerk,
+            customer,
+            location,
+            &[NewLine {
+                product_id: product,
+                quantity: 1,
+            }],
+        )?;
+        Err::<(), _>(DeskError::invalid("batch", "abandoned"))
+    });
+    assert!(err.is_err());
+    assert_eq!(count(&w.desk, "select count(*) from orders"), 1);
+    ledger_matches_balances(&w.desk);
+}
