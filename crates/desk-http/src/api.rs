@@ -552,7 +552,7 @@ pub struct OrderView {
     params(("id" = i64, Path, description = "order id")),
     responses((status = 200, body = OrderView), (status = "4XX", body = ErrorBody)))]
 async fn order(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<OrderView> {
-    let status = s.call(t, move |d, _| d.order_status(id)).await?;
+    let status = s.read(t, move |d, _| d.order_status(id)).await?;
     Ok(Json(OrderView {
         order_id: id,
         status,
@@ -645,7 +645,7 @@ pub struct CustomerView {
     params(("id" = i64, Path, description = "customer id")),
     responses((status = 200, body = CustomerView), (status = "4XX", body = ErrorBody)))]
 async fn customer(State(s): State<AppState>, Caller(t): Caller, Id(id): Id) -> Reply<CustomerView> {
-    let balance_cents = s.call(t, move |d, a| d.customer_balance(a, id)).await?;
+    let balance_cents = s.read(t, move |d, a| d.customer_balance(a, id)).await?;
     Ok(Json(CustomerView {
         customer_id: id,
         balance_cents,
@@ -670,7 +670,7 @@ async fn publish(State(s): State<AppState>, Caller(t): Caller) -> Reply<Vec<Publ
 #[utoipa::path(get, path = "/api/reports/outstanding", tag = "reports",
     responses((status = 200, body = Vec<OutstandingOrder>), (status = "4XX", body = ErrorBody)))]
 async fn outstanding(State(s): State<AppState>, Caller(t): Caller) -> Reply<Vec<OutstandingOrder>> {
-    Ok(Json(s.call(t, move |d, a| d.outstanding_orders(a)).await?))
+    Ok(Json(s.read(t, move |d, a| d.outstanding_orders(a)).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -693,7 +693,7 @@ async fn aging(
 ) -> Reply<Vec<AgingRow>> {
     let as_of = q.as_of.unwrap_or_else(today);
     Ok(Json(
-        s.call(t, move |d, a| d.credit_aging(a, &as_of)).await?,
+        s.read(t, move |d, a| d.credit_aging(a, &as_of)).await?,
     ))
 }
 
@@ -704,7 +704,7 @@ async fn rebates(
     Caller(t): Caller,
     Params(q): Params<Month>,
 ) -> Reply<Vec<RebateRow>> {
-    Ok(Json(s.call(t, move |d, a| d.rebates(a, &q.month)).await?))
+    Ok(Json(s.read(t, move |d, a| d.rebates(a, &q.month)).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -724,7 +724,7 @@ async fn sales(
     Params(q): Params<DateRange>,
 ) -> Reply<Vec<SalesRow>> {
     Ok(Json(
-        s.call(t, move |d, a| d.sales(a, &q.from, &q.to)).await?,
+        s.read(t, move |d, a| d.sales(a, &q.from, &q.to)).await?,
     ))
 }
 
@@ -736,7 +736,7 @@ async fn reversals(
     Params(q): Params<DateRange>,
 ) -> Reply<Vec<ReversalRow>> {
     Ok(Json(
-        s.call(t, move |d, a| d.reversals(a, &q.from, &q.to))
+        s.read(t, move |d, a| d.reversals(a, &q.from, &q.to))
             .await?,
     ))
 }
@@ -756,7 +756,7 @@ async fn inventory(
     Params(q): Params<Day>,
 ) -> Reply<Vec<InventoryRow>> {
     let day = q.day.unwrap_or_else(today);
-    Ok(Json(s.call(t, move |d, a| d.inventory(a, &day)).await?))
+    Ok(Json(s.read(t, move |d, a| d.inventory(a, &day)).await?))
 }
 
 #[utoipa::path(get, path = "/api/customers/{id}/statement", tag = "reports",
@@ -769,7 +769,7 @@ async fn statement(
     Params(q): Params<DateRange>,
 ) -> Reply<Statement> {
     Ok(Json(
-        s.call(t, move |d, a| d.statement(a, id, &q.from, &q.to))
+        s.read(t, move |d, a| d.statement(a, id, &q.from, &q.to))
             .await?,
     ))
 }
@@ -795,5 +795,5 @@ async fn product_at(
             .format("%Y-%m-%d %H:%M:%S%.6f")
             .to_string()
     });
-    Ok(Json(s.call(t, move |d, a| d.product_at(a, id, &at)).await?))
+    Ok(Json(s.read(t, move |d, a| d.product_at(a, id, &at)).await?))
 }

@@ -128,7 +128,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(String, Str
         return Err(login_page(None));
     };
     let t = token.clone();
-    match state.with_desk(move |d| d.authenticate(&t)).await {
+    match state.authenticate(Some(t)).await {
         Ok(actor) => Ok((token, format!("{} ({})", actor.name, actor.role.as_str()))),
         Err(e) => Err(login_page(Some(refusal(&e)))),
     }
@@ -150,7 +150,7 @@ async fn home(
         Err(page) => return page,
     };
     let rows = s
-        .call_token(Some(token), |d, a| d.outstanding_orders(a))
+        .read_token(Some(token), |d, a| d.outstanding_orders(a))
         .await;
     let mut page = match rows {
         Ok(rows) => Page::new(
@@ -178,7 +178,7 @@ struct Login {
 async fn login(State(s): State<AppState>, Form(f): Form<Login>) -> Response {
     let token = f.token.trim().to_string();
     let t = token.clone();
-    match s.with_desk(move |d| d.authenticate(&t)).await {
+    match s.authenticate(Some(t)).await {
         Ok(_) => {
             let mut r = Redirect::to("/").into_response();
             let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
@@ -435,7 +435,7 @@ async fn report(
             let as_of = get("as_of", &today);
             let a2 = as_of.clone();
             let r = s
-                .call_token(Some(token), move |d, a| d.credit_aging(a, &a2))
+                .read_token(Some(token), move |d, a| d.credit_aging(a, &a2))
                 .await;
             (
                 "Credit aging",
@@ -452,7 +452,7 @@ async fn report(
             ];
             if name == "sales" {
                 let r = s
-                    .call_token(Some(token), move |d, a| d.sales(a, &f, &t))
+                    .read_token(Some(token), move |d, a| d.sales(a, &f, &t))
                     .await;
                 (
                     "Sales",
@@ -473,7 +473,7 @@ async fn report(
                 )
             } else {
                 let r = s
-                    .call_token(Some(token), move |d, a| d.reversals(a, &f, &t))
+                    .read_token(Some(token), move |d, a| d.reversals(a, &f, &t))
                     .await;
                 ("Reversals", params, r.map(|rows| table(&rows, None, None)))
             }
@@ -482,7 +482,7 @@ async fn report(
             let month = get("month", &today[..7]);
             let m = month.clone();
             let r = s
-                .call_token(Some(token), move |d, a| d.rebates(a, &m))
+                .read_token(Some(token), move |d, a| d.rebates(a, &m))
                 .await;
             (
                 "Rebates",
@@ -494,7 +494,7 @@ async fn report(
             let day = get("day", &today);
             let d2 = day.clone();
             let r = s
-                .call_token(Some(token), move |d, a| d.inventory(a, &d2))
+                .read_token(Some(token), move |d, a| d.inventory(a, &d2))
                 .await;
             (
                 "Inventory",
@@ -522,7 +522,7 @@ async fn report(
                         format!("'{customer}' is not a number"),
                     )),
                     Ok(id) => s
-                        .call_token(Some(token), move |d, a| d.statement(a, id, &from, &to))
+                        .read_token(Some(token), move |d, a| d.statement(a, id, &from, &to))
                         .await
                         .map(|st| {
                             let summary = format!(

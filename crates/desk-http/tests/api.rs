@@ -56,6 +56,33 @@ impl Api {
         (status, value)
     }
 
+    /// A POST carrying `Idempotency-Key: key`.
+    async fn post_once(
+        &self,
+        uri: &str,
+        token: &str,
+        key: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header("idempotency-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     async fn post(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.send("POST", uri, Some(token), Some(body)).await
     }
@@ -634,4 +661,74 @@ async fn web_forms_sign_in_raise_and_bill_an_order_and_show_reports() {
     )
     .await;
     assert!(!html.contains("<b>"));
+}
+
+#[tokio::test]
+async fn a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_first_result() {
+    let api = Api::new();
+    let (customer, location, product, _, _) = master_data(&api).await;
+    let clerk = api.token("cole", "clerk").await;
+    let order = json!({"customer_id": customer, "location_id": location, "lines": [{"product_id": product, "quantity": 4}]});
+    let (first_status, first) = api
+        .post_once("/api/orders", &clerk, "order-1", order.clone())
+        .await;
+    let (retry_status, retry) = api
+        .post_once("/api/orders", &clerk, "order-1", order.clone())
+        .await;
+    assert_eq!(
+        (first_status, retry_status),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_eq!(first, retry, "the retry answers the first order id");
+    let id = first["id"].as_i64().unwrap();
+
+    // A bill retried after a timeout bills once; the stock moves once.
+    let bill = format!("/api/orders/{id}/bill");
+    let (_, billed) = api.post_once(&bill, &clerk, "bill-1", json!(null)).await;
+    let (_, again) = api.post_once(&bill, &clerk, "bill-1", json!(null)).await;
+    assert_eq!(billed["outcome"], "billed", "{billed}");
+    assert_eq!(billed, again);
+    let (_, owed) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
+    assert_eq!(
+        owed["balance_cents"],
+        json!(4_300),
+        "4 x 10.00 + 7.5% VAT, once: {owed}"
+    );
+
+    // A payment retried: one ledger entry, the same entry id answered.
+    let payment = json!({"customer_id": customer, "amount_cents": 1_000});
+    let (_, paid) = api
+        .post_once("/api/payments", &clerk, "pay-1", payment.clone())
+        .await;
+    let (_, paid_again) = api
+        .post_once("/api/payments", &clerk, "pay-1", payment)
+        .await;
+    assert_eq!(paid, paid_again);
+    let (_, owed) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
+    assert_eq!(owed["balance_cents"], json!(3_300), "{owed}");
+
+    // The same key with another body is refused, naming the header; nothing is applied.
+    let (status, body) = api
+        .post_once(
+            "/api/payments",
+            &clerk,
+            "pay-1",
+            json!({"customer_id": customer, "amount_cents": 999}),
+        )
+        .await;
+    refused(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Idempotency-Key",
+    );
+    let (_, owed) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
+    assert_eq!(owed["balance_cents"], json!(3_300));
+
+    // Without a key, every POST acts: two payments.
+    let payment = json!({"customer_id": customer, "amount_cents": 100});
+    api.created("/api/payments", &clerk, payment.clone()).await;
+    api.created("/api/payments", &clerk, payment).await;
+    let (_, owed) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
+    assert_eq!(owed["balance_cents"], json!(3_100));
 }

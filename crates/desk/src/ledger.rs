@@ -189,7 +189,7 @@ impl Desk {
                 return Ok(Vec::new());
             }
             let rows: Vec<(i64, i64, i64)> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     &format!("with {MONTH_SALES_CTE} select customer_id, sum(units), sum(net) from sold group by customer_id order by customer_id"),
                 )?;
                 stmt.query_map(params![month], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

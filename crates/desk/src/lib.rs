@@ -100,7 +100,7 @@ pub struct NewProduct<'a> {
 }
 
 /// What billing decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum BillOutcome {
@@ -174,6 +174,16 @@ impl Desk {
             settings: Settings::default(),
             in_outer: false,
         })
+    }
+
+    /// Chooses who checkpoints the WAL from now on.
+    pub fn set_checkpoints(&self, checkpoints: Checkpoints) -> Result<()> {
+        let pages = match checkpoints {
+            Checkpoints::Automatic => 1000,
+            Checkpoints::Background => 0,
+        };
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
     }
 
     /// Copies the WAL's committed pages into the database without waiting for anyone

@@ -31,7 +31,7 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             let (active, home): (bool, i64) = tx
-                .query_row("select active, location_id from customers where customer_id = ?1", params![customer_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached("select active, location_id from customers where customer_id = ?1")?.query_row(params![customer_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
                 .ok_or(DeskError::invalid("customer_id", format!("unknown customer {customer_id}")))?;
             if !active {
@@ -116,7 +116,7 @@ impl Desk {
                 return Err(DeskError::invalid("order_id", format!("order {order_id} is {status}: only raised or held orders can be billed")));
             }
             let lines: Vec<(i64, i64, i64, i64, i64, i64)> = {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "select l.line_no, l.product_id, l.quantity, p.price_cents, p.cost_cents, p.on_hand
                      from order_lines l join products p on p.product_id = l.product_id
                      where l.order_id = ?1 order by l.line_no",

@@ -21,7 +21,7 @@ pub(crate) fn event(
 }
 
 /// One landing file written by [`Desk::publish`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Published {
     pub file: String,
@@ -88,15 +88,16 @@ impl Desk {
                 events.iter().map(|e| e.0).collect::<Vec<_>>(),
             ));
         }
-        let tx = self.conn.transaction()?;
-        for (file, _, ids) in &written {
-            let mut stmt =
-                tx.prepare("update outbox set published_file = ?1 where event_id = ?2")?;
-            for id in ids {
-                stmt.execute(params![file, id])?;
+        self.atomic(|tx, _| {
+            for (file, _, ids) in &written {
+                let mut stmt =
+                    tx.prepare_cached("update outbox set published_file = ?1 where event_id = ?2")?;
+                for id in ids {
+                    stmt.execute(params![file, id])?;
+                }
             }
-        }
-        tx.commit()?;
+            Ok(())
+        })?;
         Ok(written
             .into_iter()
             .map(|(file, entity, ids)| Published {

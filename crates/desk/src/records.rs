@@ -41,7 +41,7 @@ pub(crate) fn order(tx: &Connection, order_id: i64) -> Result<landing::Order> {
 
 /// An order's lines, priced at the product's current price.
 pub(crate) fn lines(tx: &Connection, order_id: i64) -> Result<Vec<landing::OrderLine>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "select l.line_no, l.product_id, l.quantity, p.price_cents from order_lines l join products p on p.product_id = l.product_id where l.order_id = ?1 order by l.line_no",
     )?;
     let updated_at = now();

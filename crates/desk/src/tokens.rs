@@ -80,11 +80,10 @@ impl Desk {
     pub fn authenticate(&self, token: &str) -> Result<Actor> {
         let found: Option<(String, String)> = self
             .connection()
-            .query_row(
+            .prepare_cached(
                 "select name, role from api_tokens where token_sha256 = ?1 and revoked_at is null",
-                params![digest(token)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            )?
+            .query_row(params![digest(token)], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let (name, role) = found.ok_or(DeskError::Unauthorized)?;
         Ok(Actor::new(&name, Role::parse("role", &role)?))
