@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use orderlake_desk::{
-    Actor, BillOutcome, Desk, NewLine, NewProduct, Role, cents_text, parse_cents,
+    Actor, BillOutcome, Desk, DeskError, NewLine, NewProduct, Role, cents_text, parse_cents,
 };
 use serde::Serialize;
 
@@ -35,11 +35,16 @@ pub struct DeskArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Apply this operation once: run again with the same key (after a timeout, say), it
+    /// prints the first result instead of acting twice. The same key with other arguments is
+    /// refused.
+    #[arg(long, global = true, value_name = "KEY")]
+    idempotency_key: Option<String>,
     #[command(subcommand)]
     command: DeskCommand,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum DeskCommand {
     /// Create the desk database and print its first manager token.
     Init {
@@ -152,7 +157,7 @@ enum DeskCommand {
     Report(ReportCommand),
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum TokenCommand {
     /// Issue a token for NAME with a role; it is printed once.
     Add {
@@ -164,7 +169,7 @@ enum TokenCommand {
     Revoke { name: String },
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum AddCommand {
     Territory {
         name: String,
@@ -222,7 +227,7 @@ enum AddCommand {
     },
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum ReportCommand {
     /// Orders raised but not billed.
     Outstanding,
@@ -340,12 +345,16 @@ fn print_rows<T: Serialize>(rows: &[T], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn done(json: bool, value: serde_json::Value, text: String) {
-    if json {
-        println!("{value}");
-    } else {
-        println!("{text}");
-    }
+/// What an operation reports: JSON for `--json`, a sentence otherwise. Kept whole so an
+/// idempotent retry prints exactly what the first run printed.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Said {
+    value: serde_json::Value,
+    text: String,
+}
+
+fn done(said: &mut Option<Said>, value: serde_json::Value, text: String) {
+    *said = Some(Said { value, text });
 }
 
 pub async fn run(args: DeskArgs) -> Result<ExitCode> {
@@ -353,6 +362,7 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         db,
         token,
         json,
+        idempotency_key,
         command,
     } = args;
     if let DeskCommand::Serve {
@@ -381,13 +391,15 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // Everything else is a short blocking call on SQLite.
-    tokio::task::spawn_blocking(move || run_blocking(&db, &token, json, command)).await?
+    tokio::task::spawn_blocking(move || run_blocking(&db, &token, json, idempotency_key, command))
+        .await?
 }
 
 fn run_blocking(
     db: &Path,
     token: &Option<String>,
     json: bool,
+    idempotency_key: Option<String>,
     command: DeskCommand,
 ) -> Result<ExitCode> {
     let mut desk = open(db)?;
@@ -398,7 +410,56 @@ fn run_blocking(
         return Ok(ExitCode::SUCCESS);
     }
     let a = caller(&desk, token)?;
-    let d = &mut desk;
+    let mut said = None;
+    match idempotency_key {
+        None => execute(&mut desk, &a, json, command, &mut said)?,
+        Some(key) => {
+            // The command as parsed is the request: the same key with other arguments is refused.
+            let request = format!("{command:?}");
+            let operation = request
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("command")
+                .to_string();
+            let digest = orderlake_desk::request_digest(&[request.as_bytes()]);
+            let remembered = desk.idempotent(&a, &key, &operation, &digest, |d| {
+                let mut first = None;
+                execute(d, &a, json, command, &mut first).map_err(|e| {
+                    match e.downcast::<DeskError>() {
+                        Ok(desk_error) => desk_error,
+                        Err(other) => DeskError::invalid("command", format!("{other:#}")),
+                    }
+                })?;
+                serde_json::to_string(&first)
+                    .map_err(|e| DeskError::invalid("result", e.to_string()))
+            })?;
+            said = serde_json::from_str(&remembered.result)?;
+            if remembered.replayed {
+                eprintln!(
+                    "(idempotency key '{key}' was used before: its first result, nothing applied again)"
+                );
+            }
+        }
+    }
+    if let Some(Said { value, text }) = said {
+        if json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one desk command as `a`; what it reports goes to `said` (reports print directly).
+fn execute(
+    d: &mut Desk,
+    a: &Actor,
+    json: bool,
+    command: DeskCommand,
+    said: &mut Option<Said>,
+) -> Result<()> {
+    let a = a.clone();
     match command {
         DeskCommand::Init { .. } | DeskCommand::Serve { .. } => unreachable!("handled above"),
         DeskCommand::Publish { landing } => {
@@ -418,7 +479,7 @@ fn run_blocking(
             let role = Role::parse("role", &role)?;
             let t = d.issue_token(&a, &name, role)?;
             done(
-                json,
+                said,
                 serde_json::json!({"token": t}),
                 format!("{} token for {name} (shown once):\n{t}", role.as_str()),
             );
@@ -426,7 +487,7 @@ fn run_blocking(
         DeskCommand::Token(TokenCommand::Revoke { name }) => {
             let n = d.revoke_tokens(&a, &name)?;
             done(
-                json,
+                said,
                 serde_json::json!({"revoked": n}),
                 format!("revoked {n} tokens of {name}"),
             );
@@ -499,7 +560,7 @@ fn run_blocking(
                 }
             };
             done(
-                json,
+                said,
                 serde_json::json!({"id": id}),
                 format!("added {what} {id}"),
             );
@@ -513,7 +574,7 @@ fn run_blocking(
             let cost = cost.map(|c| parse_cents("cost", &c)).transpose()?;
             d.change_price(&a, product, price, cost)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("product {product} repriced"),
             );
@@ -522,7 +583,7 @@ fn run_blocking(
             d.receive_stock(&a, product, quantity)?;
             let on_hand = d.on_hand(product)?;
             done(
-                json,
+                said,
                 serde_json::json!({"on_hand": on_hand}),
                 format!("product {product}: {on_hand} on hand"),
             );
@@ -530,7 +591,7 @@ fn run_blocking(
         DeskCommand::CreditLimit { customer, amount } => {
             d.change_credit_limit(&a, customer, parse_cents("credit_limit", &amount)?)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("customer {customer}: credit limit {amount}"),
             );
@@ -538,7 +599,7 @@ fn run_blocking(
         DeskCommand::Delist { customer } => {
             d.delist_customer(&a, customer)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("customer {customer} delisted"),
             );
@@ -551,7 +612,7 @@ fn run_blocking(
             let lines = lines.iter().map(|l| line(l)).collect::<Result<Vec<_>>>()?;
             let id = d.raise_order(&a, customer, location, &lines)?;
             done(
-                json,
+                said,
                 serde_json::json!({"id": id}),
                 format!("raised order {id}"),
             );
@@ -559,7 +620,7 @@ fn run_blocking(
         DeskCommand::Reraise { order, line: l } => {
             d.reraise_line(&a, order, line(&l)?)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("order {order}: line {l} set"),
             );
@@ -567,7 +628,7 @@ fn run_blocking(
         DeskCommand::Cancel { order, reason } => {
             d.cancel_order(&a, order, &reason)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("order {order} cancelled"),
             );
@@ -587,7 +648,7 @@ fn run_blocking(
                 ),
                 BillOutcome::OnHold { reason } => format!("order {order} on hold: {reason}"),
             };
-            done(json, serde_json::to_value(&outcome)?, text);
+            done(said, serde_json::to_value(&outcome)?, text);
         }
         DeskCommand::Ship {
             order,
@@ -597,7 +658,7 @@ fn run_blocking(
         } => {
             d.ship_order(&a, order, carrier, warehouse, &promised)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("order {order} shipped"),
             );
@@ -605,7 +666,7 @@ fn run_blocking(
         DeskCommand::Deliver { order } => {
             d.deliver_order(&a, order)?;
             done(
-                json,
+                said,
                 serde_json::json!({"ok": true}),
                 format!("order {order} delivered"),
             );
@@ -618,7 +679,7 @@ fn run_blocking(
         } => {
             let refund = d.return_units(&a, order, line, quantity, &reason)?;
             done(
-                json,
+                said,
                 serde_json::json!({"refund_cents": refund}),
                 format!(
                     "returned {quantity} of order {order} line {line}: refund {}",
@@ -634,7 +695,7 @@ fn run_blocking(
             let entry = d.pay(&a, customer, parse_cents("amount", &amount)?, order)?;
             let balance = d.balance(customer)?;
             done(
-                json,
+                said,
                 serde_json::json!({"entry_id": entry, "balance_cents": balance}),
                 format!(
                     "payment recorded (entry {entry}); balance {}",
@@ -650,7 +711,7 @@ fn run_blocking(
             let entry = d.write_off(&a, customer, parse_cents("amount", &amount)?, &reason)?;
             let balance = d.balance(customer)?;
             done(
-                json,
+                said,
                 serde_json::json!({"entry_id": entry, "balance_cents": balance}),
                 format!(
                     "written off (entry {entry}); balance {}",
@@ -662,7 +723,7 @@ fn run_blocking(
             let posted = d.rebate_run(&a, &month)?;
             let total: i64 = posted.iter().map(|p| p.1).sum();
             done(
-                json,
+                said,
                 serde_json::json!(
                     posted
                         .iter()
@@ -713,5 +774,5 @@ fn run_blocking(
             }
         },
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -177,7 +177,32 @@ fn desk_operations_flow_into_silver_and_gold() {
         "damaged",
     ]);
     c(&["cancel", &cancelled, "--reason", "duplicate"]);
-    c(&["pay", &customer, "50"]);
+    // A payment retried with its idempotency key (after a timeout, say) is recorded once and
+    // prints the first result; the same key with another amount is refused.
+    let paid = c(&["--idempotency-key", "pay-42", "pay", &customer, "50"]);
+    let retried = c(&["--idempotency-key", "pay-42", "pay", &customer, "50"]);
+    assert_eq!(paid, retried, "the retry prints the first result");
+    let reused = orderlake(
+        &root,
+        &[
+            "desk",
+            "--db",
+            db.to_str().unwrap(),
+            "--token",
+            &clerk,
+            "--idempotency-key",
+            "pay-42",
+            "pay",
+            &customer,
+            "70",
+        ],
+    );
+    assert_ne!(reused.code, 0);
+    assert!(
+        reused.stderr.contains("Idempotency-Key"),
+        "{}",
+        reused.stderr
+    );
 
     // Refusals name the field and the rule, exit non-zero, and write nothing.
     let over = orderlake(
