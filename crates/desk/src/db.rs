@@ -25,6 +25,18 @@ pub(crate) fn cached_row<T, P: rusqlite::Params>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// The next id of `table` above [`DESK_ID_BASE`]: read apart from the insert, because an
+/// INSERT that reads its own table in a subquery makes SQLite copy the rows to a temporary
+/// table first (and these inserts run several times per bill).
+pub(crate) fn next_id(conn: &Connection, table: &str, key: &str) -> Result<i64> {
+    Ok(cached_row(
+        conn,
+        &format!("select coalesce(max({key}), {DESK_ID_BASE}) + 1 from {table}"),
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 pub(crate) fn non_empty(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(DeskError::invalid(field, "must not be empty"));

@@ -232,12 +232,12 @@ pub(crate) fn post(
         |r| r.get(0),
     )?;
     let at = now();
+    let entry_id = next_id(tx, "ledger", "entry_id")?;
     exec(tx,
         "insert into ledger (entry_id, customer_id, entry_type, amount_cents, balance_after_cents, value_date, order_id, reference, actor, created_at)
-         values ((select coalesce(max(entry_id), 1000000000) + 1 from ledger), ?1, ?2, ?3, ?4, substr(?5, 1, 10), ?6, ?7, ?8, ?5)",
-        params![customer_id, entry_type, amount_cents, balance, at, order_id, reference, actor],
+         values (?9, ?1, ?2, ?3, ?4, substr(?5, 1, 10), ?6, ?7, ?8, ?5)",
+        params![customer_id, entry_type, amount_cents, balance, at, order_id, reference, actor, entry_id],
     )?;
-    let entry_id = tx.last_insert_rowid();
     let mut entry = orderlake_landing::LedgerEntry::new(
         entry_id,
         customer_id,

@@ -41,11 +41,11 @@ impl Desk {
                 return Err(DeskError::invalid("location_id", format!("customer {customer_id} is not registered at location {location_id}")));
             }
             let at = now();
+            let order_id = next_id(tx, "orders", "order_id")?;
             exec(tx,
-                "insert into orders (order_id, customer_id, location_id, status, raised_at, updated_at) values ((select coalesce(max(order_id), 1000000000) + 1 from orders), ?1, ?2, 'raised', ?3, ?3)",
-                params![customer_id, location_id, at],
+                "insert into orders (order_id, customer_id, location_id, status, raised_at, updated_at) values (?4, ?1, ?2, 'raised', ?3, ?3)",
+                params![customer_id, location_id, at, order_id],
             )?;
-            let order_id = tx.last_insert_rowid();
             for l in lines {
                 put_line(tx, order_id, l)?;
             }
@@ -267,11 +267,11 @@ impl Desk {
             let at = now();
             exec(tx, "update sales_lines set returned = returned + ?3 where order_id = ?1 and line_no = ?2", params![order_id, line_no, quantity])?;
             move_stock(tx, product_id, "return", quantity, Some(order_id))?;
+            let reversal_id = next_id(tx, "reversals", "reversal_id")?;
             exec(tx,
-                "insert into reversals (reversal_id, order_id, line_no, quantity, refund_cents, reason, actor, at) values ((select coalesce(max(reversal_id), 1000000000) + 1 from reversals), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![order_id, line_no, quantity, refund, reason, actor.name, at],
+                "insert into reversals (reversal_id, order_id, line_no, quantity, refund_cents, reason, actor, at) values (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![order_id, line_no, quantity, refund, reason, actor.name, at, reversal_id],
             )?;
-            let reversal_id = tx.last_insert_rowid();
             let customer_id: i64 = cached_row(tx, "select customer_id from orders where order_id = ?1", params![order_id], |r| r.get(0))?;
             post(tx, customer_id, "refund", -refund, Some(order_id), Some(&format!("return {reversal_id}")), &actor.name)?;
             let recorded = orderlake_landing::Return { return_id: reversal_id, order_id, line_no, quantity, reason: reason.to_string(), returned_at: at.clone() };

@@ -18,12 +18,13 @@ pub(crate) fn move_stock(
     )?;
     record_product_version(tx, product_id)?;
     let at = now();
-    exec(tx,
+    let movement_id = next_id(tx, "stock_movements", "movement_id")?;
+    exec(
+        tx,
         "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at, order_id)
-         values ((select coalesce(max(movement_id), 1000000000) + 1 from stock_movements), ?1, ?2, ?3, ?4, ?5)",
-        params![product_id, movement_type, quantity, at, order_id],
+         values (?6, ?1, ?2, ?3, ?4, ?5)",
+        params![product_id, movement_type, quantity, at, order_id, movement_id],
     )?;
-    let movement_id = tx.last_insert_rowid();
     event(
         tx,
         "stock_moved",
@@ -43,9 +44,12 @@ pub(crate) fn move_stock(
 /// Closes the product's current version and opens one with its present price, cost and stock.
 pub(crate) fn record_product_version(tx: &Connection, product_id: i64) -> Result<()> {
     let at = now();
+    // The current version is the latest: found by the (product_id, valid_from) index, which
+    // closing it does not change, so SQLite updates in one pass.
     exec(
         tx,
-        "update product_history set valid_to = ?2 where product_id = ?1 and valid_to is null",
+        "update product_history set valid_to = ?2 where product_id = ?1 and valid_to is null
+         and valid_from = (select max(valid_from) from product_history where product_id = ?1)",
         params![product_id, at],
     )?;
     exec(tx,

@@ -1371,3 +1371,36 @@ fn operations_batched_in_one_transaction_stand_or_fail_alone() {
     assert_eq!(count(&w.desk, "select count(*) from orders"), 1);
     ledger_matches_balances(&w.desk);
 }
+
+#[test]
+fn status_rules_hold_after_their_checks_were_rewritten_without_in_lists() {
+    let w = world();
+    let sql: String = w
+        .desk
+        .connection()
+        .query_row(
+            "select sql from sqlite_master where name = 'orders'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        sql.contains("status = 'raised' or status = 'on_hold'"),
+        "{sql}"
+    );
+    assert!(!sql.contains("status in ("), "{sql}");
+    let refused = w.desk.connection().execute(
+        "insert into stock_movements (movement_id, product_id, movement_type, quantity, moved_at) values (1, ?1, 'stolen', 1, '2026-01-01 00:00:00')",
+        [w.product],
+    );
+    assert!(
+        refused.is_err(),
+        "an unknown movement type is still refused"
+    );
+    let integrity: String = w
+        .desk
+        .connection()
+        .query_row("pragma integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
