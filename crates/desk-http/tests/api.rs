@@ -732,3 +732,54 @@ async fn a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_
     let (_, owed) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
     assert_eq!(owed["balance_cents"], json!(3_100));
 }
+
+/// Many clients at once through the batching writer: every bill is decided against the stock
+/// the batch before it left, none oversells, and each answer matches what was committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clients_through_the_batching_writer_never_oversell() {
+    let api = std::sync::Arc::new(Api::new());
+    let (customer, location, product, _, _) = master_data(&api).await;
+    // Enough credit for every order: stock is the only limit (50 units).
+    api.post(
+        &format!("/api/customers/{customer}/credit-limit"),
+        &api.manager,
+        json!({"credit_limit_cents": 100_000_000}),
+    )
+    .await;
+    let clerk = api.token("cole", "clerk").await;
+    let mut tasks = Vec::new();
+    for client in 0..32 {
+        let (api, clerk) = (api.clone(), clerk.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut billed_units = 0;
+            for i in 0..4 {
+                let quantity = 1 + (client + i) % 3;
+                let order = json!({"customer_id": customer, "location_id": location, "lines": [{"product_id": product, "quantity": quantity}]});
+                let id = api.created("/api/orders", &clerk, order).await;
+                let (status, outcome) = api.post(&format!("/api/orders/{id}/bill"), &clerk, json!(null)).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+                match outcome["outcome"].as_str() {
+                    Some("billed") => billed_units += quantity,
+                    Some("on_hold") => assert_eq!(outcome["reason"], "out of stock", "{outcome}"),
+                    other => panic!("unexpected outcome {other:?}: {outcome}"),
+                }
+            }
+            billed_units
+        }));
+    }
+    let mut billed = 0;
+    for task in tasks {
+        billed += task.await.unwrap();
+    }
+    let (_, now) = api.get(&format!("/api/products/{product}"), &clerk).await;
+    assert!(billed <= 50, "sold {billed} of 50");
+    assert!(billed > 0);
+    assert_eq!(now["on_hand"].as_i64(), Some(50 - billed as i64), "{now}");
+    let (_, balance) = api.get(&format!("/api/customers/{customer}"), &clerk).await;
+    // 10.00 a unit plus 7.5% VAT, per order (VAT rounded per invoice: 1 unit 10.75, 2 21.50, 3 32.25).
+    assert_eq!(
+        balance["balance_cents"].as_i64(),
+        Some(billed as i64 * 1_075),
+        "{balance}"
+    );
+}

@@ -140,6 +140,36 @@ pub struct Desk {
     in_outer: bool,
 }
 
+/// A savepoint of the open transaction through cached statements (an operation in a batch
+/// opens one each time): released when the operation succeeds, rolled back otherwise (an
+/// error, or a panic unwinding through it).
+struct Savepoint<'a> {
+    conn: &'a Connection,
+    open: bool,
+}
+
+impl<'a> Savepoint<'a> {
+    fn open(conn: &'a Connection) -> Result<Self> {
+        exec(conn, "savepoint operation", [])?;
+        Ok(Savepoint { conn, open: true })
+    }
+
+    fn release(mut self) -> Result<()> {
+        self.open = false;
+        exec(self.conn, "release operation", [])?;
+        Ok(())
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = exec(self.conn, "rollback to operation", []);
+            let _ = exec(self.conn, "release operation", []);
+        }
+    }
+}
+
 /// How a desk database is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoints {
@@ -234,9 +264,9 @@ impl Desk {
     /// [`Desk::within`] it is a savepoint of the open transaction instead.
     fn atomic<T>(&mut self, f: impl FnOnce(&Connection, &Settings) -> Result<T>) -> Result<T> {
         if self.in_outer {
-            let sp = self.conn.savepoint()?;
-            let out = f(&sp, &self.settings)?;
-            sp.commit()?;
+            let savepoint = Savepoint::open(&self.conn)?;
+            let out = f(&self.conn, &self.settings)?;
+            savepoint.release()?;
             return Ok(out);
         }
         let tx = self
@@ -254,20 +284,29 @@ impl Desk {
         if self.in_outer {
             return self.atomic_nested(f);
         }
-        self.conn.execute_batch("begin immediate")?;
+        exec(&self.conn, "begin immediate", [])?;
         self.in_outer = true;
-        let out = f(self);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let out = match out {
+            Ok(out) => out,
+            Err(panic) => {
+                // Leave the desk usable: nothing of the batch is kept.
+                self.in_outer = false;
+                let _ = exec(&self.conn, "rollback", []);
+                std::panic::resume_unwind(panic);
+            }
+        };
         self.in_outer = false;
         match out {
-            Ok(value) => match self.conn.execute_batch("commit") {
-                Ok(()) => Ok(value),
+            Ok(value) => match exec(&self.conn, "commit", []) {
+                Ok(_) => Ok(value),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("rollback");
+                    let _ = exec(&self.conn, "rollback", []);
                     Err(e.into())
                 }
             },
             Err(e) => {
-                let _ = self.conn.execute_batch("rollback");
+                let _ = exec(&self.conn, "rollback", []);
                 Err(e)
             }
         }
@@ -275,16 +314,24 @@ impl Desk {
 
     /// `f` in a savepoint of the open outer transaction.
     fn atomic_nested<T>(&mut self, f: impl FnOnce(&mut Desk) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("savepoint nested")?;
-        match f(self) {
+        exec(&self.conn, "savepoint nested", [])?;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let out = match out {
+            Ok(out) => out,
+            Err(panic) => {
+                let _ = exec(&self.conn, "rollback to nested", []);
+                let _ = exec(&self.conn, "release nested", []);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        match out {
             Ok(value) => {
-                self.conn.execute_batch("release nested")?;
+                exec(&self.conn, "release nested", [])?;
                 Ok(value)
             }
             Err(e) => {
-                let _ = self
-                    .conn
-                    .execute_batch("rollback to nested; release nested");
+                let _ = exec(&self.conn, "rollback to nested", []);
+                let _ = exec(&self.conn, "release nested", []);
                 Err(e)
             }
         }

@@ -1404,3 +1404,33 @@ fn status_rules_hold_after_their_checks_were_rewritten_without_in_lists() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+#[test]
+fn a_panic_inside_a_batch_keeps_nothing_of_it_and_leaves_the_desk_usable() {
+    let mut w = world();
+    let (clerk, customer, location, product) = (w.clerk.clone(), w.customer, w.location, w.product);
+    let line = [NewLine {
+        product_id: product,
+        quantity: 1,
+    }];
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = w.desk.within(|desk| {
+            desk.raise_order(&clerk, customer, location, &line)?;
+            panic!("a bug in the middle of a batch");
+            #[allow(unreachable_code)]
+            Ok(())
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(
+        count(&w.desk, "select count(*) from orders"),
+        0,
+        "the batch was rolled back"
+    );
+    let order = w
+        .desk
+        .within(|desk| desk.raise_order(&clerk, customer, location, &line))
+        .unwrap();
+    assert_eq!(w.desk.order_status(order).unwrap(), "raised");
+    assert_eq!(count(&w.desk, "select count(*) from orders"), 1);
+}
