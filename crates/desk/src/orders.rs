@@ -46,8 +46,21 @@ impl Desk {
                 "insert into orders (order_id, customer_id, location_id, status, raised_at, updated_at) values (?4, ?1, ?2, 'raised', ?3, ?3)",
                 params![customer_id, location_id, at, order_id],
             )?;
-            for l in lines {
-                put_line(tx, order_id, l)?;
+            let distinct: std::collections::HashSet<i64> = lines.iter().map(|l| l.product_id).collect();
+            if distinct.len() == lines.len() {
+                // A new order's lines are numbered in order: nothing to look up or replace.
+                for (i, l) in lines.iter().enumerate() {
+                    exists(tx, "products", "product_id", l.product_id, "product")?;
+                    exec(tx,
+                        "insert into order_lines (order_id, line_no, product_id, quantity) values (?1, ?2, ?3, ?4)",
+                        params![order_id, i as i64 + 1, l.product_id, l.quantity],
+                    )?;
+                }
+            } else {
+                // A product named twice: the later quantity replaces the earlier, as re-raising does.
+                for l in lines {
+                    put_line(tx, order_id, l)?;
+                }
             }
             let order = emit_order(tx, order_id)?;
             let lines = emit_lines(tx, order_id, "order_line_raised")?;
@@ -164,7 +177,19 @@ impl Desk {
             )?;
             post(tx, customer_id, "invoice", total, Some(order_id), None, &actor.name)?;
             emit_order(tx, order_id)?;
-            emit_lines(tx, order_id, "order_line_billed")?;
+            // The lines as billed, from what billing read (the same rows and prices).
+            for (line_no, product_id, quantity, price, _, _) in &lines {
+                let line = orderlake_landing::OrderLine {
+                    order_id,
+                    line_no: *line_no,
+                    product_id: *product_id,
+                    quantity: *quantity,
+                    unit_price: orderlake_landing::Money(*price),
+                    discount_amount: orderlake_landing::Money(0),
+                    updated_at: at.clone(),
+                };
+                event(tx, "order_line_billed", "order_lines", &line)?;
+            }
             audit(tx, "orders", order_id, "bill", &actor.name, &json!({"net_cents": net, "vat_cents": vat, "total_cents": total}))?;
             Ok(BillOutcome::Billed { net_cents: net, vat_cents: vat, total_cents: total })
         })

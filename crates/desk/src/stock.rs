@@ -11,13 +11,15 @@ pub(crate) fn move_stock(
     quantity: i64,
     order_id: Option<i64>,
 ) -> Result<()> {
+    // (An UPDATE ... RETURNING would buffer its row in a temporary table: dearer than the
+    // separate read of the new version below.)
     exec(
         tx,
         "update products set on_hand = on_hand + ?2 where product_id = ?1",
         params![product_id, quantity],
     )?;
-    record_product_version(tx, product_id)?;
     let at = now();
+    open_version(tx, product_id, &at)?;
     let movement_id = next_id(tx, "stock_movements", "movement_id")?;
     exec(
         tx,
@@ -43,7 +45,11 @@ pub(crate) fn move_stock(
 
 /// Closes the product's current version and opens one with its present price, cost and stock.
 pub(crate) fn record_product_version(tx: &Connection, product_id: i64) -> Result<()> {
-    let at = now();
+    open_version(tx, product_id, &now())
+}
+
+/// Ends the product's current version at `at` and opens one from the product as it is now.
+fn open_version(tx: &Connection, product_id: i64, at: &str) -> Result<()> {
     // The current version is the latest: found by the (product_id, valid_from) index, which
     // closing it does not change, so SQLite updates in one pass.
     exec(

@@ -1434,3 +1434,35 @@ fn a_panic_inside_a_batch_keeps_nothing_of_it_and_leaves_the_desk_usable() {
     assert_eq!(w.desk.order_status(order).unwrap(), "raised");
     assert_eq!(count(&w.desk, "select count(*) from orders"), 1);
 }
+
+#[test]
+fn a_product_named_twice_in_one_order_keeps_the_later_quantity() {
+    let mut w = world();
+    let order = w
+        .desk
+        .raise_order(
+            &w.clerk,
+            w.customer,
+            w.location,
+            &[
+                NewLine {
+                    product_id: w.product,
+                    quantity: 2,
+                },
+                NewLine {
+                    product_id: w.product,
+                    quantity: 5,
+                },
+            ],
+        )
+        .unwrap();
+    let lines = count(
+        &w.desk,
+        &format!("select count(*) from order_lines where order_id = {order}"),
+    );
+    let quantity = count(
+        &w.desk,
+        &format!("select quantity from order_lines where order_id = {order}"),
+    );
+    assert_eq!((lines, quantity), (1, 5));
+}
