@@ -35,9 +35,24 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.send_with(method, uri, token, &[], body).await
+    }
+
+    /// A request with extra headers; the response's status and JSON body.
+    async fn send_with(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = match body {
             Some(b) => req
@@ -64,23 +79,14 @@ impl Api {
         key: &str,
         body: Value,
     ) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method("POST")
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header("idempotency-key", key)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        self.send_with(
+            "POST",
+            uri,
+            Some(token),
+            &[("idempotency-key", key)],
+            Some(body),
         )
+        .await
     }
 
     async fn post(&self, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {

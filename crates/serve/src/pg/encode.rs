@@ -153,18 +153,26 @@ fn encode_list(encoder: &mut impl FieldSink, values: &ArrayRef) -> PgWireResult<
     }
 }
 
+/// A text formatter per column: the fallback for types without a PostgreSQL encoding.
+fn text_formatters<'a>(
+    batch: &'a RecordBatch,
+    options: &'a FormatOptions<'a>,
+) -> PgWireResult<Vec<ArrayFormatter<'a>>> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))
+}
+
 /// Encodes every row of `batch` for the columns described by `fields`.
 pub fn encode_batch(
     batch: &RecordBatch,
     fields: Arc<Vec<FieldInfo>>,
 ) -> PgWireResult<Vec<DataRow>> {
     let options = FormatOptions::default().with_null("");
-    let formatters = batch
-        .columns()
-        .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let formatters = text_formatters(batch, &options)?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     let mut encoder = DataRowEncoder::new(fields);
     for row in 0..batch.num_rows() {
@@ -179,12 +187,7 @@ pub fn encode_batch(
 /// Encodes every row of `batch` as `COPY ... TO STDOUT` data, one message per row.
 pub fn encode_copy(batch: &RecordBatch, encoder: &mut CopyEncoder) -> PgWireResult<Vec<CopyData>> {
     let options = FormatOptions::default().with_null("");
-    let formatters = batch
-        .columns()
-        .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let formatters = text_formatters(batch, &options)?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         for (column, formatter) in batch.columns().iter().zip(&formatters) {

@@ -126,6 +126,14 @@ fn as_oids(array: &ArrayRef) -> Result<UInt32Array> {
         .unwrap_or_else(|| UInt32Array::from(vec![None; array.len()])))
 }
 
+/// The first argument as OIDs (all null when there is none).
+fn first_oids(args: &[ArrayRef], rows: usize) -> Result<UInt32Array> {
+    match args.first() {
+        Some(a) => as_oids(a),
+        None => Ok(UInt32Array::from(vec![None; rows])),
+    }
+}
+
 fn as_texts(array: &ArrayRef) -> Result<StringArray> {
     let casted = cast(array, &DataType::Utf8)?;
     Ok(casted
@@ -520,10 +528,7 @@ pub fn register(
         DataType::Utf8,
         move |args, rows| {
             let n = rows_of(args, rows);
-            let oids = match args.first() {
-                Some(a) => as_oids(a)?,
-                None => UInt32Array::from(vec![None; n]),
-            };
+            let oids = first_oids(args, n)?;
             let out: StringArray = oids
                 .iter()
                 .map(|o| o.map(|o| names.get(&o).cloned().unwrap_or_else(|| o.to_string())))
@@ -549,10 +554,7 @@ fn register_descriptions(ctx: &SessionContext, relations: &[CatalogRelation]) {
         DataType::Utf8,
         move |args, rows| {
             let n = rows_of(args, rows);
-            let oids = match args.first() {
-                Some(a) => as_oids(a)?,
-                None => UInt32Array::from(vec![None; n]),
-            };
+            let oids = first_oids(args, n)?;
             // Only relations have descriptions: another catalog's objects have none.
             let catalogs = match args.get(1) {
                 Some(a) => as_texts(a)?,
@@ -612,10 +614,7 @@ fn register_descriptions(ctx: &SessionContext, relations: &[CatalogRelation]) {
         DataType::Utf8,
         move |args, rows| {
             let n = rows_of(args, rows);
-            let oids = match args.first() {
-                Some(a) => as_oids(a)?,
-                None => UInt32Array::from(vec![None; n]),
-            };
+            let oids = first_oids(args, n)?;
             let out: StringArray = oids.iter().map(|o| views.get(&o?).cloned()).collect();
             Ok(Arc::new(out) as ArrayRef)
         },
