@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// What the audit trail keeps of a raised order (keys in the order `json!` wrote them).
+#[derive(Serialize)]
+struct Raised<'a> {
+    lines: &'a [orderlake_landing::OrderLine],
+    order: &'a orderlake_landing::Order,
+}
+
 impl Desk {
     // ----- orders -----
 
@@ -47,24 +54,44 @@ impl Desk {
                 params![customer_id, location_id, at, order_id],
             )?;
             let distinct: std::collections::HashSet<i64> = lines.iter().map(|l| l.product_id).collect();
-            if distinct.len() == lines.len() {
-                // A new order's lines are numbered in order: nothing to look up or replace.
-                for (i, l) in lines.iter().enumerate() {
-                    exists(tx, "products", "product_id", l.product_id, "product")?;
-                    exec(tx,
-                        "insert into order_lines (order_id, line_no, product_id, quantity) values (?1, ?2, ?3, ?4)",
-                        params![order_id, i as i64 + 1, l.product_id, l.quantity],
-                    )?;
-                }
-            } else {
+            if distinct.len() != lines.len() {
                 // A product named twice: the later quantity replaces the earlier, as re-raising does.
                 for l in lines {
                     put_line(tx, order_id, l)?;
                 }
+                let order = emit_order(tx, order_id)?;
+                let lines = emit_lines(tx, order_id, "order_line_raised")?;
+                return audit(tx, "orders", order_id, "raise", &actor.name, &Raised { lines: &lines, order: &order })
+                    .map(|()| order_id);
             }
-            let order = emit_order(tx, order_id)?;
-            let lines = emit_lines(tx, order_id, "order_line_raised")?;
-            audit(tx, "orders", order_id, "raise", &actor.name, &json!({"order": order, "lines": lines}))?;
+            // A new order's lines are numbered in order, priced as the product stands: nothing to
+            // look up again to publish them.
+            let mut raised = Vec::with_capacity(lines.len());
+            for (i, l) in lines.iter().enumerate() {
+                let price: i64 = cached_row(tx, "select price_cents from products where product_id = ?1", params![l.product_id], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| DeskError::invalid("product_id", format!("unknown product {}", l.product_id)))?;
+                let line_no = i as i64 + 1;
+                exec(tx,
+                    "insert into order_lines (order_id, line_no, product_id, quantity) values (?1, ?2, ?3, ?4)",
+                    params![order_id, line_no, l.product_id, l.quantity],
+                )?;
+                raised.push(orderlake_landing::OrderLine {
+                    order_id,
+                    line_no,
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    unit_price: orderlake_landing::Money(price),
+                    discount_amount: orderlake_landing::Money(0),
+                    updated_at: at.clone(),
+                });
+            }
+            let order = records::raised_order(order_id, customer_id, location_id, &at);
+            event(tx, "order_changed", "orders", &order)?;
+            for line in &raised {
+                event(tx, "order_line_raised", "order_lines", line)?;
+            }
+            audit(tx, "orders", order_id, "raise", &actor.name, &Raised { lines: &raised, order: &order })?;
             Ok(order_id)
         })
     }

@@ -39,6 +39,28 @@ pub(crate) fn order(tx: &Connection, order_id: i64) -> Result<landing::Order> {
     )?)
 }
 
+/// A just-raised order as [`order`] would read it back.
+pub(crate) fn raised_order(
+    order_id: i64,
+    customer_id: i64,
+    location_id: i64,
+    at: &str,
+) -> landing::Order {
+    landing::Order {
+        order_id,
+        customer_id,
+        location_id,
+        channel: Some(SOURCE_SYSTEM.to_string()),
+        source_system: SOURCE_SYSTEM.to_string(),
+        ordered_at: at.to_string(),
+        status: "raised".to_string(),
+        hold_reason: None,
+        cancel_reason: None,
+        billed_at: None,
+        updated_at: at.to_string(),
+    }
+}
+
 /// An order's lines, priced at the product's current price.
 pub(crate) fn lines(tx: &Connection, order_id: i64) -> Result<Vec<landing::OrderLine>> {
     let mut stmt = tx.prepare_cached(
