@@ -86,7 +86,7 @@ impl Desk {
                     updated_at: at.clone(),
                 });
             }
-            let order = records::raised_order(order_id, customer_id, location_id, &at);
+            let order = records::order_as_raised(order_id, customer_id, location_id, &at);
             event(tx, "order_changed", "orders", &order)?;
             for line in &raised {
                 event(tx, "order_line_raised", "order_lines", line)?;
@@ -151,7 +151,15 @@ impl Desk {
     pub fn bill_order(&mut self, actor: &Actor, order_id: i64) -> Result<BillOutcome> {
         actor.require(ORDER_ROLES, "bill orders")?;
         self.atomic(|tx, settings| {
-            let status = order_status(tx, order_id)?;
+            // What the order event needs later, read with the status.
+            let (status, customer_id, location_id, raised_at): (String, i64, i64, String) = cached_row(
+                tx,
+                "select status, customer_id, location_id, raised_at from orders where order_id = ?1",
+                params![order_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+            .ok_or(DeskError::NotFound { what: "order", id: order_id })?;
             if !matches!(status.as_str(), "raised" | "on_hold") {
                 return Err(DeskError::invalid("order_id", format!("order {order_id} is {status}: only raised or held orders can be billed")));
             }
@@ -179,10 +187,10 @@ impl Desk {
             let net: i64 = lines.iter().map(|l| l.2 * l.3).sum();
             let vat = apply_rate(net, settings.vat_basis_points);
             let total = net + vat;
-            let (customer_id, balance, limit): (i64, i64, i64) = cached_row(tx,
-                "select c.customer_id, c.balance_cents, c.credit_limit_cents from orders o join customers c on c.customer_id = o.customer_id where o.order_id = ?1",
-                params![order_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            let (balance, limit): (i64, i64) = cached_row(tx,
+                "select balance_cents, credit_limit_cents from customers where customer_id = ?1",
+                params![customer_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let approved = balance + total <= 0 || limit - balance - total >= 0;
             if !approved {
@@ -203,7 +211,11 @@ impl Desk {
                 params![order_id, at],
             )?;
             post(tx, customer_id, "invoice", total, Some(order_id), None, &actor.name)?;
-            emit_order(tx, order_id)?;
+            let mut order = records::order_as_raised(order_id, customer_id, location_id, &raised_at);
+            order.status = "billed".to_string();
+            order.billed_at = Some(at.clone());
+            order.updated_at = at.clone();
+            event(tx, "order_changed", "orders", &order)?;
             // The lines as billed, from what billing read (the same rows and prices).
             for (line_no, product_id, quantity, price, _, _) in &lines {
                 let line = orderlake_landing::OrderLine {

@@ -39,8 +39,8 @@ pub(crate) fn order(tx: &Connection, order_id: i64) -> Result<landing::Order> {
     )?)
 }
 
-/// A just-raised order as [`order`] would read it back.
-pub(crate) fn raised_order(
+/// An order as raised, as [`order`] would read it back (billing sets what changed).
+pub(crate) fn order_as_raised(
     order_id: i64,
     customer_id: i64,
     location_id: i64,
