@@ -85,6 +85,13 @@ with psycopg.connect(dsn, autocommit=True) as conn:
             check(f"refused: {statement}", e.sqlstate == code, f"{e.sqlstate}: {str(e).strip()}")
     check("no file written by COPY", not os.path.exists("/tmp/orderlake-copy.csv"))
 
+    conn.execute("set search_path to gold, public")
+    path = conn.execute("show search_path").fetchone()[0]
+    schema = conn.execute("select current_schema()").fetchone()[0]
+    check("SET search_path", (path, schema) == ("gold, public", "gold"), f"{path!r}, {schema!r}")
+    same("bare table name on the search path", *conn.execute("select count(*), sum(clv) from customer_metrics").fetchone())
+    conn.execute("reset search_path")
+
     comment = conn.execute("select obj_description('gold.customer_metrics'::regclass, 'pg_class')").fetchone()[0]
     check("table comment (obj_description)", bool(comment) and "customer" in comment.lower(), repr(comment))
 

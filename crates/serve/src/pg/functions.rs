@@ -87,6 +87,25 @@ impl ScalarUDFImpl for PgFunction {
     }
 }
 
+fn pg_udf(
+    name: &'static str,
+    nullary: bool,
+    returns: DataType,
+    body: impl Fn(&[ArrayRef], usize) -> Result<ArrayRef> + Send + Sync + 'static,
+) -> ScalarUDF {
+    let signature = if nullary {
+        Signature::nullary(Volatility::Stable)
+    } else {
+        Signature::variadic_any(Volatility::Stable)
+    };
+    ScalarUDF::new_from_impl(PgFunction {
+        name,
+        signature,
+        returns,
+        body: Arc::new(body),
+    })
+}
+
 fn register_fn(
     ctx: &SessionContext,
     name: &'static str,
@@ -94,17 +113,17 @@ fn register_fn(
     returns: DataType,
     body: impl Fn(&[ArrayRef], usize) -> Result<ArrayRef> + Send + Sync + 'static,
 ) {
-    let signature = if nullary {
-        Signature::nullary(Volatility::Stable)
-    } else {
-        Signature::variadic_any(Volatility::Stable)
-    };
-    ctx.register_udf(ScalarUDF::new_from_impl(PgFunction {
-        name,
-        signature,
-        returns,
-        body: Arc::new(body),
-    }));
+    ctx.register_udf(pg_udf(name, nullary, returns, body));
+}
+
+/// `current_schema()` answering `schema`: a connection's own, once it set a search path.
+pub fn current_schema(schema: String) -> ScalarUDF {
+    pg_udf(
+        "current_schema",
+        true,
+        DataType::Utf8,
+        constant_text(schema),
+    )
 }
 
 /// One value for every row: a nullary function is called with the batch's row count but

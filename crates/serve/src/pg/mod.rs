@@ -21,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -226,6 +227,16 @@ impl SqlParser {
                 return self.prepare_copy(sql, search_path).await;
             }
             Command::Refused(verb) => return Err(refused(&verb)),
+            Command::Show(Some(name))
+                if !search_path.is_empty()
+                    && session::setting(&name).is_some()
+                    && name.trim().eq_ignore_ascii_case(session::SEARCH_PATH) =>
+            {
+                return Ok(Prepared::Session(Command::Shown(
+                    name,
+                    search_path.join(", "),
+                )));
+            }
             other => return Ok(Prepared::Session(other)),
         }
         let statement = parse_one(sql)?;
@@ -290,6 +301,9 @@ impl SqlParser {
         {
             // `state` is this statement's own copy of the session's state.
             state.config_mut().options_mut().catalog.default_schema = schema.clone();
+            state
+                .register_udf(Arc::new(functions::current_schema(schema.clone())))
+                .map_err(datafusion_error)?;
         }
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(statement)))
@@ -397,7 +411,9 @@ impl QueryParser for SqlParser {
         let format = column_format.cloned().unwrap_or(Format::UnifiedText);
         Ok(match stmt {
             Prepared::Query { plan, .. } => result_fields(plan, &format),
-            Prepared::Session(Command::Show(Some(name))) => show_fields(name),
+            Prepared::Session(Command::Show(Some(name)) | Command::Shown(name, _)) => {
+                show_fields(name)
+            }
             Prepared::Session(Command::Show(None)) => show_fields("setting"),
             Prepared::Session(_) | Prepared::Copy { .. } => vec![],
         })
@@ -514,15 +530,21 @@ async fn copy_out(
 
 fn session_response(command: &Command) -> Response {
     match command {
-        Command::Show(name) => {
-            let fields = Arc::new(show_fields(name.as_deref().unwrap_or("setting")));
-            let values: Vec<String> = match name {
-                Some(name) => vec![session::setting(name).unwrap_or("").to_string()],
-                None => session::SETTINGS
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
+        Command::Show(_) | Command::Shown(..) => {
+            let (name, values): (&str, Vec<String>) = match command {
+                Command::Shown(name, value) => (name, vec![value.clone()]),
+                Command::Show(Some(name)) => {
+                    (name, vec![session::setting(name).unwrap_or("").to_string()])
+                }
+                _ => (
+                    "setting",
+                    session::SETTINGS
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect(),
+                ),
             };
+            let fields = Arc::new(show_fields(name));
             let mut rows = Vec::new();
             for value in values {
                 let mut encoder = DataRowEncoder::new(fields.clone());

@@ -57,6 +57,8 @@ pub enum Command {
     Query,
     /// `SHOW name` (or `SHOW ALL` when `None`).
     Show(Option<String>),
+    /// `SHOW name` of a setting this connection changed: its name and value.
+    Shown(String, String),
     /// Acknowledged with this tag and otherwise ignored: session settings have one value here.
     Ack(&'static str),
     /// `SET search_path TO a, b` (or `SET SCHEMA 'a'`): where bare table names are looked up,
