@@ -170,7 +170,7 @@ impl Drop for Savepoint<'_> {
     }
 }
 
-/// How a desk database is opened.
+/// Who checkpoints the WAL ([`Desk::set_checkpoints`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoints {
     /// SQLite checkpoints the WAL itself, inside the commit that fills it (a pause for that
@@ -183,12 +183,8 @@ pub enum Checkpoints {
 
 impl Desk {
     /// Opens (creating if needed) the desk database: WAL, foreign keys on, migrations applied.
+    /// SQLite checkpoints the WAL itself until [`Desk::set_checkpoints`] says otherwise.
     pub fn open(path: &Path) -> Result<Self> {
-        Desk::open_with(path, Checkpoints::Automatic)
-    }
-
-    /// [`Desk::open`], choosing who checkpoints the WAL.
-    pub fn open_with(path: &Path, checkpoints: Checkpoints) -> Result<Self> {
         let open = || -> Result<Connection> {
             // Each connection is used by one thread at a time: SQLite's own locking per call
             // is not needed (the serialized mode's mutexes were 3% of a bill).
@@ -209,9 +205,6 @@ impl Desk {
         // place, which the connection that did it would not re-read.
         schema::migrate(&mut open()?)?;
         let conn = open()?;
-        if checkpoints == Checkpoints::Background {
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        }
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Desk {
             conn,

@@ -229,7 +229,6 @@ impl SqlParser {
             Command::Refused(verb) => return Err(refused(&verb)),
             Command::Show(Some(name))
                 if !search_path.is_empty()
-                    && session::setting(&name).is_some()
                     && name.trim().eq_ignore_ascii_case(session::SEARCH_PATH) =>
             {
                 return Ok(Prepared::Session(Command::Shown(
