@@ -112,6 +112,9 @@ struct Idempotency {
     digest: String,
 }
 
+/// How often the background thread checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 /// How long a signed-in token is trusted without asking the database again: a token revoked
 /// (by `orderlake desk token revoke`) stops working within this time.
 const SIGN_IN_TTL: Duration = Duration::from_secs(1);
@@ -145,13 +148,15 @@ impl AppState {
                 .collect(),
             None => Vec::new(),
         };
+        let background = desk.set_checkpoints(Checkpoints::Background).is_ok();
+        let writer = Arc::new(Writer::start(desk));
         if let Some(path) = path
-            && desk.set_checkpoints(Checkpoints::Background).is_ok()
+            && background
         {
-            start_checkpointer(path);
+            start_checkpointer(path, Arc::downgrade(&writer));
         }
         AppState {
-            writer: Arc::new(Writer::start(desk)),
+            writer,
             signed_in: Arc::default(),
             readers: Arc::new(Readers {
                 desks,
@@ -299,23 +304,32 @@ impl AppState {
     }
 }
 
-/// Checkpoints the WAL from its own connection every 200 ms, so no write pays for it.
-fn start_checkpointer(path: PathBuf) {
+/// Checkpoints the WAL from its own connection every [`CHECKPOINT_EVERY`], so no write pays
+/// for it, for as long as `server` (the server's writer) lives: a stopped server leaves no
+/// thread behind.
+fn start_checkpointer<T: Send + Sync + 'static>(
+    path: PathBuf,
+    server: std::sync::Weak<T>,
+) -> Option<std::thread::JoinHandle<()>> {
     let spawned = std::thread::Builder::new()
         .name("desk-checkpoint".into())
         .spawn(move || {
             let Ok(desk) = Desk::open(&path) else {
                 return;
             };
-            loop {
-                std::thread::sleep(Duration::from_millis(200));
+            while server.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
                 if let Err(e) = desk.checkpoint() {
                     tracing::warn!("desk checkpoint: {e}");
                 }
             }
         });
-    if let Err(e) = spawned {
-        tracing::warn!("no background checkpoints: {e}");
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!("no background checkpoints: {e}");
+            None
+        }
     }
 }
 
@@ -467,4 +481,28 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod checkpointer_tests {
+    #[test]
+    fn the_checkpointer_stops_with_its_server() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("desk.db");
+        drop(orderlake_desk::Desk::open(&path).expect("desk"));
+        let server = std::sync::Arc::new(());
+        let handle =
+            super::start_checkpointer(path, std::sync::Arc::downgrade(&server)).expect("spawned");
+        std::thread::sleep(super::CHECKPOINT_EVERY * 2);
+        assert!(!handle.is_finished(), "runs while the server does");
+        drop(server);
+        let deadline = std::time::Instant::now() + super::CHECKPOINT_EVERY * 10;
+        while !handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(super::CHECKPOINT_EVERY / 4);
+        }
+        assert!(
+            handle.is_finished(),
+            "a stopped server leaves no checkpointer behind"
+        );
+    }
 }

@@ -15,6 +15,35 @@ pub(crate) fn exec<P: rusqlite::Params>(
     conn.prepare_cached(sql)?.execute(params)
 }
 
+/// The most rows one [`insert_rows`] statement carries: its statement shapes (one per row
+/// count up to this) stay few in the cache.
+const ROWS_PER_INSERT: usize = 16;
+
+/// Inserts rows of `width` values each (`values` row after row) with multi-row `VALUES`
+/// statements through the cache: one statement for what an operation writes to a table,
+/// instead of one per row. `head` is `insert into t (a, b, …)`.
+pub(crate) fn insert_rows(
+    conn: &Connection,
+    head: &str,
+    width: usize,
+    values: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    debug_assert!(
+        width > 0 && values.len().is_multiple_of(width),
+        "{head}: rows of {width}"
+    );
+    let row = format!("({})", vec!["?"; width].join(", "));
+    for chunk in values.chunks(width * ROWS_PER_INSERT) {
+        let sql = format!(
+            "{head} values {}",
+            vec![row.as_str(); chunk.len() / width].join(", ")
+        );
+        conn.prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(chunk))?;
+    }
+    Ok(())
+}
+
 /// `query_row` through the statement cache.
 pub(crate) fn cached_row<T, P: rusqlite::Params>(
     conn: &Connection,

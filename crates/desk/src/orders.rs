@@ -71,14 +71,9 @@ impl Desk {
                 let price: i64 = cached_row(tx, "select price_cents from products where product_id = ?1", params![l.product_id], |r| r.get(0))
                     .optional()?
                     .ok_or_else(|| DeskError::invalid("product_id", format!("unknown product {}", l.product_id)))?;
-                let line_no = i as i64 + 1;
-                exec(tx,
-                    "insert into order_lines (order_id, line_no, product_id, quantity) values (?1, ?2, ?3, ?4)",
-                    params![order_id, line_no, l.product_id, l.quantity],
-                )?;
                 raised.push(orderlake_landing::OrderLine {
                     order_id,
-                    line_no,
+                    line_no: i as i64 + 1,
                     product_id: l.product_id,
                     quantity: l.quantity,
                     unit_price: orderlake_landing::Money(price),
@@ -86,11 +81,18 @@ impl Desk {
                     updated_at: at.clone(),
                 });
             }
+            let values: Vec<&dyn rusqlite::ToSql> = raised
+                .iter()
+                .flat_map(|l| [&l.order_id as &dyn rusqlite::ToSql, &l.line_no, &l.product_id, &l.quantity])
+                .collect();
+            insert_rows(tx, "insert into order_lines (order_id, line_no, product_id, quantity)", 4, &values)?;
             let order = records::order_as_raised(order_id, customer_id, location_id, &at);
-            event(tx, "order_changed", "orders", &order)?;
+            let mut events = Events::default();
+            events.add("order_changed", "orders", &order)?;
             for line in &raised {
-                event(tx, "order_line_raised", "order_lines", line)?;
+                events.add("order_line_raised", "order_lines", line)?;
             }
+            events.write(tx)?;
             audit(tx, "orders", order_id, "raise", &actor.name, &Raised { lines: &raised, order: &order })?;
             Ok(order_id)
         })
@@ -199,13 +201,21 @@ impl Desk {
             let at = now();
             let nets: Vec<i64> = lines.iter().map(|l| l.2 * l.3).collect();
             let line_vat = allocate_vat(vat, &nets, settings.vat_basis_points);
-            for ((line_no, product_id, quantity, price, cost, _), line_vat) in lines.iter().zip(&line_vat) {
-                move_stock(tx, *product_id, "sale", -quantity, Some(order_id))?;
-                exec(tx,
-                    "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents, vat_cents) values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![order_id, line_no, product_id, quantity, price, cost, line_vat],
-                )?;
-            }
+            let mut events = Events::default();
+            let sold: Vec<(i64, i64)> = lines.iter().map(|l| (l.1, -l.2)).collect();
+            move_stocks(tx, "sale", &sold, Some(order_id), &mut events)?;
+            let values: Vec<&dyn rusqlite::ToSql> = lines
+                .iter()
+                .zip(&line_vat)
+                .flat_map(|((line_no, product_id, quantity, price, cost, _), line_vat)| {
+                    [&order_id as &dyn rusqlite::ToSql, line_no, product_id, quantity, price, cost, line_vat]
+                })
+                .collect();
+            insert_rows(tx,
+                "insert into sales_lines (order_id, line_no, product_id, quantity, unit_price_cents, unit_cost_cents, vat_cents)",
+                7,
+                &values,
+            )?;
             exec(tx,
                 "update orders set status = 'billed', hold_reason = null, billed_at = ?2, updated_at = ?2 where order_id = ?1",
                 params![order_id, at],
@@ -215,7 +225,7 @@ impl Desk {
             order.status = "billed".to_string();
             order.billed_at = Some(at.clone());
             order.updated_at = at.clone();
-            event(tx, "order_changed", "orders", &order)?;
+            events.add("order_changed", "orders", &order)?;
             // The lines as billed, from what billing read (the same rows and prices).
             for (line_no, product_id, quantity, price, _, _) in &lines {
                 let line = orderlake_landing::OrderLine {
@@ -227,8 +237,9 @@ impl Desk {
                     discount_amount: orderlake_landing::Money(0),
                     updated_at: at.clone(),
                 };
-                event(tx, "order_line_billed", "order_lines", &line)?;
+                events.add("order_line_billed", "order_lines", &line)?;
             }
+            events.write(tx)?;
             audit(tx, "orders", order_id, "bill", &actor.name, &json!({"net_cents": net, "vat_cents": vat, "total_cents": total}))?;
             Ok(BillOutcome::Billed { net_cents: net, vat_cents: vat, total_cents: total })
         })

@@ -429,18 +429,16 @@ impl Desk {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Stock per product on `day`: the opening balance at 00:00 (from the product's history), what
+    /// Stock per product on `day`: the opening balance at 00:00 (today's stock less what moved since), what
     /// moved that day by kind, and the closing balance (`opening + moved`; today: the current stock).
     pub fn inventory(&self, actor: &Actor, day: &str) -> Result<Vec<InventoryRow>> {
         Self::can_read(actor)?;
         let d = date("day", day)?;
         let start = format!("{} 00:00:00", d.format("%Y-%m-%d"));
         let end = day_after(d);
-        let mut stmt = self.connection().prepare(
+        let sql = format!(
             "select p.product_id, p.description,
-                    coalesce((select h.on_hand from product_history h
-                              where h.product_id = p.product_id and h.valid_from < ?1
-                              order by h.valid_from desc, h.rowid desc limit 1), 0),
+                    {},
                     coalesce(sum(case when m.movement_type = 'receipt' then m.quantity end), 0),
                     coalesce(sum(case when m.movement_type = 'sale' then -m.quantity end), 0),
                     coalesce(sum(case when m.movement_type = 'return' then m.quantity end), 0),
@@ -448,7 +446,9 @@ impl Desk {
              from products p
              left join stock_movements m on m.product_id = p.product_id and m.moved_at >= ?1 and m.moved_at < ?2
              group by p.product_id order by p.product_id",
-        )?;
+            crate::stock::stock_as_of_sql("p.product_id", "p.on_hand", ">= ?1"),
+        );
+        let mut stmt = self.connection().prepare(&sql)?;
         let rows = stmt.query_map(params![start, end], |r| {
             let opening: i64 = r.get(2)?;
             let moved: i64 = r.get(6)?;

@@ -225,6 +225,15 @@ update sqlite_master set sql = replace(sql, 'check (movement_type in (''receipt'
 pragma writable_schema = off;
 "#,
     ),
+    (
+        6,
+        r#"
+-- Stock history is the movements: stock at a moment is today's less what moved since, read per
+-- product and time (product versions now change with price and cost only, not with every sale).
+drop index stock_movements_at;
+create index stock_movements_by_product on stock_movements(product_id, moved_at);
+"#,
+    ),
 ];
 
 /// Applies every migration not yet applied.
