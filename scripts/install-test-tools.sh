@@ -40,6 +40,16 @@ if ! "$SUPERSET_VENV/bin/python" -c "import superset, psycopg2" >/dev/null 2>&1;
   "$SUPERSET_VENV/bin/pip" install -q --disable-pip-version-check \
     "apache-superset==6.1.0" "psycopg2-binary==2.9.13" "rich==15.0.0" "cachetools==8.0.2" "flask-caching==2.3.1"
 fi
+# moto's S3 server: the S3-compatible store of the object-storage tests (in memory; enforces
+# conditional puts, which Delta commits rely on). A venv of its own (boto3's pins).
+MOTO_VENV="${ORDERLAKE_MOTO:-$HOME/.cache/orderlake/moto}"
+if ! "$MOTO_VENV/bin/python" -c "import moto.server, flask_cors" >/dev/null 2>&1; then
+  echo "== moto venv $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check \
+    "moto[s3,server]==5.2.5" "flask==3.1.3" "flask-cors==6.0.5"
+fi
+echo "== moto: $("$MOTO_VENV/bin/pip" show moto 2>/dev/null | grep ^Version)"
 echo "== test tools: $(psql --version | head -1); $(chromium --version 2>/dev/null | head -1); $(java -version 2>&1 | head -1); pgJDBC $(basename /usr/share/java/postgresql-[0-9]*.jar .jar); ODBC drivers: $(odbcinst -q -d | tr '\n' ' ')"
 echo "== superset: $("$SUPERSET_VENV/bin/pip" show apache-superset 2>/dev/null | grep ^Version)"
 echo "== python: $("$VENV/bin/python" -c "$PY_IMPORTS"'; print("psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__.split()[0], "asyncpg", asyncpg.__version__, "SQLAlchemy", sqlalchemy.__version__, "pandas", pandas.__version__, "polars", polars.__version__, "duckdb", duckdb.__version__)')"

@@ -126,7 +126,7 @@ impl DemoArgs {
             refresh_secs: 2.0,
             watch: true,
             live: crate::watch::LiveArgs {
-                landing: Some(landing),
+                landing: Some(landing.into()),
                 bronze_schema: "bronze".into(),
                 debounce_ms: 100,
                 poll: None,

@@ -1,6 +1,6 @@
 //! `orderlake generate` and `orderlake ingest`: from nothing to bronze.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -114,7 +114,7 @@ pub fn run_generate(config: &Config) -> Result<Summary> {
 
 pub async fn ingest(
     global: &GlobalArgs,
-    landing: &Path,
+    landing: &orderlake_project::StorageLocation,
     schema: &str,
     platform: Option<orderlake_ingest::Platform>,
 ) -> Result<ExitCode> {
@@ -127,7 +127,7 @@ pub async fn ingest(
 pub async fn run_ingest(
     project: &orderlake_project::Project,
     warehouse: &orderlake_engine::Warehouse,
-    landing: &Path,
+    landing: impl Into<orderlake_project::StorageLocation>,
     schema: &str,
     platform: Option<orderlake_ingest::Platform>,
 ) -> Result<Vec<FileReport>> {
@@ -157,9 +157,10 @@ pub async fn run_ingest(
             }
         }
     };
-    let reports = orderlake_ingest::ingest(warehouse, landing, &options, &print)
+    let landing = landing.into();
+    let reports = orderlake_ingest::ingest(warehouse, &landing, &options, &print)
         .await
-        .with_context(|| format!("ingesting {}", landing.display()))?;
+        .with_context(|| format!("ingesting {landing}"))?;
     let loaded: u64 = reports.iter().map(|r| r.rows_loaded).sum();
     let quarantined: u64 = reports.iter().map(|r| r.rows_quarantined).sum();
     let new_files = reports.iter().filter(|r| !r.skipped).count();

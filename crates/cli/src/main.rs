@@ -57,9 +57,10 @@ struct GlobalArgs {
     /// The output of profiles.yml to use.
     #[arg(long, global = true)]
     target: Option<String>,
-    /// The warehouse folder (default: <project>/warehouse, or profiles.yml's path).
-    #[arg(long, global = true, env = "ORDERLAKE_WAREHOUSE")]
-    warehouse: Option<PathBuf>,
+    /// Where the warehouse is: a folder, or s3://bucket/prefix on any S3-compatible store
+    /// (AWS_* settings; default: <project>/warehouse, or profiles.yml's path).
+    #[arg(long, global = true, env = "ORDERLAKE_WAREHOUSE", value_parser = storage_location)]
+    warehouse: Option<orderlake_project::StorageLocation>,
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -207,9 +208,9 @@ enum Command {
     Generate(lake::GenerateArgs),
     /// Load new landing files into bronze Delta tables, exactly once.
     Ingest {
-        /// The landing folder.
-        #[arg(long)]
-        landing: PathBuf,
+        /// The landing folder, or s3://bucket/prefix (each object loaded once).
+        #[arg(long, value_parser = storage_location)]
+        landing: orderlake_project::StorageLocation,
         /// The schema of the bronze tables.
         #[arg(long, default_value = "bronze")]
         schema: String,
@@ -277,6 +278,13 @@ fn init_logging(verbose: u8) {
 
 pub(crate) fn load_project(global: &GlobalArgs) -> Result<Project> {
     load_project_with_state(global, None)
+}
+
+/// `--warehouse`: a folder (relative to where the command runs) or a storage URL; other URL
+/// schemes are refused by name.
+fn storage_location(text: &str) -> std::result::Result<orderlake_project::StorageLocation, String> {
+    let here = std::env::current_dir().map_err(|e| format!("the current folder: {e}"))?;
+    orderlake_project::StorageLocation::parse(text, &here).map_err(|e| e.to_string())
 }
 
 /// [`load_project`] with `--state` (the commands that select: build, run, test, ls, compile).
@@ -546,7 +554,7 @@ async fn show(
                 project.compile(&node.unique_id, false)?.sql
             } else {
                 let relation = node.relation.as_ref().context("node has no relation")?;
-                if warehouse.kind_of(relation).is_none() {
+                if warehouse.kind_of(relation).await?.is_none() {
                     bail!(
                         "{} has not been built yet: run `orderlake build -s {}` first",
                         relation,

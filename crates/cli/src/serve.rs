@@ -117,7 +117,7 @@ async fn open_live(global: &GlobalArgs) -> Result<Arc<Live>> {
     let warehouse = project.target.warehouse.clone();
     Live::open(Arc::new(project))
         .await
-        .with_context(|| format!("opening the warehouse at {}", warehouse.display()))
+        .with_context(|| format!("opening the warehouse at {warehouse}"))
 }
 
 fn users(args: &ServeArgs) -> Result<(Vec<PgUser>, Option<String>)> {

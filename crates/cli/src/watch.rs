@@ -1,6 +1,5 @@
 //! `orderlake watch` and `serve --watch`: the landing folder kept flowing through to gold.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +12,9 @@ use crate::GlobalArgs;
 
 #[derive(Args, Clone)]
 pub struct LiveArgs {
-    /// The landing folder to watch.
-    #[arg(long)]
-    pub landing: Option<PathBuf>,
+    /// The landing folder to watch, or s3://bucket/prefix (listed every second).
+    #[arg(long, value_parser = crate::storage_location)]
+    pub landing: Option<orderlake_project::StorageLocation>,
     /// The schema of the bronze tables.
     #[arg(long = "bronze-schema", default_value = "bronze")]
     pub bronze_schema: String,
@@ -70,7 +69,7 @@ impl LiveArgs {
         let project = Arc::new(crate::load_project(global)?);
         LiveLake::open(project, options)
             .await
-            .with_context(|| format!("watching {}", landing.display()))
+            .with_context(|| format!("watching {landing}"))
     }
 }
 
@@ -84,7 +83,7 @@ pub async fn watch(global: &GlobalArgs, args: &WatchArgs) -> Result<ExitCode> {
     if !args.json
         && let Some(landing) = &args.live.landing
     {
-        println!("Watching {} (Ctrl-C to stop).", landing.display());
+        println!("Watching {landing} (Ctrl-C to stop).");
     }
     let json = args.json;
     lake.run(shutdown, move |cycle| print_cycle(cycle, json))

@@ -69,7 +69,7 @@ fn main() {
         let warehouse = Warehouse::open(root, "main").await.expect("open");
         warehouse.ensure_schema("bronze").expect("schema");
         let relation = Relation::new("bronze", "events");
-        let table_dir = warehouse.relation_dir(&relation);
+        let table_dir = warehouse.store().folder().expect("a folder").join(&relation.schema).join(&relation.identifier);
         let log_dir = table_dir.join("_delta_log");
         println!("commits  log_json  checkpoints  data_files  open_table_ms  open_and_count_ms  rows  (commit_ms avg)");
         let step = (commits / 10).max(1);

@@ -108,7 +108,7 @@ async fn fold_and_derive(
     kept: &[String],
 ) -> Result<Applied> {
     let points = points_relation(relation);
-    let has_points = warehouse.kind_of(&points).is_some();
+    let has_points = warehouse.kind_of(&points).await?.is_some();
     let stored_columns: Vec<String> = if has_points {
         warehouse
             .table_schema(&points)
@@ -145,7 +145,7 @@ async fn fold_and_derive(
         && table_columns_unchanged
         && spec.keys.len() == 1
         && spec.apply_as_truncates.is_none()
-        && warehouse.kind_of(relation) == Some(layout::RelationKind::Table)
+        && warehouse.kind_of(relation).await? == Some(layout::RelationKind::Table)
     {
         crate::tracking::touched_key_predicate(warehouse, events, &spec.keys[0]).await?
     } else {

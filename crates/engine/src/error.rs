@@ -71,6 +71,19 @@ pub enum EngineError {
     #[error("{what}: {message}")]
     Argument { what: String, message: String },
 
+    /// The warehouse's storage answered with an error: a wrong key, a missing bucket, an
+    /// unreachable endpoint, a file that cannot be read.
+    #[error(
+        "{location}{}: {source}",
+        endpoint.as_ref().map(|e| format!(" (endpoint {e})")).unwrap_or_default()
+    )]
+    Storage {
+        location: String,
+        endpoint: Option<String>,
+        #[source]
+        source: Box<object_store::Error>,
+    },
+
     /// The warehouse is not in the state an operation needs.
     #[error("{0}")]
     Warehouse(String),

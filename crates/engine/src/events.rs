@@ -24,7 +24,7 @@ pub fn relation() -> Relation {
 /// One row per run: counts by status, rows written, node seconds; newest first.
 pub async fn recent_runs(warehouse: &Warehouse, limit: usize) -> Result<Option<Vec<RecordBatch>>> {
     let events = relation();
-    if warehouse.kind_of(&events).is_none() {
+    if warehouse.kind_of(&events).await?.is_none() {
         return Ok(None);
     }
     let sql = format!(
@@ -42,7 +42,7 @@ pub async fn recent_runs(warehouse: &Warehouse, limit: usize) -> Result<Option<V
 /// The nodes of one run, by name.
 pub async fn run_nodes(warehouse: &Warehouse, run_id: &str) -> Result<Option<Vec<RecordBatch>>> {
     let events = relation();
-    if warehouse.kind_of(&events).is_none() {
+    if warehouse.kind_of(&events).await?.is_none() {
         return Ok(None);
     }
     let sql = format!(

@@ -234,12 +234,13 @@ async fn build(
             if options.full_refresh {
                 let points = crate::cdc::points_relation(&relation);
                 for stale in [&points, &relation] {
-                    if warehouse.kind_of(stale).is_some() {
-                        warehouse.drop_relation(stale).map_err(at(None))?;
+                    if warehouse.kind_of(stale).await.map_err(at(None))?.is_some() {
+                        warehouse.drop_relation(stale).await.map_err(at(None))?;
                     }
                 }
             }
-            let exists = warehouse.kind_of(&relation) == Some(RelationKind::Table);
+            let exists =
+                warehouse.kind_of(&relation).await.map_err(at(None))? == Some(RelationKind::Table);
             let (sql, path) = compile_to_file(project, warehouse, node, exists)
                 .await
                 .map_err(at(None))?;
@@ -315,7 +316,7 @@ async fn run_incremental(
         };
         return Ok(Outcome::written(rows, checks).refreshed(refresh));
     }
-    let exists = warehouse.kind_of(relation) == Some(RelationKind::Table);
+    let exists = warehouse.kind_of(relation).await.map_err(at(None))? == Some(RelationKind::Table);
     let refresh = match full_refresh_reason(options, spec) {
         Some(reason) => Refresh::full(reason),
         None if !exists => Refresh::full("first build: the table did not exist yet"),

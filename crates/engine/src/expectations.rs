@@ -237,7 +237,7 @@ impl Checker<'_> {
                 .with_column("_run_id", lit(self.run_id.to_string()))?
                 .with_column("_quarantined_at", now())?)
         };
-        let existing = match self.warehouse.kind_of(&target) {
+        let existing = match self.warehouse.kind_of(&target).await? {
             Some(RelationKind::Table) => self
                 .warehouse
                 .sql(&format!(

@@ -276,7 +276,7 @@ pub async fn run_microbatch(
             )
         })
     };
-    let exists = warehouse.kind_of(relation) == Some(RelationKind::Table) && !full_refresh;
+    let exists = warehouse.kind_of(relation).await? == Some(RelationKind::Table) && !full_refresh;
     let start = match &window.start {
         Some(s) => parse_time(s, "--event-time-start")?,
         None if exists => {

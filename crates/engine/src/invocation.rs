@@ -132,12 +132,7 @@ pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
         &project.root,
     )
     .await
-    .context(|| {
-        format!(
-            "opening the warehouse at {}",
-            project.target.warehouse.display()
-        )
-    })?;
+    .context(|| format!("opening the warehouse at {}", project.target.warehouse))?;
     // Views over file sources are planned once the sources are there.
     register_sources(project, &warehouse).await?;
     warehouse.open_views().await?;
@@ -270,6 +265,7 @@ pub async fn defer_parents(
             state.dir.display()
         ))
     })?;
+    let other = crate::storage::Store::open(&other).await?;
     let mut deferred = Vec::new();
     let mut pending: Vec<String> = selected
         .iter()
@@ -289,11 +285,11 @@ pub async fn defer_parents(
             pending.extend(node.depends_on.clone());
             continue;
         };
-        if warehouse.kind_of(relation).is_some() {
+        if warehouse.kind_of(relation).await?.is_some() {
             continue;
         }
         if warehouse.register_deferred(relation, &other).await? {
-            tracing::info!("--defer: {relation} is read from {}", other.display());
+            tracing::info!("--defer: {relation} is read from {}", other.location());
             deferred.push(relation.to_string());
         }
     }

@@ -1,4 +1,5 @@
-//! The warehouse folder: the one place that knows how schemas, tables and views sit on disk.
+//! The warehouse's layout: the one place that knows how schemas, tables and views sit in its
+//! storage (a folder or an object-store prefix, see [`crate::storage`]).
 //!
 //! ```text
 //! <warehouse>/<schema>/<name>/_delta_log/...   a table (Delta Lake)
@@ -9,11 +10,10 @@
 //! Other folders starting with `_` or `.` are not schemas. Views are kept as SQL so they survive
 //! the process and any tool can read what they are.
 
-use std::path::{Path, PathBuf};
-
 use orderlake_project::Relation;
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
+use crate::storage::Store;
 
 /// The schema of orderlake's own tables: the run event log and the ingest log.
 pub const SYSTEM_SCHEMA: &str = "_orderlake";
@@ -31,26 +31,44 @@ pub enum RelationKind {
     View,
 }
 
-/// One relation found in the warehouse folder.
+/// One relation found in the warehouse.
 #[derive(Debug, Clone)]
 pub struct StoredRelation {
     pub schema: String,
     pub name: String,
     pub kind: RelationKind,
-    /// Its folder.
-    pub dir: PathBuf,
 }
 
-/// Where `relation` is stored below `root`.
-pub fn relation_dir(root: &Path, relation: &Relation) -> PathBuf {
-    root.join(&relation.schema).join(&relation.identifier)
+impl StoredRelation {
+    pub fn relation(&self) -> Relation {
+        Relation::new(self.schema.clone(), self.name.clone())
+    }
 }
 
-/// What is stored in a relation's folder, if anything.
-pub fn kind_of_dir(dir: &Path) -> Option<RelationKind> {
-    if dir.join(DELTA_LOG).is_dir() {
+/// The path parts of `relation`'s folder below the warehouse root.
+pub fn relation_parts(relation: &Relation) -> [&str; 2] {
+    [relation.schema.as_str(), relation.identifier.as_str()]
+}
+
+/// The path parts of a view's SQL file.
+pub fn view_file_parts(relation: &Relation) -> [&str; 3] {
+    [
+        relation.schema.as_str(),
+        relation.identifier.as_str(),
+        VIEW_FILE,
+    ]
+}
+
+/// What is stored for `relation`, if anything.
+pub async fn kind_of(store: &Store, relation: &Relation) -> Result<Option<RelationKind>> {
+    let listing = store.list(&relation_parts(relation)).await?;
+    Ok(kind_from(&listing))
+}
+
+fn kind_from(listing: &crate::storage::Listing) -> Option<RelationKind> {
+    if listing.folders.iter().any(|f| f == DELTA_LOG) {
         Some(RelationKind::Table)
-    } else if dir.join(VIEW_FILE).is_file() {
+    } else if listing.files.iter().any(|(name, _, _)| name == VIEW_FILE) {
         Some(RelationKind::View)
     } else {
         None
@@ -62,21 +80,19 @@ pub fn is_schema_folder(name: &str) -> bool {
     name == SYSTEM_SCHEMA || !(name.starts_with('_') || name.starts_with('.'))
 }
 
-/// Every relation below `root`, sorted by schema and name.
-pub fn list(root: &Path) -> Result<Vec<StoredRelation>> {
+/// Every relation in the warehouse, sorted by schema and name.
+pub async fn list(store: &Store) -> Result<Vec<StoredRelation>> {
     let mut out = Vec::new();
-    for schema_dir in sorted_dirs(root)? {
-        let schema = file_name(&schema_dir);
+    for schema in store.list(&[]).await?.folders {
         if !is_schema_folder(&schema) {
             continue;
         }
-        for dir in sorted_dirs(&schema_dir)? {
-            if let Some(kind) = kind_of_dir(&dir) {
+        for name in store.list(&[&schema]).await?.folders {
+            if let Some(kind) = kind_from(&store.list(&[&schema, &name]).await?) {
                 out.push(StoredRelation {
                     schema: schema.clone(),
-                    name: file_name(&dir),
+                    name,
                     kind,
-                    dir,
                 });
             }
         }
@@ -84,32 +100,38 @@ pub fn list(root: &Path) -> Result<Vec<StoredRelation>> {
     Ok(out)
 }
 
-fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    out.sort();
-    Ok(out)
-}
+/// What changes in storage when any table or view changes: per relation, the number of log
+/// files and the newest one's time (a table), or the view file's time and size.
+pub type Fingerprint = Vec<(String, u64, Option<chrono::DateTime<chrono::Utc>>)>;
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// The warehouse's [`Fingerprint`] now.
+pub async fn fingerprint(store: &Store) -> Result<Fingerprint> {
+    let mut out = Vec::new();
+    for relation in list(store).await? {
+        let (schema, name) = (relation.schema.as_str(), relation.name.as_str());
+        let key = format!("{schema}.{name}");
+        match relation.kind {
+            RelationKind::Table => {
+                let log = store.list(&[schema, name, DELTA_LOG]).await?;
+                let newest = log.files.iter().map(|(_, _, at)| *at).max();
+                out.push((key, log.files.len() as u64, newest));
+            }
+            RelationKind::View => {
+                let files = store.list(&[schema, name]).await?.files;
+                let view = files.iter().find(|(n, _, _)| n == VIEW_FILE);
+                out.push((key, view.map_or(0, |v| v.1), view.map(|v| v.2)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn lists_tables_and_views_of_schemas_only() {
+    #[tokio::test]
+    async fn lists_tables_and_views_of_schemas_only() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("gold/sales/_delta_log")).unwrap();
@@ -118,7 +140,13 @@ mod tests {
         std::fs::create_dir_all(root.join("_orderlake/events/_delta_log")).unwrap();
         std::fs::create_dir_all(root.join("_scratch/t/_delta_log")).unwrap();
         std::fs::create_dir_all(root.join("gold/empty")).unwrap();
-        let found: Vec<(String, String, RelationKind)> = list(root)
+        let store = Store::open(&orderlake_project::StorageLocation::Folder(
+            root.to_path_buf(),
+        ))
+        .await
+        .unwrap();
+        let found: Vec<(String, String, RelationKind)> = list(&store)
+            .await
             .unwrap()
             .into_iter()
             .map(|r| (r.schema, r.name, r.kind))
@@ -130,6 +158,17 @@ mod tests {
                 ("gold".into(), "sales".into(), RelationKind::Table),
                 ("gold".into(), "v".into(), RelationKind::View),
             ]
+        );
+        let before = fingerprint(&store).await.unwrap();
+        std::fs::write(
+            root.join("gold/sales/_delta_log/00000000000000000000.json"),
+            "{}",
+        )
+        .unwrap();
+        assert_ne!(
+            fingerprint(&store).await.unwrap(),
+            before,
+            "a commit changes it"
         );
     }
 }

@@ -2,15 +2,15 @@
 //!
 //! - [`invocation`]: one command on a project (build, run, test, seed, snapshot, compile,
 //!   freshness, the event log) — what the CLI, `serve` and tests call.
-//! - [`Warehouse`]: a DataFusion session over a folder of Delta tables and persisted views,
-//!   laid out as [`layout`] says.
+//! - [`Warehouse`]: a DataFusion session over a folder (or S3 prefix, see [`storage`]) of Delta
+//!   tables and persisted views, laid out as [`layout`] says.
 //! - [`run`]: executes a selection in DAG order; [`execute`] builds one node by its typed
 //!   [`orderlake_project::Materialization`].
 //! - [`functions`]: SQL functions users of DuckDB, Postgres and Snowflake expect.
 //! - [`maintenance`]: compaction and vacuum for tables that take many small commits.
 //!
 //! ```text
-//! invocation ──► run ──► execute ──► incremental / snapshot / expectations ──► warehouse ──► layout
+//! invocation ──► run ──► execute ──► incremental / snapshot / expectations ──► warehouse ──► layout ──► storage
 //!     └──► artifacts, events, freshness ─────────────────────────────────────────┘
 //! ```
 
@@ -32,6 +32,7 @@ pub mod maintenance;
 pub mod output;
 pub mod run;
 pub mod snapshot;
+pub mod storage;
 mod tracking;
 mod unit_test;
 pub mod warehouse;

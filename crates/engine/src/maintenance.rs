@@ -104,7 +104,7 @@ impl Warehouse {
     /// maintained is reported and skipped, so one bad table does not stop the others.
     pub async fn maintain_all(&self, policy: &MaintenancePolicy) -> Result<Vec<Maintained>> {
         let mut done = Vec::new();
-        for stored in self.list()? {
+        for stored in self.list().await? {
             if stored.kind != RelationKind::Table {
                 continue;
             }
@@ -159,7 +159,12 @@ mod tests {
                 })
                 .count()
         };
-        let table_dir = warehouse.relation_dir(&relation);
+        let table_dir = warehouse
+            .store()
+            .folder()
+            .expect("a folder")
+            .join(&relation.schema)
+            .join(&relation.identifier);
         assert_eq!(data_files(&table_dir), 20);
         let sum = "select count(*) as n, sum(id) as s from bronze.orders";
         let before = as_csv(&warehouse, sum).await;

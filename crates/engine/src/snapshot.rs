@@ -127,7 +127,7 @@ pub async fn run(
         )
     };
 
-    let exists = warehouse.kind_of(relation) == Some(RelationKind::Table);
+    let exists = warehouse.kind_of(relation).await? == Some(RelationKind::Table);
     let sql = if !exists {
         format!("select {} from (\n{source_sql}\n) s", new_version(&version))
     } else {

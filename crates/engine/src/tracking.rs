@@ -88,7 +88,7 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) ->
     // Views are inlined into the plan (as an alias over their query): the tables under them are
     // tracked like any input, and their definitions belong to this model's fingerprint, so a
     // view whose SQL changed recomputes the tables built on it.
-    let mut views = std::collections::BTreeMap::new();
+    let mut aliases = std::collections::BTreeMap::new();
     plan.apply_with_subqueries(|node| {
         match node {
             LogicalPlan::TableScan(scan) => {
@@ -97,17 +97,21 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) ->
             }
             LogicalPlan::SubqueryAlias(alias) => {
                 let relation = relation_of(warehouse, &alias.alias);
-                if warehouse.kind_of(&relation) == Some(RelationKind::View) {
-                    views.insert(
-                        relation.to_string(),
-                        alias.input.display_indent().to_string(),
-                    );
-                }
+                aliases.insert(
+                    relation.to_string(),
+                    (relation, alias.input.display_indent().to_string()),
+                );
             }
             _ => {}
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
+    let mut views = std::collections::BTreeMap::new();
+    for (name, (relation, definition)) in aliases {
+        if warehouse.kind_of(&relation).await? == Some(RelationKind::View) {
+            views.insert(name, definition);
+        }
+    }
     let mut inputs = Vec::new();
     let mut untracked = Vec::new();
     for relation in scanned.into_values() {
@@ -121,7 +125,7 @@ pub(crate) async fn reads(warehouse: &Warehouse, sql: &str, definition: &str) ->
             continue;
         }
         match (
-            warehouse.kind_of(&relation),
+            warehouse.kind_of(&relation).await?,
             warehouse.registered_version(&relation),
         ) {
             (Some(RelationKind::Table), Some(version)) => inputs.push((relation, version)),
@@ -154,7 +158,7 @@ pub(crate) async fn plan(
     reads: &Reads,
 ) -> Result<TableRefresh> {
     let full = |reason: String| Ok(TableRefresh::Full { reason });
-    if warehouse.kind_of(relation) != Some(RelationKind::Table) {
+    if warehouse.kind_of(relation).await? != Some(RelationKind::Table) {
         return full("first build: the table did not exist yet".into());
     }
     let table = warehouse.open_delta(relation).await?;

@@ -1,8 +1,11 @@
-//! The warehouse: a DataFusion session over a folder of Delta tables and persisted views, and
-//! every write to them. How that folder is laid out is [`crate::layout`]'s.
+//! The warehouse: a DataFusion session over a folder (or object-store prefix) of Delta tables
+//! and persisted views, and every write to them. How it is laid out is [`crate::layout`]'s;
+//! where it is, [`crate::storage`]'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use orderlake_project::StorageLocation;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -21,7 +24,8 @@ use orderlake_project::Relation;
 use crate::delta_types;
 use crate::error::{EngineError, Result};
 use crate::functions;
-use crate::layout::{self, RelationKind, StoredRelation, VIEW_FILE, kind_of_dir};
+use crate::layout::{self, RelationKind, StoredRelation};
+use crate::storage::Store;
 
 /// The catalog name under which every warehouse schema is registered.
 pub const CATALOG: &str = "orderlake";
@@ -46,7 +50,7 @@ pub struct MergeOutcome {
 
 /// A DataFusion session over a warehouse folder of Delta tables and views.
 pub struct Warehouse {
-    root: PathBuf,
+    store: Store,
     ctx: SessionContext,
     schema_lock: Mutex<()>,
     /// The Delta version each registered table is read at (what a query of it sees).
@@ -75,7 +79,7 @@ impl Warehouse {
     /// Opens (creating if needed) the warehouse at `root` and registers every table and view.
     /// Relative paths that models give `read_parquet('…')` and its kin are taken from the
     /// current folder.
-    pub async fn open(root: &Path, default_schema: &str) -> Result<Self> {
+    pub async fn open(root: impl Into<StorageLocation>, default_schema: &str) -> Result<Self> {
         let warehouse = Self::open_tables(
             root,
             default_schema,
@@ -90,12 +94,11 @@ impl Warehouse {
     /// `project_root` (which relative file paths in its models are taken from); its views wait
     /// for [`Warehouse::open_views`], so what they read (file sources) can be registered first.
     pub async fn open_tables(
-        root: &Path,
+        root: impl Into<StorageLocation>,
         default_schema: &str,
         project_root: &Path,
     ) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|e| EngineError::io(root, e))?;
-        let root = root.canonicalize().map_err(|e| EngineError::io(root, e))?;
+        let store = Store::open(&root.into()).await?;
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, default_schema)
             .with_create_default_catalog_and_schema(true)
@@ -118,7 +121,7 @@ impl Warehouse {
         let ctx = SessionContext::new_with_state(state);
         functions::register(&ctx);
         let warehouse = Warehouse {
-            root,
+            store,
             ctx,
             schema_lock: Mutex::new(()),
             versions: Mutex::new(BTreeMap::new()),
@@ -151,8 +154,9 @@ impl Warehouse {
             .cloned()
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Where the warehouse is.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -206,22 +210,25 @@ impl Warehouse {
         Ok(Some(statement.to_string()))
     }
 
-    pub fn relation_dir(&self, relation: &Relation) -> PathBuf {
-        layout::relation_dir(&self.root, relation)
-    }
-
     /// What is stored for `relation`, if anything.
-    pub fn kind_of(&self, relation: &Relation) -> Option<RelationKind> {
-        kind_of_dir(&self.relation_dir(relation))
+    pub async fn kind_of(&self, relation: &Relation) -> Result<Option<RelationKind>> {
+        layout::kind_of(&self.store, relation).await
     }
 
-    /// Every relation in the warehouse folder, sorted by schema and name.
-    pub fn list(&self) -> Result<Vec<StoredRelation>> {
-        layout::list(&self.root)
+    /// Every relation in the warehouse, sorted by schema and name.
+    pub async fn list(&self) -> Result<Vec<StoredRelation>> {
+        layout::list(&self.store).await
+    }
+
+    /// The SQL of a stored view, if `relation` is one.
+    pub async fn view_sql(&self, relation: &Relation) -> Result<Option<String>> {
+        self.store
+            .read_text(&layout::view_file_parts(relation))
+            .await
     }
 
     async fn register_tables(&self) -> Result<()> {
-        let relations = self.list()?;
+        let relations = self.list().await?;
         let mut views = Vec::new();
         for r in relations {
             self.ensure_schema(&r.schema)?;
@@ -258,8 +265,9 @@ impl Warehouse {
             let mut failed = Vec::new();
             let mut last_error = BTreeMap::new();
             for relation in pending {
-                let path = self.relation_dir(&relation).join(VIEW_FILE);
-                let sql = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+                let Some(sql) = self.view_sql(&relation).await? else {
+                    continue;
+                };
                 match self.register_view(&relation, &sql).await {
                     Ok(()) => {}
                     Err(e) => {
@@ -339,20 +347,22 @@ impl Warehouse {
     /// `--defer`: reads `relation` from another warehouse (an earlier run's) for this session
     /// only — registered under its own name, never cached for writing, nothing copied. Returns
     /// whether that warehouse has it.
-    pub async fn register_deferred(&self, relation: &Relation, other_root: &Path) -> Result<bool> {
-        let dir = crate::layout::relation_dir(other_root, relation);
-        match kind_of_dir(&dir) {
+    pub async fn register_deferred(&self, relation: &Relation, other: &Store) -> Result<bool> {
+        match layout::kind_of(other, relation).await? {
             Some(RelationKind::Table) => {
-                let url = deltalake::ensure_table_uri(dir.to_string_lossy())?;
-                let table = deltalake::open_table(url).await?;
+                let url = other.url_of(&layout::relation_parts(relation));
+                let table =
+                    deltalake::open_table_with_storage_options(url, other.delta_options().clone())
+                        .await?;
                 table.update_datafusion_session(&self.ctx.state())?;
                 let provider = table.table_provider().await?;
                 self.register_provider(relation, provider)?;
                 Ok(true)
             }
             Some(RelationKind::View) => {
-                let path = dir.join(VIEW_FILE);
-                let sql = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+                let Some(sql) = other.read_text(&layout::view_file_parts(relation)).await? else {
+                    return Ok(false);
+                };
                 self.register_view(relation, &sql).await?;
                 Ok(true)
             }
@@ -373,8 +383,11 @@ impl Warehouse {
             self.remember(relation, &table);
             return Ok(table);
         }
-        let url = self.table_url(relation)?;
-        let table = deltalake::open_table(url).await?;
+        let table = deltalake::open_table_with_storage_options(
+            self.table_url(relation),
+            self.store.delta_options().clone(),
+        )
+        .await?;
         self.remember(relation, &table);
         Ok(table)
     }
@@ -386,9 +399,17 @@ impl Warehouse {
             .insert(relation.to_string(), table.clone());
     }
 
-    fn table_url(&self, relation: &Relation) -> Result<url::Url> {
-        let dir = self.relation_dir(relation);
-        Ok(deltalake::ensure_table_uri(dir.to_string_lossy())?)
+    /// The URL of `relation`'s Delta table (`file:///…` or `s3://…`).
+    pub fn table_url(&self, relation: &Relation) -> url::Url {
+        self.store.url_of(&layout::relation_parts(relation))
+    }
+
+    /// A builder for `relation`'s Delta table with the store's settings.
+    fn table_builder(&self, relation: &Relation) -> Result<deltalake::DeltaTableBuilder> {
+        Ok(
+            deltalake::DeltaTableBuilder::from_url(self.table_url(relation))?
+                .with_storage_options(self.store.delta_options().clone()),
+        )
     }
 
     async fn register_delta(&self, relation: &Relation) -> Result<()> {
@@ -431,17 +452,16 @@ impl Warehouse {
         marks: Vec<deltalake::kernel::Transaction>,
     ) -> Result<u64> {
         let df = delta_types::for_delta(df)?;
-        let dir = self.relation_dir(relation);
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-        let table = if dir.join("_delta_log").is_dir() {
+        let kind = self.kind_of(relation).await?;
+        let table = if kind == Some(RelationKind::Table) {
             match self.open_delta(relation).await {
                 Ok(table) => table,
                 // A log with no commit yet (a first write killed midway): written as new.
-                Err(_) => DeltaTable::try_from_url(self.table_url(relation)?).await?,
+                Err(_) => self.table_builder(relation)?.build()?,
             }
         } else {
             // A new table: loading it would only log that there is no log yet.
-            deltalake::DeltaTableBuilder::from_url(self.table_url(relation)?)?.build()?
+            self.table_builder(relation)?.build()?
         };
         let (save_mode, schema_mode) = match mode {
             WriteMode::Replace => (SaveMode::Overwrite, SchemaMode::Overwrite),
@@ -463,9 +483,10 @@ impl Warehouse {
             .await?;
         let rows = rows_added(&table).await;
         // It is a table now; a view that stood here before is gone.
-        let view_file = dir.join(VIEW_FILE);
-        if view_file.exists() {
-            std::fs::remove_file(&view_file).map_err(|e| EngineError::io(&view_file, e))?;
+        if kind == Some(RelationKind::View) {
+            self.store
+                .delete(&layout::view_file_parts(relation))
+                .await?;
         }
         self.register_table(relation, &table).await?;
         Ok(rows)
@@ -614,24 +635,23 @@ impl Warehouse {
     /// Creates or replaces a view. The SQL is planned first: an invalid view changes nothing.
     pub async fn create_view(&self, relation: &Relation, sql: &str) -> Result<()> {
         let df = self.sql(sql).await?;
-        let dir = self.relation_dir(relation);
-        if kind_of_dir(&dir) == Some(RelationKind::Table) {
-            std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        if self.kind_of(relation).await? == Some(RelationKind::Table) {
+            self.store
+                .delete_all(&layout::relation_parts(relation))
+                .await?;
         }
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-        let path = dir.join(VIEW_FILE);
-        let tmp = dir.join(format!(".{VIEW_FILE}.tmp"));
-        std::fs::write(&tmp, sql).map_err(|e| EngineError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| EngineError::io(&path, e))?;
+        // A put is whole: a reader sees the old SQL or the new.
+        self.store
+            .write_text(&layout::view_file_parts(relation), sql)
+            .await?;
         self.register_provider(relation, df.into_view())
     }
 
-    /// Drops a table or view from disk and from the session.
-    pub fn drop_relation(&self, relation: &Relation) -> Result<()> {
-        let dir = self.relation_dir(relation);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
-        }
+    /// Drops a table or view from storage and from the session.
+    pub async fn drop_relation(&self, relation: &Relation) -> Result<()> {
+        self.store
+            .delete_all(&layout::relation_parts(relation))
+            .await?;
         self.forget(relation)
     }
 
@@ -894,8 +914,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let warehouse = Warehouse::open(dir.path(), "main").await.expect("open");
         let relation = Relation::new("gold", "t");
-        std::fs::create_dir_all(warehouse.relation_dir(&relation).join("_delta_log"))
-            .expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("gold/t/_delta_log")).expect("mkdir");
         let df = warehouse.sql("select 1 as x").await.expect("sql");
         let rows = warehouse
             .write(&relation, df, WriteMode::Replace)

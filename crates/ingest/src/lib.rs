@@ -1,6 +1,8 @@
 //! Landing → bronze, exactly once.
 //!
-//! Every file dropped into the landing folder is loaded into the bronze Delta table of its
+//! The landing area is a local folder or an object-store prefix (`s3://bucket/prefix`: each new
+//! object is copied to a local staging folder, then loaded like a file). Every file dropped into
+//! it is loaded into the bronze Delta table of its
 //! entity (the file name without a trailing `_<number>`: `orders_0003.ndjson` → `bronze.orders`),
 //! with `_source_file`, `_ingested_at` and `_row_number` (the row's position in its file) added.
 //! CSV and JSON fields land as text (silver types them; nested JSON as JSON text); Parquet keeps
@@ -23,10 +25,11 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringBuilder, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
+use orderlake_engine::storage::Store;
 use orderlake_engine::warehouse::{Warehouse, WriteMode};
 use orderlake_landing::entity_of;
 use orderlake_project::spec::SchemaEvolution;
-use orderlake_project::{Project, Relation, sql_string};
+use orderlake_project::{Project, Relation, StorageLocation, sql_string};
 
 mod formats;
 mod loader;
@@ -136,32 +139,27 @@ impl IngestOptions {
 /// is refused (not the `--platform` asked for, a missing column), none is loaded.
 pub async fn ingest(
     warehouse: &Warehouse,
-    landing: &Path,
+    landing: impl Into<StorageLocation>,
     options: &IngestOptions,
     progress: &(dyn Fn(&FileReport) + Sync),
 ) -> Result<Vec<FileReport>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(landing)
-        .map_err(io_error(landing))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
+    let landing = Landing::open(landing.into()).await?;
     let done = logged_files(warehouse).await?;
     let mut reports = Vec::new();
     let mut pending = Vec::new();
     let mut problems = Vec::new();
-    for path in files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for LandingFile {
+        name,
+        size,
+        modified,
+    } in landing.files().await?
+    {
         if name.starts_with('_') || name.starts_with('.') {
             continue;
         }
         let Some(named_entity) = entity_of(&name) else {
             continue;
         };
-        let (size, modified) = fingerprint(&path)?;
         if let Some(entity) = done.get(&(name.clone(), size, modified)) {
             reports.push(FileReport {
                 file: name,
@@ -175,6 +173,7 @@ pub async fn ingest(
             });
             continue;
         }
+        let path = landing.local_copy(&name).await?;
         let mut refusals = Vec::new();
         let (entity, platform_export) =
             recognise_file(&path, &name, named_entity, options.platform, &mut refusals)?;
@@ -224,7 +223,7 @@ pub async fn ingest(
         let quarantine = Relation::new(options.bronze_schema.clone(), QUARANTINE);
         // Rows a crashed earlier attempt left behind are removed before loading again.
         for relation in [&bronze, &quarantine] {
-            if warehouse.kind_of(relation).is_some() {
+            if warehouse.kind_of(relation).await?.is_some() {
                 warehouse
                     .delete_where(relation, &format!("_source_file = {}", sql_string(&name)))
                     .await?;
@@ -286,6 +285,90 @@ pub async fn ingest(
     // In name order, as the files were taken, whether skipped or loaded.
     reports.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(reports)
+}
+
+/// The landing area: a folder, or an object-store prefix whose new objects are copied to a
+/// local staging folder (removed with it) before they are read.
+enum Landing {
+    Folder(PathBuf),
+    Objects {
+        store: Box<Store>,
+        staging: tempfile::TempDir,
+    },
+}
+
+/// A file in the landing area: its name, size and modification time (µs since the epoch).
+struct LandingFile {
+    name: String,
+    size: u64,
+    modified: i64,
+}
+
+impl Landing {
+    async fn open(location: StorageLocation) -> Result<Landing> {
+        match location {
+            StorageLocation::Folder(path) => Ok(Landing::Folder(path)),
+            other => {
+                let store = Store::open(&other).await?;
+                let staging = tempfile::Builder::new()
+                    .prefix("orderlake-landing-")
+                    .tempdir()
+                    .map_err(io_error(&std::env::temp_dir()))?;
+                Ok(Landing::Objects {
+                    store: Box::new(store),
+                    staging,
+                })
+            }
+        }
+    }
+
+    /// The files directly in the landing area, in name order.
+    async fn files(&self) -> Result<Vec<LandingFile>> {
+        let mut files = match self {
+            Landing::Folder(dir) => {
+                let mut files = Vec::new();
+                for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+                    let Ok(entry) = entry else { continue };
+                    let path = entry.path();
+                    if !path.is_file() {
+                        continue;
+                    }
+                    let (size, modified) = fingerprint(&path)?;
+                    files.push(LandingFile {
+                        name: entry.file_name().to_string_lossy().into_owned(),
+                        size,
+                        modified,
+                    });
+                }
+                files
+            }
+            Landing::Objects { store, .. } => store
+                .list(&[])
+                .await?
+                .files
+                .into_iter()
+                .map(|(name, size, modified)| LandingFile {
+                    name,
+                    size,
+                    modified: modified.timestamp_micros(),
+                })
+                .collect(),
+        };
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// A local file with the content of landing file `name` (the file itself in a folder).
+    async fn local_copy(&self, name: &str) -> Result<PathBuf> {
+        match self {
+            Landing::Folder(dir) => Ok(dir.join(name)),
+            Landing::Objects { store, staging } => {
+                let path = staging.path().join(name);
+                store.download(&[name], &path).await?;
+                Ok(path)
+            }
+        }
+    }
 }
 
 /// A new landing file, recognised and checked, waiting to be loaded.
@@ -389,6 +472,8 @@ mod tests {
         assert!(
             warehouse
                 .kind_of(&Relation::new("bronze", "notes"))
+                .await
+                .expect("kind")
                 .is_none()
         );
         let options = IngestOptions {
@@ -416,6 +501,8 @@ mod tests {
         assert!(
             warehouse
                 .kind_of(&Relation::new("bronze", "olist_orders_dataset"))
+                .await
+                .expect("kind")
                 .is_none()
         );
     }

@@ -24,7 +24,7 @@ pub(crate) async fn logged_files(
     warehouse: &Warehouse,
 ) -> Result<BTreeMap<(String, u64, i64), String>> {
     let log = log_relation();
-    if warehouse.kind_of(&log).is_none() {
+    if warehouse.kind_of(&log).await?.is_none() {
         return Ok(BTreeMap::new());
     }
     let batches = warehouse

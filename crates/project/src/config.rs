@@ -5,12 +5,13 @@
 //! the `{{ config(...) }}` call in the node's own SQL. Later wins, except `tags`, which add up.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::error::{ProjectError, Result};
+use crate::location::StorageLocation;
 
 /// The parsed `dbt_project.yml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +90,7 @@ impl ProjectFile {
 pub struct Target {
     pub name: String,
     pub schema: String,
-    pub warehouse: PathBuf,
+    pub warehouse: StorageLocation,
     pub threads: usize,
     /// What a user should know about how the target was chosen (a `profiles.yml` written for
     /// another adapter), said once per command.
@@ -102,7 +103,8 @@ struct ProfileOutput {
     /// its schema and threads, but its `path` is that adapter's file, not a warehouse folder.
     #[serde(default, rename = "type")]
     adapter: Option<String>,
-    #[serde(default)]
+    /// The warehouse: a folder (relative to the project) or `s3://bucket/prefix`.
+    #[serde(default, alias = "warehouse")]
     path: Option<String>,
     #[serde(default)]
     schema: Option<String>,
@@ -125,7 +127,7 @@ impl Target {
         let mut target = Target {
             name: target_name.unwrap_or("dev").to_string(),
             schema: "main".to_string(),
-            warehouse: root.join("warehouse"),
+            warehouse: StorageLocation::Folder(root.join("warehouse")),
             threads: 4,
             notice: None,
         };
@@ -171,8 +173,12 @@ impl Target {
         target.name = name;
         match (&output.path, ours(output)) {
             (Some(p), true) => {
-                let p = PathBuf::from(p);
-                target.warehouse = if p.is_absolute() { p } else { root.join(p) };
+                target.warehouse = StorageLocation::parse(p, root).map_err(|e| {
+                    ProjectError::invalid(
+                        &path,
+                        format!("output '{}' of profile '{profile_name}': {e}", target.name),
+                    )
+                })?;
             }
             (_, true) => {}
             (_, false) => {
@@ -182,7 +188,7 @@ impl Target {
                      chooses another folder)",
                     target.name,
                     output.adapter.as_deref().unwrap_or_default(),
-                    target.warehouse.display()
+                    target.warehouse
                 ));
             }
         }
@@ -419,17 +425,23 @@ fn level_configs(map: &serde_yaml::Mapping) -> serde_json::Map<String, Json> {
 mod tests {
     use super::*;
 
+    fn folder(path: &str) -> StorageLocation {
+        StorageLocation::Folder(std::path::PathBuf::from(path))
+    }
+
     fn resolved(profiles: &str, target: Option<&str>) -> Target {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("profiles.yml"), profiles).expect("write");
         // dbt-duckdb's database file exists: it must not be taken for a warehouse folder.
         std::fs::write(dir.path().join("shop.duckdb"), "").expect("write");
         let mut target = Target::resolve(dir.path(), Some("shop"), target).expect("resolve");
-        target.warehouse = target
-            .warehouse
-            .strip_prefix(dir.path())
-            .expect("inside")
-            .to_path_buf();
+        let folder = target.warehouse.as_folder().expect("a folder");
+        target.warehouse = StorageLocation::Folder(
+            folder
+                .strip_prefix(dir.path())
+                .expect("inside")
+                .to_path_buf(),
+        );
         target
     }
 
@@ -437,7 +449,7 @@ mod tests {
     fn another_adapters_profile_keeps_schema_and_threads_but_not_its_file() {
         let duckdb = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: shop.duckdb\n      schema: analytics\n      threads: 2\n";
         let target = resolved(duckdb, None);
-        assert_eq!(target.warehouse, PathBuf::from("warehouse"));
+        assert_eq!(target.warehouse, folder("warehouse"));
         assert_eq!((target.schema.as_str(), target.threads), ("analytics", 2));
         let notice = target.notice.expect("a notice");
         assert!(
@@ -451,13 +463,13 @@ mod tests {
         let target = resolved(&both, None);
         assert_eq!(
             (target.name.as_str(), target.warehouse, target.notice),
-            ("lake", PathBuf::from("lake"), None)
+            ("lake", folder("lake"), None)
         );
         // Naming the other adapter's target still gets the notice, not its file.
         assert!(resolved(&both, Some("dev")).notice.is_some());
         // No `type` at all: an orderlake profile, as before.
         let plain = "shop:\n  outputs:\n    dev:\n      path: wh\n";
-        assert_eq!(resolved(plain, None).warehouse, PathBuf::from("wh"));
+        assert_eq!(resolved(plain, None).warehouse, folder("wh"));
     }
 
     #[test]

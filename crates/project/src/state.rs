@@ -21,7 +21,7 @@ pub struct State {
     /// Unique id to the status of its last result (`success`, `error`, `fail`, `warn`, ...).
     pub results: BTreeMap<String, String>,
     /// Where that run's warehouse is, when orderlake wrote the manifest.
-    pub warehouse: Option<PathBuf>,
+    pub warehouse: Option<crate::StorageLocation>,
 }
 
 impl State {
@@ -65,7 +65,7 @@ impl State {
             state.warehouse = manifest
                 .pointer("/metadata/orderlake_warehouse")
                 .and_then(Json::as_str)
-                .map(PathBuf::from);
+                .and_then(|w| crate::StorageLocation::parse(w, dir).ok());
         }
         if let Some(results) = results
             && let Some(items) = results.get("results").and_then(Json::as_array)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("warehouse {0}: {1}")]
-    Warehouse(PathBuf, String),
+    Warehouse(orderlake_project::StorageLocation, String),
     #[error("{0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("cannot listen on {addr}: {source}")]

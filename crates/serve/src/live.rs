@@ -4,12 +4,12 @@
 //! A query holds the snapshot it started on (`Arc<Snapshot>`), so a refresh never changes the
 //! data under a running query; the old snapshot goes away with its last reader.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use orderlake_engine::{RelationKind, Warehouse, layout};
+use orderlake_engine::layout::{self, Fingerprint};
+use orderlake_engine::storage::Store;
+use orderlake_engine::{RelationKind, Warehouse};
 use orderlake_project::Project;
 
 use crate::error::{Result, ServeError};
@@ -41,20 +41,23 @@ pub struct Live {
     project: Arc<Project>,
     current: RwLock<Arc<Snapshot>>,
     fingerprint: std::sync::Mutex<Fingerprint>,
+    /// Where the warehouse is, listed on each refresh.
+    store: Store,
 }
-
-/// What changes on disk when any table or view changes: each relation's newest log entry.
-type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
 impl Live {
     /// Opens the project's warehouse.
     pub async fn open(project: Arc<Project>) -> Result<Arc<Live>> {
-        let fingerprint = fingerprint(&project.target.warehouse);
+        let store = Store::open(&project.target.warehouse)
+            .await
+            .map_err(|e| warehouse_error(&project, &e))?;
+        let fingerprint = fingerprint(&store).await;
         let snapshot = open_snapshot(&project, 1).await?;
         Ok(Arc::new(Live {
             project,
             current: RwLock::new(Arc::new(snapshot)),
             fingerprint: std::sync::Mutex::new(fingerprint),
+            store,
         }))
     }
 
@@ -73,7 +76,7 @@ impl Live {
     /// Opens a new snapshot when anything in the warehouse folder changed since the last one.
     /// Returns whether it did.
     pub async fn refresh(&self) -> Result<bool> {
-        let now = fingerprint(&self.project.target.warehouse);
+        let now = fingerprint(&self.store).await;
         {
             let last = self.fingerprint.lock().unwrap_or_else(|p| p.into_inner());
             if *last == now {
@@ -89,22 +92,29 @@ impl Live {
     }
 }
 
+fn warehouse_error(project: &Project, e: &orderlake_engine::EngineError) -> ServeError {
+    ServeError::Warehouse(
+        project.target.warehouse.clone(),
+        orderlake_engine::report(e),
+    )
+}
+
 async fn open_snapshot(project: &Project, version: u64) -> Result<Snapshot> {
-    let root = &project.target.warehouse;
     let warehouse = orderlake_engine::invocation::open_warehouse(project)
         .await
-        .map_err(|e| ServeError::Warehouse(root.clone(), orderlake_engine::report(&e)))?;
+        .map_err(|e| warehouse_error(project, &e))?;
     let mut relations = Vec::new();
     let mut definitions = std::collections::HashMap::new();
     let stored = warehouse
         .list()
-        .map_err(|e| ServeError::Warehouse(root.clone(), e.to_string()))?;
+        .await
+        .map_err(|e| warehouse_error(project, &e))?;
     for r in stored {
         let Some(schema) = table_schema(&warehouse, &r.schema, &r.name).await else {
             continue;
         };
         if r.kind == RelationKind::View
-            && let Ok(sql) = std::fs::read_to_string(r.dir.join(layout::VIEW_FILE))
+            && let Ok(Some(sql)) = warehouse.view_sql(&r.relation()).await
         {
             definitions.insert((r.schema.clone(), r.name.clone()), sql);
         }
@@ -159,31 +169,8 @@ async fn table_schema(warehouse: &Warehouse, schema: &str, name: &str) -> Option
     Some(provider.schema())
 }
 
-fn fingerprint(root: &Path) -> Fingerprint {
-    let mut out = Vec::new();
-    // A warehouse that cannot be listed right now has no fingerprint: the next poll tries again.
-    for relation in layout::list(root).unwrap_or_default() {
-        match relation.kind {
-            RelationKind::Table => {
-                // The newest commit file names the table's version; its count changes on every commit.
-                let mut newest: Option<SystemTime> = None;
-                let mut count = 0u64;
-                if let Ok(entries) = std::fs::read_dir(relation.dir.join(layout::DELTA_LOG)) {
-                    for e in entries.flatten() {
-                        count += 1;
-                        if let Ok(modified) = e.metadata().and_then(|m| m.modified()) {
-                            newest = newest.max(Some(modified));
-                        }
-                    }
-                }
-                out.push((relation.dir, newest, count));
-            }
-            RelationKind::View => {
-                let view = relation.dir.join(layout::VIEW_FILE);
-                let modified = std::fs::metadata(&view).and_then(|m| m.modified()).ok();
-                out.push((relation.dir, modified, 0));
-            }
-        }
-    }
-    out
+/// The warehouse's fingerprint; one that cannot be listed right now has none (empty): the
+/// next poll tries again.
+async fn fingerprint(store: &Store) -> Fingerprint {
+    layout::fingerprint(store).await.unwrap_or_default()
 }

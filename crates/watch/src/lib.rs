@@ -24,7 +24,7 @@ use orderlake_engine::Warehouse;
 use orderlake_engine::invocation::{self, Command, Outcome, Request};
 use orderlake_engine::maintenance::{Maintained, MaintenancePolicy};
 use orderlake_ingest::{FileReport, IngestOptions, QUARANTINE};
-use orderlake_project::Project;
+use orderlake_project::{Project, StorageLocation};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,9 @@ pub type Result<T, E = WatchError> = std::result::Result<T, E>;
 /// Where to watch and how eagerly.
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
-    pub landing: PathBuf,
+    /// A folder (file events) or an object-store prefix (listed every [`OBJECT_STORE_POLL`]
+    /// unless `poll` says otherwise: a bucket sends no file events).
+    pub landing: StorageLocation,
     /// The schema of the bronze tables (`orderlake ingest --schema`).
     pub bronze_schema: String,
     /// How long the folder must be quiet before a micro-batch starts: a file being copied in
@@ -70,8 +72,11 @@ pub struct WatchOptions {
     pub maintenance: MaintenancePolicy,
 }
 
+/// How often an object-store landing prefix is listed when no `poll` is given.
+pub const OBJECT_STORE_POLL: Duration = Duration::from_secs(1);
+
 impl WatchOptions {
-    pub fn new(landing: impl Into<PathBuf>) -> Self {
+    pub fn new(landing: impl Into<StorageLocation>) -> Self {
         WatchOptions {
             landing: landing.into(),
             bronze_schema: IngestOptions::default().bronze_schema,
@@ -154,9 +159,11 @@ pub struct LiveLake {
 impl LiveLake {
     /// Opens the project's warehouse.
     pub async fn open(project: Arc<Project>, options: WatchOptions) -> Result<Self> {
-        if !options.landing.is_dir() {
+        if let Some(dir) = options.landing.as_folder()
+            && !dir.is_dir()
+        {
             return Err(WatchError::Landing {
-                path: options.landing.clone(),
+                path: dir.to_path_buf(),
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             });
         }
@@ -385,11 +392,15 @@ impl LiveLake {
         on_cycle(&first);
         let (tx, mut events) = mpsc::unbounded_channel::<()>();
         // Dropping the watcher stops the events; it lives as long as this loop.
-        let _watcher = match self.options.poll {
-            Some(_) => None,
-            None => Some(listen(&self.options.landing, tx, self.arrivals.clone())?),
+        let _watcher = match (self.options.poll, self.options.landing.as_folder()) {
+            (None, Some(dir)) => Some(listen(dir, tx, self.arrivals.clone())?),
+            _ => None,
         };
-        let rescan = self.options.poll.unwrap_or(self.options.rescan_every);
+        let rescan = match (self.options.poll, self.options.landing.as_folder()) {
+            (Some(poll), _) => poll,
+            (None, Some(_)) => self.options.rescan_every,
+            (None, None) => OBJECT_STORE_POLL,
+        };
         let mut maintained_at = Instant::now();
         loop {
             if maintained_at.elapsed() >= self.options.maintain_every {

@@ -8,6 +8,7 @@
 //! - `commerce`: the commerce schema on the real Olist export, checked the same way.
 //! - `desk`: the order desk's events reach silver and gold.
 //! - `serve`: the dashboard, docs and SQL endpoint with real clients.
+//! - `object_store`: the warehouse on an S3-compatible store (moto).
 
 mod util;
 
@@ -17,6 +18,7 @@ mod commerce_platforms;
 mod desk;
 mod errors;
 mod live;
+mod object_store;
 mod oms;
 mod packages;
 mod pipeline;

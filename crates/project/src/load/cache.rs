@@ -123,10 +123,7 @@ impl ParseCache {
         feed(options.vars.as_deref().unwrap_or_default());
         feed(&format!(
             "{}|{}|{}|{}",
-            target.name,
-            target.schema,
-            target.warehouse.display(),
-            target.threads
+            target.name, target.schema, target.warehouse, target.threads
         ));
         for stamp in &files {
             feed(&stamp.path.to_string_lossy());

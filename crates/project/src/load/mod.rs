@@ -35,7 +35,7 @@ pub struct LoadOptions {
     /// `--target`: the output of `profiles.yml` to use.
     pub target: Option<String>,
     /// `--warehouse`: where the Delta tables live.
-    pub warehouse: Option<PathBuf>,
+    pub warehouse: Option<crate::StorageLocation>,
     /// `--threads`.
     pub threads: Option<usize>,
     /// `--state`: the target folder of an earlier run.
