@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the client and browser tests drive, from Debian's packages and PyPI:
 # psql (postgresql-client), Debian's chromium, pgJDBC (with a JRE if the image has none),
-# psqlODBC with unixODBC, and a Python venv with psycopg, psycopg2, asyncpg, pg8000, pyodbc,
+# psqlODBC with unixODBC, moto's S3 server, Polars/DuckDB/Sail as Delta readers, and a Python venv with psycopg, psycopg2, asyncpg, pg8000, pyodbc,
 # SQLAlchemy, pandas, polars + ADBC, and DuckDB with its postgres extension as a wheel (DuckDB's
 # INSTALL cannot download here). Idempotent and quick when everything is there; CI runs it.
 set -euo pipefail
@@ -50,6 +50,16 @@ if ! "$MOTO_VENV/bin/python" -c "import moto.server, flask_cors" >/dev/null 2>&1
     "moto[s3,server]==5.2.5" "flask==3.1.3" "flask-cors==6.0.5"
 fi
 echo "== moto: $("$MOTO_VENV/bin/pip" show moto 2>/dev/null | grep ^Version)"
+# Other engines that read orderlake's Delta tables: Polars (delta-rs's Python reader), DuckDB
+# 1.5 with its delta extension as a wheel, and the Spark API on Sail (a Spark Connect server).
+READERS_VENV="${ORDERLAKE_READERS:-$HOME/.cache/orderlake/readers}"
+if ! "$READERS_VENV/bin/python" -c "import polars, deltalake, duckdb, duckdb_extension_delta, pyspark, pysail" >/dev/null 2>&1; then
+  echo "== readers venv $READERS_VENV: polars, deltalake, duckdb + delta, pysail + pyspark-client"
+  python3 -m venv "$READERS_VENV"
+  "$READERS_VENV/bin/pip" install -q --disable-pip-version-check \
+    "pysail==0.7.2" "pyspark-client==4.2.0" "deltalake==1.6.6" "polars==2.1.0" \
+    "duckdb==1.5.5" "duckdb-extension-delta==1.5.5" "pyarrow==26.0.1"
+fi
 echo "== test tools: $(psql --version | head -1); $(chromium --version 2>/dev/null | head -1); $(java -version 2>&1 | head -1); pgJDBC $(basename /usr/share/java/postgresql-[0-9]*.jar .jar); ODBC drivers: $(odbcinst -q -d | tr '\n' ' ')"
 echo "== superset: $("$SUPERSET_VENV/bin/pip" show apache-superset 2>/dev/null | grep ^Version)"
 echo "== python: $("$VENV/bin/python" -c "$PY_IMPORTS"'; print("psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__.split()[0], "asyncpg", asyncpg.__version__, "SQLAlchemy", sqlalchemy.__version__, "pandas", pandas.__version__, "polars", polars.__version__, "duckdb", duckdb.__version__)')"

@@ -473,6 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_puts_the_warehouse_on_s3_or_names_what_it_refuses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write =
+            |text: &str| std::fs::write(dir.path().join("profiles.yml"), text).expect("write");
+        write(
+            "shop:\n  outputs:\n    dev:\n      type: orderlake\n      warehouse: s3://lake/wh/\n",
+        );
+        let target = Target::resolve(dir.path(), Some("shop"), None).expect("resolve");
+        assert_eq!(target.warehouse.to_string(), "s3://lake/wh");
+        write("shop:\n  outputs:\n    dev:\n      type: orderlake\n      path: gs://lake/wh\n");
+        let err = Target::resolve(dir.path(), Some("shop"), None)
+            .expect_err("gs:// is refused")
+            .to_string();
+        assert!(
+            err.contains("profiles.yml") && err.contains("output 'dev'") && err.contains("gs://"),
+            "{err}"
+        );
+        assert!(!dir.path().join("gs:").exists());
+    }
+
+    #[test]
     fn tree_applies_by_folder_and_tags_accumulate() {
         let tree: serde_yaml::Value = serde_yaml::from_str(
             r#"

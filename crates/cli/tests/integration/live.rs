@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::util::{ok, oms_project, rows, scalar_f64};
 
 /// A background `orderlake` process, killed when dropped, whose stdout lines arrive on a channel.
-struct Background {
+pub(crate) struct Background {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -28,11 +28,21 @@ impl Drop for Background {
 
 impl Background {
     fn start(project: &Path, args: &[&str]) -> Background {
+        Self::start_with_env(project, args, &[])
+    }
+
+    /// [`Background::start`] with environment variables added.
+    pub(crate) fn start_with_env(
+        project: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Background {
         let mut child = Command::new(env!("CARGO_BIN_EXE_orderlake"))
             .arg("--project-dir")
             .arg(project)
             .args(args)
             .env_remove("ORDERLAKE_WAREHOUSE")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -64,7 +74,7 @@ impl Background {
 }
 
 /// The next micro-batch reported by `watch --json` that satisfies `wanted`.
-fn next_cycle(watch: &Background, wanted: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn next_cycle(watch: &Background, wanted: impl Fn(&Value) -> bool) -> Value {
     let line = watch.wait_for(Duration::from_secs(300), |line| {
         serde_json::from_str::<Value>(line).is_ok_and(|v| wanted(&v))
     });
@@ -73,7 +83,7 @@ fn next_cycle(watch: &Background, wanted: impl Fn(&Value) -> bool) -> Value {
     cycle
 }
 
-fn files_of(cycle: &Value) -> Vec<String> {
+pub(crate) fn files_of(cycle: &Value) -> Vec<String> {
     cycle["files"]
         .as_array()
         .map(|a| {
@@ -95,7 +105,7 @@ fn drop_files(landing: &Path, files: &[(&str, String)]) {
 }
 
 /// Waits until every file in `names` was ingested by some cycle.
-fn wait_for_files(watch: &Background, names: &[&str]) -> Vec<Value> {
+pub(crate) fn wait_for_files(watch: &Background, names: &[&str]) -> Vec<Value> {
     let mut seen: Vec<String> = Vec::new();
     let mut cycles = Vec::new();
     while !names.iter().all(|n| seen.iter().any(|s| s == n)) {
@@ -106,7 +116,13 @@ fn wait_for_files(watch: &Background, names: &[&str]) -> Vec<Value> {
     cycles
 }
 
-fn order_json(order: i64, customer: i64, location: i64, status: &str, updated_at: &str) -> String {
+pub(crate) fn order_json(
+    order: i64,
+    customer: i64,
+    location: i64,
+    status: &str,
+    updated_at: &str,
+) -> String {
     let billed = if status == "raised" {
         "null".to_string()
     } else {

@@ -188,6 +188,92 @@ fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
         "a second build on S3 changes nothing"
     );
 
+    // Other engines read the same tables, on disk and on the bucket: Polars, DuckDB (on disk)
+    // and the Spark API on Sail.
+    let readers = std::env::var_os("ORDERLAKE_READERS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/orderlake/readers"))
+        });
+    if let Some(python) = tool(
+        "python (delta readers)",
+        readers.map(|v| v.join("bin/python")),
+    ) {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/delta_readers.py");
+        let tables = ["gold/customer_metrics", "gold/sales_summary"];
+        let mut paths: Vec<String> = tables
+            .iter()
+            .map(|t| {
+                root.join("warehouse")
+                    .join(t)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        paths.extend(tables.iter().map(|t| format!("s3://lake/wh/{t}")));
+        let out = Command::new(python)
+            .arg(&script)
+            .args(&paths)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("run delta_readers.py");
+        assert!(
+            out.status.success(),
+            "delta_readers.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("delta_readers.py prints JSON");
+        let ours = json_rows(&ok_with(
+            &root,
+            &env,
+            &[
+                "sql",
+                "--format",
+                "json",
+                "select (select count(*) from gold.customer_metrics) as c1, \
+                 (select cast(round(sum(clv), 2) as double) from gold.customer_metrics) as s1, \
+                 (select count(*) from gold.sales_summary) as c2, \
+                 (select cast(round(sum(net_revenue), 2) as double) from gold.sales_summary) as s2",
+            ],
+        ));
+        let expected = [
+            (ours[0]["c1"].as_i64(), ours[0]["s1"].as_f64()),
+            (ours[0]["c2"].as_i64(), ours[0]["s2"].as_f64()),
+        ];
+        let mut checked = 0;
+        for (reader, figures) in read.as_object().expect("readers") {
+            for (path, got) in figures.as_object().expect("tables") {
+                let (count, sum) = expected[usize::from(path.contains("sales_summary"))];
+                assert_eq!(got["count"].as_i64(), count, "{reader} {path}");
+                let (got_sum, sum) = (got["sum"].as_f64().unwrap_or(f64::NAN), sum.unwrap_or(0.0));
+                assert!(
+                    (got_sum - sum).abs() < 0.01,
+                    "{reader} {path}: {got_sum} vs {sum}"
+                );
+                checked += 1;
+            }
+        }
+        // Polars and Sail read all four; DuckDB the two on disk.
+        assert_eq!(checked, 10, "{read}");
+    }
+
+    // Served from the bucket: the SQL endpoint answers the same figures.
+    if crate::serve::tool("psql", None).is_some() {
+        let server = crate::serve::start_with_env(&root, &on_s3, &env);
+        let served = crate::serve::psql_ok(
+            &server,
+            "select count(*), cast(round(sum(clv), 2) as varchar) from gold.customer_metrics",
+        );
+        let expected = format!(
+            "{} | {}",
+            local[0]["customers"],
+            local[0]["clv"].as_str().unwrap_or_default()
+        );
+        assert!(served.contains(&expected), "{served} (expected {expected})");
+    }
+
     // The landing area can be a prefix of the bucket too: each object is loaded once.
     for file in std::fs::read_dir(&landing).expect("landing") {
         let path = file.expect("entry").path();
@@ -257,6 +343,106 @@ fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
         .concat(),
     );
     assert!(out.join("index.html").exists());
+}
+
+/// `watch` on a landing prefix of a bucket (no file events there: it lists the prefix every
+/// second) and a warehouse on the same bucket: the history is caught up, then an order put
+/// into the bucket reaches silver and gold by itself.
+#[test]
+fn watch_lists_a_landing_prefix_on_s3_and_refreshes_gold() {
+    let Some(moto) = Moto::start("live") else {
+        return;
+    };
+    let env = moto.env();
+    let (dir, root) = oms_project();
+    let landing = dir.path().join("landing");
+    ok_with(
+        &root,
+        &env,
+        &[
+            "generate",
+            "--out",
+            landing.to_str().expect("utf-8"),
+            "--orders",
+            "200",
+            "--seed",
+            "5",
+        ],
+    );
+    let put = |path: &Path, name: &str| {
+        let status = Command::new("curl")
+            .args(["-sf", "-T"])
+            .arg(path)
+            .arg(format!("{}/live/landing/{name}", moto.endpoint))
+            .status()
+            .expect("curl");
+        assert!(status.success(), "uploading {name}");
+    };
+    for file in std::fs::read_dir(&landing).expect("landing") {
+        let path = file.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_string();
+        put(&path, &name);
+    }
+    let on_s3 = ["--warehouse", "s3://live/wh"];
+    let watch = crate::live::Background::start_with_env(
+        &root,
+        &[
+            &[
+                "watch",
+                "--landing",
+                "s3://live/landing",
+                "--json",
+                "--debounce-ms",
+                "200",
+            ][..],
+            &on_s3,
+        ]
+        .concat(),
+        &env,
+    );
+    let start = crate::live::next_cycle(&watch, |c| c["trigger"] == "start");
+    assert!(
+        crate::live::files_of(&start).len() >= 10,
+        "the catch-up loads the history: {start}"
+    );
+
+    let query = |sql: &str| {
+        json_rows(&ok_with(
+            &root,
+            &env,
+            &[&["sql", "--format", "json", sql][..], &on_s3].concat(),
+        ))
+    };
+    let customer =
+        query("select customer_id, location_id from silver.customers order by customer_id limit 1");
+    let order = 900_001;
+    let new_order = dir.path().join("orders_0900.ndjson");
+    std::fs::write(
+        &new_order,
+        crate::live::order_json(
+            order,
+            customer[0]["customer_id"].as_i64().expect("customer"),
+            customer[0]["location_id"].as_i64().expect("location"),
+            "raised",
+            "2024-03-10 10:00:00",
+        ),
+    )
+    .expect("write");
+    put(&new_order, "orders_0900.ndjson");
+    let cycles = crate::live::wait_for_files(&watch, &["orders_0900.ndjson"]);
+    assert!(
+        cycles.iter().all(|c| c["trigger"] == "rescan"),
+        "the listing found it (a bucket has no file events): {cycles:?}"
+    );
+    let found = query(&format!(
+        "select (select count(*) from silver.orders where order_id = {order}) as silver, \
+         (select count(*) from _orderlake.ingest_log where file = 'orders_0900.ndjson') as logged"
+    ));
+    assert_eq!(found, vec![serde_json::json!({"silver": 1, "logged": 1})]);
 }
 
 /// `--warehouse` with a scheme orderlake does not serve is refused by name, and no local

@@ -44,11 +44,17 @@ fn start(project: &Path) -> Server {
 
 /// `orderlake serve` on free ports with the test user, plus `extra` arguments.
 pub(crate) fn start_with(project: &Path, extra: &[&str]) -> Server {
+    start_with_env(project, extra, &[])
+}
+
+/// [`start_with`] with environment variables added (the S3 settings of a warehouse on a bucket).
+pub(crate) fn start_with_env(project: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderlake"))
         .arg("--project-dir")
         .arg(project)
         .args(["serve", "--http", "127.0.0.1:0", "--pg", "127.0.0.1:0"])
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args([
             "--pg-user",
             &format!("{USER}:{PASSWORD}"),
