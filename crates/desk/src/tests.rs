@@ -567,19 +567,15 @@ fn the_ledger_is_append_only() {
 #[test]
 fn product_history_answers_as_of_questions() {
     let mut w = world();
+    let product = w.product;
+    let as_of = |desk: &Desk, at: &str| desk.product_as_of(product, at).unwrap();
     let before = now();
     std::thread::sleep(std::time::Duration::from_millis(5));
     w.desk
         .change_price(&w.manager, w.product, Some(1_200), None)
         .unwrap();
-    assert_eq!(
-        w.desk.product_as_of(w.product, &before).unwrap(),
-        Some((1_000, 600, 100))
-    );
-    assert_eq!(
-        w.desk.product_as_of(w.product, &now()).unwrap(),
-        Some((1_200, 600, 100))
-    );
+    assert_eq!(as_of(&w.desk, &before), Some((1_000, 600, 100)));
+    assert_eq!(as_of(&w.desk, &now()), Some((1_200, 600, 100)));
 
     // Stock as of a moment comes from the movements: a sale and a return after `priced` do not
     // change what `priced` answers.
@@ -604,22 +600,11 @@ fn product_history_answers_as_of_questions() {
     w.desk
         .return_units(&w.clerk, order, 1, 2, "damaged")
         .unwrap();
+    assert_eq!(as_of(&w.desk, &priced), Some((1_200, 600, 100)));
+    assert_eq!(as_of(&w.desk, &sold), Some((1_200, 600, 93)));
+    assert_eq!(as_of(&w.desk, &now()), Some((1_200, 600, 95)));
     assert_eq!(
-        w.desk.product_as_of(w.product, &priced).unwrap(),
-        Some((1_200, 600, 100))
-    );
-    assert_eq!(
-        w.desk.product_as_of(w.product, &sold).unwrap(),
-        Some((1_200, 600, 93))
-    );
-    assert_eq!(
-        w.desk.product_as_of(w.product, &now()).unwrap(),
-        Some((1_200, 600, 95))
-    );
-    assert_eq!(
-        w.desk
-            .product_as_of(w.product, "2000-01-01 00:00:00")
-            .unwrap(),
+        as_of(&w.desk, "2000-01-01 00:00:00"),
         None,
         "before the product existed"
     );

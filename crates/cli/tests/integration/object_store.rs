@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::serve::tool;
-use crate::util::{Run, oms_project};
+use crate::util::{Run, oms_project, orderlake_env};
 
 /// A moto S3 server with one bucket, for the length of a test.
 pub(crate) struct Moto {
@@ -65,6 +65,42 @@ impl Moto {
         Some(moto)
     }
 
+    /// Puts the local file `path` at `bucket/key` (a producer dropping a landing file).
+    pub(crate) fn put(&self, bucket: &str, key: &str, path: &Path) {
+        let status = Command::new("curl")
+            .args(["-sf", "-T"])
+            .arg(path)
+            .arg(format!("{}/{bucket}/{key}", self.endpoint))
+            .status()
+            .expect("curl");
+        assert!(status.success(), "uploading {key}");
+    }
+
+    /// Puts every file of the folder `dir` below `bucket/prefix/`.
+    pub(crate) fn put_folder(&self, bucket: &str, prefix: &str, dir: &Path) {
+        for file in std::fs::read_dir(dir).expect("folder") {
+            let path = file.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_string();
+            self.put(bucket, &format!("{prefix}/{name}"), &path);
+        }
+    }
+
+    /// The keys below `bucket/prefix`, as the S3 API lists them (XML).
+    pub(crate) fn listing(&self, bucket: &str, prefix: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-sf",
+                &format!("{}/{bucket}?prefix={prefix}", self.endpoint),
+            ])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The AWS settings a client of this server needs.
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -83,26 +119,8 @@ impl Drop for Moto {
     }
 }
 
-/// Runs orderlake with `env` added.
-fn orderlake_with(project: &Path, env: &[(&'static str, String)], args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_orderlake"))
-        .arg("--project-dir")
-        .arg(project)
-        .args(args)
-        .env_remove("ORDERLAKE_WAREHOUSE")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run orderlake");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 fn ok_with(project: &Path, env: &[(&'static str, String)], args: &[&str]) -> Run {
-    let run = orderlake_with(project, env, args);
+    let run = orderlake_env(project, env, args);
     assert_eq!(run.code, 0, "orderlake {args:?} failed:\n{}", run.all());
     run
 }
@@ -113,6 +131,37 @@ fn json_rows(run: &Run) -> Vec<serde_json::Value> {
         .as_array()
         .expect("rows")
         .clone()
+}
+
+/// The OMS project with generated landing files, and a moto bucket.
+struct OmsOnMoto {
+    moto: Moto,
+    env: Vec<(&'static str, String)>,
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    landing: PathBuf,
+}
+
+impl OmsOnMoto {
+    fn new(bucket: &str, orders: &str) -> Option<OmsOnMoto> {
+        let moto = Moto::start(bucket)?;
+        let env = moto.env();
+        let (dir, root) = oms_project();
+        let landing = dir.path().join("landing");
+        let out = landing.to_str().expect("utf-8");
+        ok_with(
+            &root,
+            &env,
+            &["generate", "--out", out, "--orders", orders, "--seed", "11"],
+        );
+        Some(OmsOnMoto {
+            moto,
+            env,
+            dir,
+            root,
+            landing,
+        })
+    }
 }
 
 const GOLD_FIGURES: &str = "select (select count(*) from gold.customer_metrics) as customers, \
@@ -126,20 +175,17 @@ const GOLD_FIGURES: &str = "select (select count(*) from gold.customer_metrics) 
 /// `docs generate` all work on the bucket, and nothing is written to a local `s3:` folder.
 #[test]
 fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
-    let Some(moto) = Moto::start("lake") else {
+    let Some(oms) = OmsOnMoto::new("lake", "300") else {
         return;
     };
-    let env = moto.env();
-    let (dir, root) = oms_project();
-    let landing = dir.path().join("landing");
+    let OmsOnMoto {
+        moto,
+        env,
+        dir,
+        root,
+        landing,
+    } = oms;
     let landing_s = landing.to_str().expect("utf-8");
-    ok_with(
-        &root,
-        &env,
-        &[
-            "generate", "--out", landing_s, "--orders", "300", "--seed", "11",
-        ],
-    );
     let vars = "{as_of_date: '2024-06-29'}";
     let on_s3 = ["--warehouse", "s3://lake/wh"];
     for args in [
@@ -163,17 +209,7 @@ fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
     assert!(!root.join("s3:").exists() && !Path::new("s3:").exists());
 
     // Tables are Delta on the bucket: a commit log per table, listed over the S3 API.
-    let listing = Command::new("curl")
-        .args([
-            "-sf",
-            &format!(
-                "{}/lake?prefix=wh/gold/customer_metrics/_delta_log/",
-                moto.endpoint
-            ),
-        ])
-        .output()
-        .expect("curl");
-    let listing = String::from_utf8_lossy(&listing.stdout);
+    let listing = moto.listing("lake", "wh/gold/customer_metrics/_delta_log/");
     assert!(listing.contains("00000000000000000000.json"), "{listing}");
 
     // A second build (incremental models merge, snapshots compare) changes nothing.
@@ -275,21 +311,7 @@ fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
     }
 
     // The landing area can be a prefix of the bucket too: each object is loaded once.
-    for file in std::fs::read_dir(&landing).expect("landing") {
-        let path = file.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_string();
-        let put = Command::new("curl")
-            .args(["-sf", "-T"])
-            .arg(&path)
-            .arg(format!("{}/lake/landing/{name}", moto.endpoint))
-            .status()
-            .expect("curl");
-        assert!(put.success(), "uploading {name}");
-    }
+    moto.put_folder("lake", "landing", &landing);
     let from_bucket = ["--warehouse", "s3://lake/wh2"];
     let first = ok_with(
         &root,
@@ -350,43 +372,17 @@ fn the_oms_lakehouse_on_s3_equals_the_one_on_disk() {
 /// into the bucket reaches silver and gold by itself.
 #[test]
 fn watch_lists_a_landing_prefix_on_s3_and_refreshes_gold() {
-    let Some(moto) = Moto::start("live") else {
+    let Some(oms) = OmsOnMoto::new("live", "200") else {
         return;
     };
-    let env = moto.env();
-    let (dir, root) = oms_project();
-    let landing = dir.path().join("landing");
-    ok_with(
-        &root,
-        &env,
-        &[
-            "generate",
-            "--out",
-            landing.to_str().expect("utf-8"),
-            "--orders",
-            "200",
-            "--seed",
-            "5",
-        ],
-    );
-    let put = |path: &Path, name: &str| {
-        let status = Command::new("curl")
-            .args(["-sf", "-T"])
-            .arg(path)
-            .arg(format!("{}/live/landing/{name}", moto.endpoint))
-            .status()
-            .expect("curl");
-        assert!(status.success(), "uploading {name}");
-    };
-    for file in std::fs::read_dir(&landing).expect("landing") {
-        let path = file.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_string();
-        put(&path, &name);
-    }
+    let OmsOnMoto {
+        moto,
+        env,
+        dir,
+        root,
+        landing,
+    } = oms;
+    moto.put_folder("live", "landing", &landing);
     let on_s3 = ["--warehouse", "s3://live/wh"];
     let watch = crate::live::Background::start_with_env(
         &root,
@@ -432,7 +428,7 @@ fn watch_lists_a_landing_prefix_on_s3_and_refreshes_gold() {
         ),
     )
     .expect("write");
-    put(&new_order, "orders_0900.ndjson");
+    moto.put("live", "landing/orders_0900.ndjson", &new_order);
     let cycles = crate::live::wait_for_files(&watch, &["orders_0900.ndjson"]);
     assert!(
         cycles.iter().all(|c| c["trigger"] == "rescan"),
@@ -455,7 +451,7 @@ fn an_unsupported_warehouse_url_is_refused_by_name() {
         "abfss://c@acct.dfs.core.windows.net/wh",
         "https://example.com/wh",
     ] {
-        let run = orderlake_with(&root, &[], &["--warehouse", url, "sql", "select 1"]);
+        let run = orderlake_env(&root, &[], &["--warehouse", url, "sql", "select 1"]);
         assert_ne!(run.code, 0, "{url}: {}", run.all());
         let scheme = url.split("://").next().unwrap_or_default();
         assert!(
@@ -489,7 +485,7 @@ fn an_unreachable_store_is_named_with_its_endpoint() {
         ("AWS_MAX_RETRIES", "0".to_string()),
     ];
     let started = Instant::now();
-    let run = orderlake_with(
+    let run = orderlake_env(
         &root,
         &env,
         &["--warehouse", "s3://lake/wh", "sql", "select 1"],
@@ -568,14 +564,7 @@ fn two_builds_racing_on_s3_lose_no_commit() {
         "every append of both builds is there"
     );
     // One log entry per commit, numbered without a gap: 0 created the table, then one per append.
-    let listing = Command::new("curl")
-        .args([
-            "-sf",
-            &format!("{}/race?prefix=wh/main/appended/_delta_log/", moto.endpoint),
-        ])
-        .output()
-        .expect("curl");
-    let listing = String::from_utf8_lossy(&listing.stdout);
+    let listing = moto.listing("race", "wh/main/appended/_delta_log/");
     let commits = (0..=2 * EACH)
         .filter(|v| listing.contains(&format!("{v:020}.json")))
         .count() as i64;

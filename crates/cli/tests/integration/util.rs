@@ -18,11 +18,17 @@ impl Run {
 }
 
 pub fn orderlake(project: &Path, args: &[&str]) -> Run {
+    orderlake_env(project, &[], args)
+}
+
+/// [`orderlake`] with environment variables added (e.g. the S3 settings of a bucket).
+pub fn orderlake_env(project: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
     let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_orderlake"))
         .arg("--project-dir")
         .arg(project)
         .args(args)
         .env_remove("ORDERLAKE_WAREHOUSE")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("NO_COLOR", "1")
         .output()
         .expect("run orderlake");
