@@ -59,7 +59,11 @@ impl Store {
                         builder = builder.with_config(key, value);
                     }
                 }
-                let store = builder.build().map_err(|e| storage_error(location, e))?;
+                let store = builder.build().map_err(|e| EngineError::Storage {
+                    location: location.to_string(),
+                    endpoint: endpoint_of(location, &options),
+                    source: Box::new(e),
+                })?;
                 let prefix = ObjectPath::from(url.path().trim_start_matches('/'));
                 let objects: Arc<dyn ObjectStore> =
                     Arc::new(object_store::prefix::PrefixStore::new(store, prefix));
@@ -78,8 +82,14 @@ impl Store {
     fn open_folder(path: &Path) -> Result<Store> {
         std::fs::create_dir_all(path).map_err(|e| EngineError::io(path, e))?;
         let root = path.canonicalize().map_err(|e| EngineError::io(path, e))?;
-        let objects = object_store::local::LocalFileSystem::new_with_prefix(&root)
-            .map_err(|e| storage_error(&StorageLocation::Folder(root.clone()), e))?;
+        let objects =
+            object_store::local::LocalFileSystem::new_with_prefix(&root).map_err(|e| {
+                EngineError::Storage {
+                    location: root.display().to_string(),
+                    endpoint: None,
+                    source: Box::new(e),
+                }
+            })?;
         let root_url = url::Url::from_directory_path(&root).map_err(|()| {
             EngineError::Warehouse(format!("{} is not an absolute folder", root.display()))
         })?;
@@ -243,7 +253,7 @@ impl Store {
     fn error(&self, parts: &[&str], source: object_store::Error) -> EngineError {
         EngineError::Storage {
             location: self.describe(parts),
-            endpoint: endpoint_of(&self.location),
+            endpoint: endpoint_of(&self.location, &self.options),
             source: Box::new(source),
         }
     }
@@ -253,42 +263,34 @@ fn object_path(parts: &[&str]) -> ObjectPath {
     ObjectPath::from_iter(parts.iter().copied())
 }
 
-fn storage_error(location: &StorageLocation, source: object_store::Error) -> EngineError {
-    EngineError::Storage {
-        location: location.to_string(),
-        endpoint: endpoint_of(location),
-        source: Box::new(source),
+/// The S3 endpoint a location is reached at, for messages (`None` for a folder).
+fn endpoint_of(location: &StorageLocation, options: &HashMap<String, String>) -> Option<String> {
+    match location {
+        StorageLocation::Folder(_) => None,
+        StorageLocation::S3(_) => Some(
+            endpoint(options)
+                .unwrap_or("AWS S3 (no AWS_ENDPOINT_URL)")
+                .to_string(),
+        ),
     }
 }
 
-/// The S3 endpoint a location is reached at (for messages), if it is not AWS's default.
-fn endpoint_of(location: &StorageLocation) -> Option<String> {
-    match location {
-        StorageLocation::Folder(_) => None,
-        StorageLocation::S3(_) => {
-            let options = s3_options();
-            Some(
-                options
-                    .get("AWS_ENDPOINT_URL")
-                    .or_else(|| options.get("AWS_ENDPOINT"))
-                    .cloned()
-                    .unwrap_or_else(|| "AWS S3".to_string()),
-            )
-        }
-    }
+/// The endpoint the S3 settings name, if any.
+fn endpoint(options: &HashMap<String, String>) -> Option<&str> {
+    options
+        .get("AWS_ENDPOINT_URL")
+        .or_else(|| options.get("AWS_ENDPOINT"))
+        .map(String::as_str)
 }
 
 /// The S3 settings from the environment (every `AWS_*` variable), with plain HTTP allowed
 /// for an `http://` endpoint (a local S3-compatible server).
-pub fn s3_options() -> HashMap<String, String> {
+fn s3_options() -> HashMap<String, String> {
     let mut options: HashMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("AWS_"))
         .collect();
-    let endpoint = options
-        .get("AWS_ENDPOINT_URL")
-        .or_else(|| options.get("AWS_ENDPOINT"))
-        .cloned();
-    if endpoint.is_some_and(|e| e.starts_with("http://")) && !options.contains_key("AWS_ALLOW_HTTP")
+    if endpoint(&options).is_some_and(|e| e.starts_with("http://"))
+        && !options.contains_key("AWS_ALLOW_HTTP")
     {
         options.insert("AWS_ALLOW_HTTP".into(), "true".into());
     }
