@@ -111,19 +111,6 @@ impl StorageLocation {
             StorageLocation::S3(_) => None,
         }
     }
-
-    /// This location with `part` appended (a sub-folder or sub-prefix).
-    pub fn join(&self, part: &str) -> StorageLocation {
-        match self {
-            StorageLocation::Folder(path) => StorageLocation::Folder(path.join(part)),
-            StorageLocation::S3(url) => {
-                let mut url = url.clone();
-                let path = format!("{}/{}", url.path().trim_end_matches('/'), part);
-                url.set_path(&path);
-                StorageLocation::S3(url)
-            }
-        }
-    }
 }
 
 impl From<&Path> for StorageLocation {
@@ -204,14 +191,7 @@ mod tests {
             parse("s3a://lake/wh").unwrap(),
             parse("s3://lake/wh").unwrap()
         );
-        assert_eq!(
-            parse("s3://lake/wh").unwrap().join("gold").to_string(),
-            "s3://lake/wh/gold"
-        );
-        assert_eq!(
-            parse("s3://lake").unwrap().join("gold").to_string(),
-            "s3://lake/gold"
-        );
+        assert_eq!(parse("s3://lake/").unwrap().to_string(), "s3://lake");
         assert!(matches!(
             parse("s3:///wh"),
             Err(LocationError::Invalid { .. })
