@@ -1,5 +1,6 @@
 //! `orderlake`: build, test and query an order lakehouse from a dbt-style project.
 
+mod cluster;
 mod demo;
 mod desk;
 mod lake;
@@ -61,6 +62,10 @@ struct GlobalArgs {
     /// (AWS_* settings; default: <project>/warehouse, or profiles.yml's path).
     #[arg(long, global = true, env = "ORDERLAKE_WAREHOUSE", value_parser = storage_location)]
     warehouse: Option<orderlake_project::StorageLocation>,
+    /// Where model queries run: local (this process) or ballista://host:port, a Ballista
+    /// scheduler whose executors read the warehouse (default: profiles.yml's engine, or local).
+    #[arg(long, global = true, env = "ORDERLAKE_ENGINE", value_parser = compute)]
+    engine: Option<orderlake_project::Compute>,
     /// How many nodes run at once.
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -229,6 +234,8 @@ enum Command {
     Desk(desk::DeskArgs),
     /// Serve the dashboard, the docs site and the read-only PostgreSQL-wire SQL endpoint.
     Serve(serve::ServeArgs),
+    /// The nodes of an Apache Ballista cluster that runs model queries (--engine ballista://…).
+    Cluster(cluster::ClusterArgs),
     /// The docs site with the lineage graph.
     Docs {
         #[command(subcommand)]
@@ -287,12 +294,18 @@ fn storage_location(text: &str) -> std::result::Result<orderlake_project::Storag
     orderlake_project::StorageLocation::parse(text, &here).map_err(|e| e.to_string())
 }
 
+/// `--engine`: `local` or a Ballista scheduler's address.
+fn compute(text: &str) -> std::result::Result<orderlake_project::Compute, String> {
+    orderlake_project::Compute::parse(text).map_err(|e| e.to_string())
+}
+
 /// [`load_project`] with `--state` (the commands that select: build, run, test, ls, compile).
 fn load_project_with_state(global: &GlobalArgs, state: Option<&Path>) -> Result<Project> {
     let options = LoadOptions {
         vars: global.vars.clone(),
         target: global.target.clone(),
         warehouse: global.warehouse.clone(),
+        compute: global.engine.clone(),
         threads: global.threads,
         state: state.map(absolute),
         no_partial_parse: global.no_partial_parse,
@@ -361,7 +374,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Sql { query, format } => {
             let project = load_project(&global)?;
             let warehouse = open_warehouse(&project).await?;
-            let batches = warehouse.sql(&query).await?.collect().await?;
+            let batches = warehouse.sql_on_engine(&query).await?.collect().await?;
             print!(
                 "{}",
                 ensure_newline(format_batches(&batches, format.into())?)
@@ -379,6 +392,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Desk(args) => desk::run(args).await,
         Command::Serve(args) => serve::serve(&global, &args).await,
         Command::Docs { command } => serve::docs(&global, &command).await,
+        Command::Cluster(args) => cluster::run(args).await,
     }
 }
 
@@ -415,12 +429,25 @@ async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Re
         &plan.selected,
         &plan.options,
     ));
-    let outcome = invocation::execute(project.clone(), warehouse, &plan, reporter.clone()).await?;
+    let outcome =
+        invocation::execute(project.clone(), warehouse.clone(), &plan, reporter.clone()).await?;
     reporter.finish();
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
     report::summary(&project, &outcome.results, outcome.elapsed_seconds);
+    if let Some(cluster) = warehouse.cluster() {
+        println!(
+            "{} model quer{} ran on the Ballista cluster at {}",
+            cluster.queries_run(),
+            if cluster.queries_run() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            cluster.address()
+        );
+    }
     Ok(if outcome.failed() {
         ExitCode::from(1)
     } else {

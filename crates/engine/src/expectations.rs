@@ -94,7 +94,7 @@ impl Checker<'_> {
         let body = sql.trim().trim_end_matches(';');
         if expectations.is_empty() {
             return Ok(Checked {
-                df: self.warehouse.sql(body).await?,
+                df: self.warehouse.sql_on_engine(body).await?,
                 tally: None,
                 checker: self,
             });
@@ -107,7 +107,7 @@ impl Checker<'_> {
             .join(", ");
         let flagged = self
             .warehouse
-            .sql(&format!("select q.*, {flags} from (\n{body}\n) q"))
+            .sql_on_engine(&format!("select q.*, {flags} from (\n{body}\n) q"))
             .await
             .context(|| format!("expectations of {}", self.node.name))?;
         let streams = flagged.clone().execute_stream_partitioned().await?;

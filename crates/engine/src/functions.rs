@@ -4,7 +4,10 @@
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result, ScalarValue, plan_err};
-use datafusion::execution::context::SessionContext;
+use std::sync::Arc;
+
+use datafusion::execution::FunctionRegistry as _;
+use datafusion::execution::session_state::SessionState;
 use datafusion::functions::expr_fn::{date_part, date_trunc};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
@@ -12,16 +15,21 @@ use datafusion::logical_expr::{
     lit,
 };
 
-/// Registers every compatibility function on `ctx`.
-pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::new_from_impl(DateDiff::new()));
-    ctx.register_udf(ScalarUDF::new_from_impl(DateAdd::new()));
-    for rewrite in duckdb::scalar_rewrites() {
-        ctx.register_udf(ScalarUDF::new_from_impl(rewrite));
-    }
-    for udaf in duckdb::aggregates() {
-        ctx.register_udaf(udaf);
-    }
+/// Registers every function a warehouse session has — these compatibility functions and
+/// datafusion-functions-json's — in `state`. A cluster's scheduler and executors register the
+/// same, so plans that call them decode there.
+pub fn register_all(state: &mut SessionState) -> Result<()> {
+    // JSON text (API exports land nested objects as JSON): json_get_str, json_get_array, ->>, …
+    datafusion_functions_json::register_all(state)?;
+    let mut udfs = vec![
+        ScalarUDF::new_from_impl(DateDiff::new()),
+        ScalarUDF::new_from_impl(DateAdd::new()),
+    ];
+    udfs.extend(
+        duckdb::scalar_rewrites()
+            .into_iter()
+            .map(ScalarUDF::new_from_impl),
+    );
     for part in [
         "year",
         "quarter",
@@ -32,8 +40,15 @@ pub fn register(ctx: &SessionContext) {
         "dayofweek",
         "dayofyear",
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(DatePartShorthand::new(part)));
+        udfs.push(ScalarUDF::new_from_impl(DatePartShorthand::new(part)));
     }
+    for udf in udfs {
+        state.register_udf(Arc::new(udf))?;
+    }
+    for udaf in duckdb::aggregates() {
+        state.register_udaf(Arc::new(udaf))?;
+    }
+    Ok(())
 }
 
 fn unit_of(expr: &Expr) -> Option<String> {

@@ -126,13 +126,14 @@ impl Outcome {
 
 /// Opens the project's warehouse with its file-backed sources registered, ready to query.
 pub async fn open_warehouse(project: &Project) -> Result<Warehouse> {
-    let warehouse = Warehouse::open_tables(
+    let mut warehouse = Warehouse::open_tables(
         &project.target.warehouse,
         &project.target.schema,
         &project.root,
     )
     .await
     .context(|| format!("opening the warehouse at {}", project.target.warehouse))?;
+    warehouse.use_compute(&project.target.compute).await?;
     // Views over file sources are planned once the sources are there.
     register_sources(project, &warehouse).await?;
     warehouse.open_views().await?;

@@ -7,6 +7,7 @@
 //! - [`run`]: executes a selection in DAG order; [`execute`] builds one node by its typed
 //!   [`orderlake_project::Materialization`].
 //! - [`functions`]: SQL functions users of DuckDB, Postgres and Snowflake expect.
+//! - [`cluster`]: model queries on an Apache Ballista cluster instead of this process.
 //! - [`maintenance`]: compaction and vacuum for tables that take many small commits.
 //!
 //! ```text
@@ -16,6 +17,7 @@
 
 pub mod artifacts;
 pub mod cdc;
+pub mod cluster;
 pub mod delta_types;
 pub mod error;
 pub mod events;

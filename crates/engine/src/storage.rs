@@ -53,13 +53,7 @@ impl Store {
             StorageLocation::S3(url) => {
                 register_s3();
                 let options = s3_options();
-                let mut builder = object_store::aws::AmazonS3Builder::new().with_url(url.as_str());
-                for (key, value) in &options {
-                    if let Ok(key) = key.to_ascii_lowercase().parse() {
-                        builder = builder.with_config(key, value);
-                    }
-                }
-                let store = builder.build().map_err(|e| EngineError::Storage {
+                let store = s3_store(url, &options).map_err(|e| EngineError::Storage {
                     location: location.to_string(),
                     endpoint: endpoint_of(location, &options),
                     source: Box::new(e),
@@ -295,6 +289,97 @@ fn s3_options() -> HashMap<String, String> {
         options.insert("AWS_ALLOW_HTTP".into(), "true".into());
     }
     options
+}
+
+/// The bucket of an `s3://bucket/…` URL, with the S3 settings `options` gives.
+fn s3_store(
+    url: &url::Url,
+    options: &HashMap<String, String>,
+) -> object_store::Result<object_store::aws::AmazonS3> {
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_url(url.as_str());
+    for (key, value) in options {
+        if let Ok(key) = key.to_ascii_lowercase().parse() {
+            builder = builder.with_config(key, value);
+        }
+    }
+    builder.build()
+}
+
+/// DataFusion's object stores for a process that reads a warehouse by URL alone — a cluster's
+/// scheduler and executors: `file://` is the local disk, and any `s3://bucket` is opened on first
+/// use with the AWS settings of this process's environment (as [`Store::open`] does).
+#[derive(Debug, Default)]
+pub struct EnvironmentStores {
+    opened: std::sync::RwLock<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl EnvironmentStores {
+    fn key(url: &url::Url) -> String {
+        format!("{}://{}", url.scheme(), url.authority())
+    }
+}
+
+impl datafusion::execution::object_store::ObjectStoreRegistry for EnvironmentStores {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.opened
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(Self::key(url), store)
+    }
+
+    fn deregister_store(&self, url: &url::Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        self.opened
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&Self::key(url))
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(format!(
+                    "no object store is registered for {url}"
+                ))
+            })
+    }
+
+    fn get_store(&self, url: &url::Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        let key = Self::key(url);
+        if let Some(store) = self
+            .opened
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(store.clone());
+        }
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" | "" => Arc::new(object_store::local::LocalFileSystem::new()),
+            "s3" | "s3a" => {
+                let options = s3_options();
+                let bucket = url::Url::parse(&format!("s3://{}", url.authority()))
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                Arc::new(s3_store(&bucket, &options).map_err(|e| {
+                    datafusion::error::DataFusionError::Execution(format!(
+                        "cannot open {key} (endpoint {}): {e}",
+                        endpoint(&options).unwrap_or("AWS S3")
+                    ))
+                })?)
+            }
+            other => {
+                return Err(datafusion::error::DataFusionError::Execution(format!(
+                    "{url}: {other}:// is not a storage orderlake reads"
+                )));
+            }
+        };
+        Ok(self
+            .opened
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_insert(store)
+            .clone())
+    }
 }
 
 /// Lets delta-rs open `s3://` tables (once per process).

@@ -21,6 +21,7 @@ use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use orderlake_project::Relation;
 
+use crate::cluster::Cluster;
 use crate::delta_types;
 use crate::error::{EngineError, Result};
 use crate::functions;
@@ -69,6 +70,8 @@ pub struct Warehouse {
     files_root: PathBuf,
     /// Stored views not registered yet (see [`Warehouse::open_views`]).
     unopened_views: Mutex<Vec<Relation>>,
+    /// Where model queries run when not here (see [`Warehouse::use_compute`]).
+    cluster: Option<Cluster>,
 }
 
 /// Delta table property that makes every commit record its changed rows, so a model reading the
@@ -116,10 +119,8 @@ impl Warehouse {
             .with_config(config)
             .with_query_planner(DeltaPlanner::new())
             .build();
-        // JSON text (API exports land nested objects as JSON): json_get_str, json_get_array, ->>, …
-        datafusion_functions_json::register_all(&mut state)?;
+        functions::register_all(&mut state)?;
         let ctx = SessionContext::new_with_state(state);
-        functions::register(&ctx);
         let warehouse = Warehouse {
             store,
             ctx,
@@ -130,6 +131,7 @@ impl Warehouse {
             unreadable: Mutex::new(BTreeMap::new()),
             files_root: project_root.to_path_buf(),
             unopened_views: Mutex::new(Vec::new()),
+            cluster: None,
         };
         warehouse.ensure_schema(default_schema)?;
         warehouse.register_tables().await?;
@@ -172,6 +174,56 @@ impl Warehouse {
             return Ok(self.ctx.sql(&rewritten).await?);
         }
         Ok(self.ctx.sql(sql).await?)
+    }
+
+    /// Runs model queries where `compute` says: here (the default), or on a Ballista cluster,
+    /// which must answer now.
+    pub async fn use_compute(&mut self, compute: &orderlake_project::Compute) -> Result<()> {
+        self.cluster = Cluster::connect(compute, &self.ctx.state()).await?;
+        Ok(())
+    }
+
+    /// The cluster model queries run on, if not here.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// Plans a model's query to run on the project's engine: like [`Warehouse::sql`] without a
+    /// cluster; with one, a query over the rows the cluster computes (see [`crate::cluster`]).
+    pub async fn sql_on_engine(&self, sql: &str) -> Result<DataFrame> {
+        let df = self.sql(sql).await?;
+        let Some(cluster) = &self.cluster else {
+            return Ok(df);
+        };
+        let plan = self.ctx.state().optimize(df.logical_plan())?;
+        let files_of = |scan: &datafusion::logical_expr::TableScan| self.delta_files(scan);
+        let Some(shipped) = cluster.shippable(plan, &files_of)? else {
+            return Ok(df);
+        };
+        let remote = cluster.remote(shipped);
+        let table = datafusion::catalog::streaming::StreamingTable::try_new(
+            remote.schema().clone(),
+            vec![remote],
+        )?;
+        Ok(self.ctx.read_table(Arc::new(table))?)
+    }
+
+    /// The Parquet files (URLs) of the Delta table `scan` reads, at the version this session
+    /// reads it; `None` if it is not one of the warehouse's Delta tables.
+    fn delta_files(&self, scan: &datafusion::logical_expr::TableScan) -> Option<Vec<String>> {
+        let state = self.ctx.state();
+        let default_schema = &state.config().options().catalog.default_schema;
+        let schema = scan.table_name.schema().unwrap_or(default_schema);
+        let key = Relation::new(schema, scan.table_name.table()).to_string();
+        let version = self
+            .versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied()?;
+        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        let table = tables.get(&key).filter(|t| t.version() == Some(version))?;
+        Some(table.get_file_uris().ok()?.collect())
     }
 
     /// `sql` with its file-reading calls replaced by relations over the same files, registered

@@ -91,6 +91,8 @@ pub struct Target {
     pub name: String,
     pub schema: String,
     pub warehouse: StorageLocation,
+    /// Where model queries run (`engine:` in the profile, `--engine`).
+    pub compute: crate::Compute,
     pub threads: usize,
     /// What a user should know about how the target was chosen (a `profiles.yml` written for
     /// another adapter), said once per command.
@@ -106,6 +108,9 @@ struct ProfileOutput {
     /// The warehouse: a folder (relative to the project) or `s3://bucket/prefix`.
     #[serde(default, alias = "warehouse")]
     path: Option<String>,
+    /// Where model queries run: `local` or `ballista://host:port`.
+    #[serde(default)]
+    engine: Option<String>,
     #[serde(default)]
     schema: Option<String>,
     #[serde(default)]
@@ -128,6 +133,7 @@ impl Target {
             name: target_name.unwrap_or("dev").to_string(),
             schema: "main".to_string(),
             warehouse: StorageLocation::Folder(root.join("warehouse")),
+            compute: crate::Compute::Local,
             threads: 4,
             notice: None,
         };
@@ -191,6 +197,14 @@ impl Target {
                     target.warehouse
                 ));
             }
+        }
+        if let Some(engine) = &output.engine {
+            target.compute = crate::Compute::parse(engine).map_err(|e| {
+                ProjectError::invalid(
+                    &path,
+                    format!("output '{}' of profile '{profile_name}': {e}", target.name),
+                )
+            })?;
         }
         if let Some(s) = &output.schema {
             target.schema = s.clone();
@@ -491,6 +505,26 @@ mod tests {
             "{err}"
         );
         assert!(!dir.path().join("gs:").exists());
+    }
+
+    #[test]
+    fn a_profile_sends_models_to_a_ballista_cluster_or_names_the_engine_it_refuses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write =
+            |text: &str| std::fs::write(dir.path().join("profiles.yml"), text).expect("write");
+        write("shop:\n  outputs:\n    dev:\n      engine: ballista://10.0.0.5:50070\n");
+        let target = Target::resolve(dir.path(), Some("shop"), None).expect("resolve");
+        assert_eq!(target.compute.to_string(), "ballista://10.0.0.5:50070");
+        write("shop:\n  outputs:\n    dev:\n      engine: spark://m:7077\n");
+        let err = Target::resolve(dir.path(), Some("shop"), None)
+            .expect_err("spark is not ours")
+            .to_string();
+        assert!(
+            err.contains("profiles.yml")
+                && err.contains("output 'dev'")
+                && err.contains("spark://"),
+            "{err}"
+        );
     }
 
     #[test]

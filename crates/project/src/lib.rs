@@ -8,6 +8,7 @@
 //! load ──► parse render (refs, configs) ──► relations ──► DAG ──► compile render (SQL)
 //! ```
 
+pub mod compute;
 pub mod config;
 pub mod error;
 pub mod graph;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+pub use compute::{Compute, ComputeError};
 pub use config::{Config, Target};
 pub use error::{ProjectError, Result};
 pub use graph::Dag;

@@ -9,10 +9,12 @@
 //! - `desk`: the order desk's events reach silver and gold.
 //! - `serve`: the dashboard, docs and SQL endpoint with real clients.
 //! - `object_store`: the warehouse on an S3-compatible store (moto).
+//! - `cluster`: model queries on a Ballista scheduler and two executors.
 
 mod util;
 
 mod build;
+mod cluster;
 mod commerce;
 mod commerce_platforms;
 mod desk;

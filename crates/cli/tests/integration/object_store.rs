@@ -119,13 +119,13 @@ impl Drop for Moto {
     }
 }
 
-fn ok_with(project: &Path, env: &[(&'static str, String)], args: &[&str]) -> Run {
+pub(crate) fn ok_with(project: &Path, env: &[(&'static str, String)], args: &[&str]) -> Run {
     let run = orderlake_env(project, env, args);
     assert_eq!(run.code, 0, "orderlake {args:?} failed:\n{}", run.all());
     run
 }
 
-fn json_rows(run: &Run) -> Vec<serde_json::Value> {
+pub(crate) fn json_rows(run: &Run) -> Vec<serde_json::Value> {
     serde_json::from_str::<serde_json::Value>(run.stdout.trim())
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", run.stdout))
         .as_array()
@@ -134,16 +134,16 @@ fn json_rows(run: &Run) -> Vec<serde_json::Value> {
 }
 
 /// The OMS project with generated landing files, and a moto bucket.
-struct OmsOnMoto {
-    moto: Moto,
-    env: Vec<(&'static str, String)>,
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    landing: PathBuf,
+pub(crate) struct OmsOnMoto {
+    pub moto: Moto,
+    pub env: Vec<(&'static str, String)>,
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub landing: PathBuf,
 }
 
 impl OmsOnMoto {
-    fn new(bucket: &str, orders: &str) -> Option<OmsOnMoto> {
+    pub(crate) fn new(bucket: &str, orders: &str) -> Option<OmsOnMoto> {
         let moto = Moto::start(bucket)?;
         let env = moto.env();
         let (dir, root) = oms_project();

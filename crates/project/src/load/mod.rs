@@ -36,6 +36,8 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--warehouse`: where the Delta tables live.
     pub warehouse: Option<crate::StorageLocation>,
+    /// `--engine`: where model queries run.
+    pub compute: Option<crate::Compute>,
     /// `--threads`.
     pub threads: Option<usize>,
     /// `--state`: the target folder of an earlier run.
@@ -60,6 +62,9 @@ pub(crate) fn load(root: &Path, options: &LoadOptions) -> Result<Project> {
     let mut target = Target::resolve(&root, file.profile.as_deref(), options.target.as_deref())?;
     if let Some(w) = &options.warehouse {
         target.warehouse = w.clone();
+    }
+    if let Some(c) = &options.compute {
+        target.compute = c.clone();
     }
     if let Some(t) = options.threads {
         target.threads = t.max(1);
