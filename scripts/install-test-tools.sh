@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the client and browser tests drive, from Debian's packages and PyPI:
-# psql (postgresql-client), Debian's chromium, pgJDBC (with a JRE if the image has none),
+# psql (postgresql-client), the PostgreSQL server (for the desk's tests), Debian's chromium, pgJDBC (with a JRE if the image has none),
 # psqlODBC with unixODBC, moto's S3 server, Polars/DuckDB/Sail as Delta readers, and a Python venv with psycopg, psycopg2, asyncpg, pg8000, pyodbc,
 # SQLAlchemy, pandas, polars + ADBC, and DuckDB with its postgres extension as a wheel (DuckDB's
 # INSTALL cannot download here). Idempotent and quick when everything is there; CI runs it.
@@ -9,6 +9,8 @@ set -euo pipefail
 VENV="${ORDERLAKE_PYCLIENTS:-$HOME/.cache/orderlake/pyclients}"
 need=()
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+# The PostgreSQL server the desk's tests run on (started per test process by crates/test-postgres).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)

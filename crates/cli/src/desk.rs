@@ -3,27 +3,30 @@
 //! `ORDERLAKE_DESK_TOKEN`. Amounts are typed as `125.50`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use orderlake_desk::{
-    Actor, BillOutcome, Desk, DeskError, NewLine, NewProduct, Role, cents_text, parse_cents,
+    Actor, BillOutcome, Desk, DeskDb, DeskError, NewLine, NewProduct, Role, cents_text, parse_cents,
 };
 use serde::Serialize;
 
 #[derive(Args)]
 pub struct DeskArgs {
-    /// The desk database (SQLite; created by `desk init`).
+    /// The desk database: an SQLite file, or a PostgreSQL database as
+    /// `postgres://user[:password]@host:port/dbname` (set up by `desk init`).
     #[arg(
         long,
         global = true,
         env = "ORDERLAKE_DESK_DB",
-        default_value = "desk.db"
+        hide_env_values = true,
+        default_value = "desk.db",
+        value_parser = parse_desk_db
     )]
-    db: PathBuf,
+    db: DeskDb,
     /// Your API token.
     #[arg(
         long,
@@ -278,8 +281,12 @@ fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
 
-fn open(db: &Path) -> Result<Desk> {
-    Desk::open(db).with_context(|| format!("opening the desk database {}", db.display()))
+fn parse_desk_db(value: &str) -> Result<DeskDb, orderlake_desk::UnsupportedDeskDb> {
+    DeskDb::parse(value)
+}
+
+fn open(db: &DeskDb) -> Result<Desk> {
+    Desk::open(db).with_context(|| format!("opening the desk database {db}"))
 }
 
 fn caller(desk: &Desk, token: &Option<String>) -> Result<Actor> {
@@ -371,7 +378,11 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         publish_every,
     } = command
     {
-        let desk = open(&db)?;
+        // PostgreSQL's synchronous client connects off the async threads.
+        let desk = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || open(&db)).await??
+        };
         if !(publish_every > 0.0 && publish_every.is_finite()) {
             bail!("--publish-every: must be a positive number of seconds");
         }
@@ -390,13 +401,13 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         .with_context(|| format!("serving the desk on {http}"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    // Everything else is a short blocking call on SQLite.
+    // Everything else is a short blocking call on the database.
     tokio::task::spawn_blocking(move || run_blocking(&db, &token, json, idempotency_key, command))
         .await?
 }
 
 fn run_blocking(
-    db: &Path,
+    db: &DeskDb,
     token: &Option<String>,
     json: bool,
     idempotency_key: Option<String>,
@@ -405,7 +416,7 @@ fn run_blocking(
     let mut desk = open(db)?;
     if let DeskCommand::Init { name } = &command {
         let token = desk.bootstrap_token(name)?;
-        println!("desk database ready: {}", db.display());
+        println!("desk database ready: {db}");
         println!("manager token for {name} (shown once; keep it safe):\n{token}");
         return Ok(ExitCode::SUCCESS);
     }

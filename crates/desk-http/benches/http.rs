@@ -3,11 +3,14 @@
 //! Starts the desk API on 127.0.0.1 (a random port) over a fresh database, then N clients each
 //! raise an order (`POST /api/orders`) and bill it (`POST /api/orders/{id}/bill`) in a loop,
 //! for a fixed number of orders. Prints throughput and p50/p90/p99 latencies.
-//! `DESK_BENCH_ORDERS` (default 20000) and `DESK_BENCH_CLIENTS` (default "1,8,32") tune it.
+//! `DESK_BENCH_ORDERS` (default 20000), `DESK_BENCH_CLIENTS` (default "1,8,32") and
+//! `DESK_BENCH_STORES` (default "sqlite,postgres": an SQLite file, and a PostgreSQL server the
+//! bench starts with fsync on and `synchronous_commit=off`, like SQLite's WAL with
+//! `synchronous=NORMAL`: a crash loses no commit, a power cut may lose the last ones) tune it.
 
 use std::time::{Duration, Instant};
 
-use orderlake_desk::{Actor, Desk, NewProduct, Role};
+use orderlake_desk::{Actor, Desk, DeskDb, NewProduct, Role};
 use orderlake_desk_http::{ServeOptions, serve};
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -26,14 +29,40 @@ async fn main() {
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
-    for clients in clients_list {
-        run(orders, clients).await;
+    let stores: Vec<String> = std::env::var("DESK_BENCH_STORES")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    for store in &stores {
+        for &clients in &clients_list {
+            run(store, orders, clients).await;
+        }
     }
 }
 
-async fn run(orders: usize, clients: usize) {
+async fn run(store: &str, orders: usize, clients: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut desk = Desk::open(&dir.path().join("desk.db")).expect("desk");
+    let file = dir.path().join("desk.db");
+    let postgres = store == "postgres";
+    // PostgreSQL's synchronous client runs off the async threads: the whole setup does.
+    let (desk, token, l, customers, products) =
+        tokio::task::spawn_blocking(move || setup(postgres, file))
+            .await
+            .expect("setup");
+    print!("{store:>8} ");
+    measure(desk, token, l, customers, products, orders, clients).await;
+}
+
+/// A desk with a territory, 50 customers and 20 products, and a manager's token.
+fn setup(postgres: bool, file: std::path::PathBuf) -> (Desk, String, i64, Vec<i64>, Vec<i64>) {
+    let db = if postgres {
+        let url = orderlake_test_postgres::durable_database();
+        DeskDb::Postgres(url.expect("PostgreSQL is not installed"))
+    } else {
+        DeskDb::Sqlite(file)
+    };
+    let mut desk = Desk::open(db).expect("desk");
     let m = Actor::new("bench", Role::Manager);
     let t = desk.add_territory(&m, "T", "A", "B").unwrap();
     let l = desk.add_location(&m, "R", t, "S", "C").unwrap();
@@ -61,6 +90,18 @@ async fn run(orders: usize, clients: usize) {
         })
         .collect();
     let token = desk.bootstrap_token("bench").unwrap();
+    (desk, token, l, customers, products)
+}
+
+async fn measure(
+    desk: Desk,
+    token: String,
+    l: i64,
+    customers: Vec<i64>,
+    products: Vec<i64>,
+    orders: usize,
+    clients: usize,
+) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);

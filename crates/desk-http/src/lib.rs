@@ -133,20 +133,31 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Serves `desk`: it becomes the writer; readers are opened on the same file (none for an
-    /// in-memory database: reads then queue with the writes).
+    /// Serves `desk`: it becomes the writer; readers are opened on the same database (none for
+    /// an in-memory one: reads then queue with the writes).
     pub fn new(desk: Desk, landing: Option<PathBuf>) -> Self {
-        let path = desk
-            .connection()
-            .path()
-            .filter(|p| !p.is_empty())
+        let location = desk.location().clone();
+        // An in-memory SQLite database has no file to open again.
+        let path = location
+            .file()
+            .filter(|p| !p.as_os_str().is_empty() && *p != std::path::Path::new(":memory:"))
             .map(PathBuf::from);
-        let desks = match &path {
-            Some(path) => (0..READERS)
-                .filter_map(|_| Desk::open_reader(path).ok())
-                .map(Mutex::new)
-                .collect(),
-            None => Vec::new(),
+        let shared = path.is_some() || matches!(location, orderlake_desk::DeskDb::Postgres(_));
+        // Opened on a thread of their own: PostgreSQL's synchronous client must not connect
+        // on an async runtime's thread.
+        let desks = if shared {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    (0..READERS)
+                        .filter_map(|_| Desk::open_reader(&location).ok())
+                        .map(Mutex::new)
+                        .collect()
+                })
+                .join()
+                .unwrap_or_default()
+            })
+        } else {
+            Vec::new()
         };
         let background = desk.set_checkpoints(Checkpoints::Background).is_ok();
         let writer = Arc::new(Writer::start(desk));

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use orderlake_desk::Desk;
+use orderlake_desk::{Desk, DeskDb};
 use orderlake_desk_http::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -15,17 +15,37 @@ struct Api {
     manager: String,
 }
 
+/// The database the desk under test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
 impl Api {
-    fn new() -> Self {
+    /// A desk on `store` behind the router, with a manager token; `None` where PostgreSQL is
+    /// not installed outside CI.
+    async fn new(store: Store) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let mut desk = Desk::open(&dir.path().join("desk.db")).unwrap();
-        let manager = desk.bootstrap_token("mia").unwrap();
+        let file = dir.path().join("desk.db");
+        // PostgreSQL's synchronous client connects off the async threads.
+        let (desk, manager) = tokio::task::spawn_blocking(move || {
+            let db = match store {
+                Store::Sqlite => DeskDb::Sqlite(file),
+                Store::Postgres => DeskDb::Postgres(orderlake_test_postgres::database()?),
+            };
+            let mut desk = Desk::open(db).unwrap();
+            let manager = desk.bootstrap_token("mia").unwrap();
+            Some((desk, manager))
+        })
+        .await
+        .unwrap()?;
         let landing = dir.path().join("landing");
-        Api {
+        Some(Api {
             app: router(AppState::new(desk, Some(landing))),
             _dir: dir,
             manager,
-        }
+        })
     }
 
     async fn send(
@@ -160,9 +180,10 @@ fn refused(status: StatusCode, body: &Value, want: StatusCode, field: &str) {
     );
 }
 
-#[tokio::test]
-async fn an_order_goes_through_its_life_over_http() {
-    let api = Api::new();
+async fn an_order_goes_through_its_life_over_http(store: Store) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
     let (customer, location, product, carrier, warehouse) = master_data(&api).await;
     let clerk = api.token("cole", "clerk").await;
     let analyst = api.token("ana", "analyst").await;
@@ -315,9 +336,10 @@ async fn an_order_goes_through_its_life_over_http() {
     }
 }
 
-#[tokio::test]
-async fn refusals_are_json_naming_the_field_and_write_nothing() {
-    let api = Api::new();
+async fn refusals_are_json_naming_the_field_and_write_nothing(store: Store) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
     let (customer, location, product, _, _) = master_data(&api).await;
     let clerk = api.token("cole", "clerk").await;
     let analyst = api.token("ana", "analyst").await;
@@ -506,9 +528,10 @@ async fn refusals_are_json_naming_the_field_and_write_nothing() {
     assert_eq!(outstanding, json!([]));
 }
 
-#[tokio::test]
-async fn the_openapi_document_describes_every_route_with_bearer_auth() {
-    let api = Api::new();
+async fn the_openapi_document_describes_every_route_with_bearer_auth(store: Store) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
     let (status, doc) = api.send("GET", "/api/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -587,9 +610,10 @@ async fn page(
     )
 }
 
-#[tokio::test]
-async fn web_forms_sign_in_raise_and_bill_an_order_and_show_reports() {
-    let api = Api::new();
+async fn web_forms_sign_in_raise_and_bill_an_order_and_show_reports(store: Store) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
     let (customer, location, product, _, _) = master_data(&api).await;
     let clerk = api.token("cole", "clerk").await;
 
@@ -669,9 +693,12 @@ async fn web_forms_sign_in_raise_and_bill_an_order_and_show_reports() {
     assert!(!html.contains("<b>"));
 }
 
-#[tokio::test]
-async fn a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_first_result() {
-    let api = Api::new();
+async fn a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_first_result(
+    store: Store,
+) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
     let (customer, location, product, _, _) = master_data(&api).await;
     let clerk = api.token("cole", "clerk").await;
     let order = json!({"customer_id": customer, "location_id": location, "lines": [{"product_id": product, "quantity": 4}]});
@@ -741,9 +768,11 @@ async fn a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_
 
 /// Many clients at once through the batching writer: every bill is decided against the stock
 /// the batch before it left, none oversells, and each answer matches what was committed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_clients_through_the_batching_writer_never_oversell() {
-    let api = std::sync::Arc::new(Api::new());
+async fn concurrent_clients_through_the_batching_writer_never_oversell(store: Store) {
+    let Some(api) = Api::new(store).await else {
+        return;
+    };
+    let api = std::sync::Arc::new(api);
     let (customer, location, product, _, _) = master_data(&api).await;
     // Enough credit for every order: stock is the only limit (50 units).
     api.post(
@@ -788,4 +817,25 @@ async fn concurrent_clients_through_the_batching_writer_never_oversell() {
         Some(billed as i64 * 1_075),
         "{balance}"
     );
+}
+
+/// Each test above, once per database.
+macro_rules! on_both_stores {
+    ($($attr:meta => $name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[$attr] async fn $name() { super::$name(super::Store::Sqlite).await })*
+        }
+        mod on_postgres {
+            $(#[$attr] async fn $name() { super::$name(super::Store::Postgres).await })*
+        }
+    };
+}
+
+on_both_stores! {
+    tokio::test => an_order_goes_through_its_life_over_http,
+    tokio::test => refusals_are_json_naming_the_field_and_write_nothing,
+    tokio::test => the_openapi_document_describes_every_route_with_bearer_auth,
+    tokio::test => web_forms_sign_in_raise_and_bill_an_order_and_show_reports,
+    tokio::test => a_retried_post_with_an_idempotency_key_is_applied_once_and_answers_the_first_result,
+    tokio::test(flavor = "multi_thread", worker_threads = 4) => concurrent_clients_through_the_batching_writer_never_oversell,
 }

@@ -32,7 +32,7 @@ fn main() {
 
 fn run(orders: usize, batch: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut desk = Desk::open(&dir.path().join("desk.db")).expect("desk");
+    let mut desk = Desk::open(dir.path().join("desk.db")).expect("desk");
     let m = Actor::new("bench", Role::Manager);
     let t = desk.add_territory(&m, "T", "A", "B").expect("territory");
     let l = desk.add_location(&m, "R", t, "S", "C").expect("location");

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(crate) fn audit(
-    tx: &Connection,
+    tx: &Db,
     entity: &str,
     id: impl std::fmt::Display,
     action: &str,

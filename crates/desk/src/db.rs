@@ -1,18 +1,15 @@
-//! Small helpers every operation uses: statements through the connection's cache, lookups by
-//! id, and input checks that name the field.
+//! Small helpers every operation uses: statements, lookups by id, and input checks that name
+//! the field.
 
 use super::*;
+use crate::store::{DbResult, FromColumn, Row};
 
 // ----- helpers inside a transaction -----
 
-/// Executes through the connection's statement cache: an operation runs a few dozen statements,
-/// and compiling each one every time was most of a bill's cost.
-pub(crate) fn exec<P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
+/// Runs one statement (through the connection's statement cache: an operation runs a few dozen
+/// statements, and compiling each one every time was most of a bill's cost).
+pub(crate) fn exec(conn: &Db, sql: &str, params: &[&dyn Param]) -> DbResult<usize> {
+    conn.execute(sql, params)
 }
 
 /// The most rows one [`insert_rows`] statement carries: its statement shapes (one per row
@@ -23,11 +20,11 @@ const ROWS_PER_INSERT: usize = 16;
 /// statements through the cache: one statement for what an operation writes to a table,
 /// instead of one per row. `head` is `insert into t (a, b, …)`.
 pub(crate) fn insert_rows(
-    conn: &Connection,
+    conn: &Db,
     head: &str,
     width: usize,
-    values: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<()> {
+    values: &[&dyn Param],
+) -> DbResult<()> {
     debug_assert!(
         width > 0 && values.len().is_multiple_of(width),
         "{head}: rows of {width}"
@@ -38,30 +35,29 @@ pub(crate) fn insert_rows(
             "{head} values {}",
             vec![row.as_str(); chunk.len() / width].join(", ")
         );
-        conn.prepare_cached(&sql)?
-            .execute(rusqlite::params_from_iter(chunk))?;
+        conn.execute(&sql, chunk)?;
     }
     Ok(())
 }
 
-/// `query_row` through the statement cache.
-pub(crate) fn cached_row<T, P: rusqlite::Params>(
-    conn: &Connection,
+/// The first row `sql` returns, through `f` ([`DbError::NoRows`] if none).
+pub(crate) fn cached_row<T>(
+    conn: &Db,
     sql: &str,
-    params: P,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.prepare_cached(sql)?.query_row(params, f)
+    params: &[&dyn Param],
+    f: impl FnOnce(&Row<'_>) -> DbResult<T>,
+) -> DbResult<T> {
+    conn.query_row(sql, params, f)
 }
 
 /// The next id of `table` above [`DESK_ID_BASE`]: read apart from the insert, because an
 /// INSERT that reads its own table in a subquery makes SQLite copy the rows to a temporary
 /// table first (and these inserts run several times per bill).
-pub(crate) fn next_id(conn: &Connection, table: &str, key: &str) -> Result<i64> {
+pub(crate) fn next_id(conn: &Db, table: &str, key: &str) -> Result<i64> {
     Ok(cached_row(
         conn,
         &format!("select coalesce(max({key}), {DESK_ID_BASE}) + 1 from {table}"),
-        [],
+        params![],
         |r| r.get(0),
     )?)
 }
@@ -83,27 +79,19 @@ pub(crate) fn timestamp(field: &str, value: &str) -> Result<()> {
     }
 }
 
-pub(crate) fn unique_violation(e: rusqlite::Error, field: &str, rule: &str) -> DeskError {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            DeskError::invalid(field, rule)
-        }
-        other => DeskError::Database(other),
+/// A unique constraint's refusal as the rule it stands for; any other error as it is.
+pub(crate) fn unique_violation(e: DbError, field: &str, rule: &str) -> DeskError {
+    if e.is_unique_violation() {
+        DeskError::invalid(field, rule)
+    } else {
+        DeskError::Database(e)
     }
 }
 
-pub(crate) fn exists(
-    tx: &Connection,
-    table: &str,
-    key: &str,
-    id: i64,
-    what: &'static str,
-) -> Result<()> {
+pub(crate) fn exists(tx: &Db, table: &str, key: &str, id: i64, what: &'static str) -> Result<()> {
     let found: Option<i64> = cached_row(
         tx,
-        &format!("select 1 from {table} where {key} = ?1"),
+        &format!("select {key} from {table} where {key} = ?1"),
         params![id],
         |r| r.get(0),
     )
@@ -113,7 +101,7 @@ pub(crate) fn exists(
         .ok_or_else(|| DeskError::invalid(key, format!("unknown {what} {id}")))
 }
 
-pub(crate) fn order_status(conn: &Connection, order_id: i64) -> Result<String> {
+pub(crate) fn order_status(conn: &Db, order_id: i64) -> Result<String> {
     one_by_id(
         conn,
         "select status from orders where order_id = ?1",
@@ -123,8 +111,8 @@ pub(crate) fn order_status(conn: &Connection, order_id: i64) -> Result<String> {
 }
 
 /// The one value `sql` selects for `id`, or NotFound naming `what`.
-pub(crate) fn one_by_id<T: rusqlite::types::FromSql>(
-    conn: &Connection,
+pub(crate) fn one_by_id<T: FromColumn>(
+    conn: &Db,
     sql: &str,
     id: i64,
     what: &'static str,

@@ -17,7 +17,7 @@ pub enum DeskError {
     #[error("a valid API token is required")]
     Unauthorized,
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] crate::store::DbError),
 }
 
 impl DeskError {
@@ -30,3 +30,15 @@ impl DeskError {
 }
 
 pub type Result<T, E = DeskError> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for DeskError {
+    fn from(e: rusqlite::Error) -> Self {
+        DeskError::Database(e.into())
+    }
+}
+
+impl From<postgres::Error> for DeskError {
+    fn from(e: postgres::Error) -> Self {
+        DeskError::Database(e.into())
+    }
+}

@@ -189,11 +189,7 @@ impl Desk {
                 return Ok(Vec::new());
             }
             let rows: Vec<(i64, i64, i64)> = {
-                let mut stmt = tx.prepare_cached(
-                    &format!("with {MONTH_SALES_CTE} select customer_id, sum(units), sum(net) from sold group by customer_id order by customer_id"),
-                )?;
-                stmt.query_map(params![month], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?
+                tx.query_map(&format!("with {MONTH_SALES_CTE} select customer_id, sum(units), sum(net) from sold group by customer_id order by customer_id"), params![month], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             };
             let mut written = Vec::new();
             for (customer_id, units, net) in rows {
@@ -212,7 +208,7 @@ impl Desk {
 
 /// Appends a ledger entry (positive = debit) and moves the balance with it.
 pub(crate) fn post(
-    tx: &Connection,
+    tx: &Db,
     customer_id: i64,
     entry_type: &str,
     amount_cents: i64,

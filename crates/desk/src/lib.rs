@@ -20,11 +20,11 @@ mod records;
 pub mod reports;
 pub mod schema;
 mod stock;
+pub mod store;
 mod tokens;
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -38,12 +38,14 @@ use ledger::post;
 use outbox::{Events, event};
 use records::emit_order;
 use stock::{move_stock, move_stocks, record_product_version};
+use store::{Db, OptionalExtension, Param};
 
 pub use auth::{Actor, Role};
 pub use error::{DeskError, Result};
 pub use idempotency::{Remembered, request_digest};
 pub use ledger::{allocate_vat, cents_text, parse_cents};
 pub use outbox::Published;
+pub use store::{DbError, DeskDb, UnsupportedDeskDb};
 
 /// Ids the desk hands out (orders, customers, products, ledger entries, …) start above this, so
 /// desk rows never collide in the lakehouse with the history loaded from other systems, whose ids
@@ -133,30 +135,32 @@ pub enum BillOutcome {
 }
 
 pub struct Desk {
-    conn: Connection,
+    conn: Db,
+    /// Where the database is: readers and the checkpointer open it again.
+    location: DeskDb,
     pub settings: Settings,
     /// Whether a transaction spanning several operations is open ([`Desk::within`]): each
     /// operation then runs in a savepoint of it, so one that fails undoes only itself.
     in_outer: bool,
 }
 
-/// A savepoint of the open transaction through cached statements (an operation in a batch
-/// opens one each time): released when the operation succeeds, rolled back otherwise (an
-/// error, or a panic unwinding through it).
+/// A savepoint of the open transaction (an operation in a batch opens one each time):
+/// released when the operation succeeds, rolled back otherwise (an error, or a panic
+/// unwinding through it).
 struct Savepoint<'a> {
-    conn: &'a Connection,
+    conn: &'a Db,
     open: bool,
 }
 
 impl<'a> Savepoint<'a> {
-    fn open(conn: &'a Connection) -> Result<Self> {
-        exec(conn, "savepoint operation", [])?;
+    fn open(conn: &'a Db) -> Result<Self> {
+        conn.execute_batch("savepoint operation")?;
         Ok(Savepoint { conn, open: true })
     }
 
     fn release(mut self) -> Result<()> {
         self.open = false;
-        exec(self.conn, "release operation", [])?;
+        self.conn.execute_batch("release savepoint operation")?;
         Ok(())
     }
 }
@@ -164,8 +168,54 @@ impl<'a> Savepoint<'a> {
 impl Drop for Savepoint<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = exec(self.conn, "rollback to operation", []);
-            let _ = exec(self.conn, "release operation", []);
+            let _ = self.conn.execute_batch("rollback to savepoint operation");
+            let _ = self.conn.execute_batch("release savepoint operation");
+        }
+    }
+}
+
+/// The transaction of one write (or a batch of them) until it commits: rolled back if dropped
+/// open (an error, or a panic unwinding through it).
+struct Transaction<'a> {
+    conn: &'a Db,
+    open: bool,
+}
+
+/// The PostgreSQL advisory lock every write transaction takes first. The rules read then write
+/// (stock, credit, the next id), and SQLite runs one writer at a time (`begin immediate`); on
+/// PostgreSQL this lock gives the same order, so no check reads a row another writer is changing.
+const WRITER_LOCK: i64 = 0x6f72_6465_726c_616b; // "orderlak"
+
+impl<'a> Transaction<'a> {
+    fn begin(conn: &'a Db) -> Result<Self> {
+        if conn.is_postgres() {
+            conn.execute_batch(&format!(
+                "begin; select pg_advisory_xact_lock({WRITER_LOCK})"
+            ))?;
+        } else {
+            conn.execute_batch("begin immediate")?;
+        }
+        Ok(Transaction { conn, open: true })
+    }
+
+    fn detach(mut self) {
+        self.open = false;
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.open = false;
+        if let Err(e) = self.conn.execute_batch("commit") {
+            let _ = self.conn.execute_batch("rollback");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("rollback");
         }
     }
 }
@@ -176,7 +226,7 @@ impl Drop for Savepoint<'_> {
 /// and the checkpoint pauses left the 99th percentile (5 ms → 0.3 ms).
 pub const AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
-/// Who checkpoints the WAL ([`Desk::set_checkpoints`]).
+/// Who checkpoints the WAL ([`Desk::set_checkpoints`]). PostgreSQL checkpoints itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoints {
     /// SQLite checkpoints the WAL itself, inside the commit that fills it to
@@ -187,37 +237,62 @@ pub enum Checkpoints {
     Background,
 }
 
+fn open_sqlite(path: &Path, flags: rusqlite::OpenFlags) -> Result<rusqlite::Connection> {
+    // Each connection is used by one thread at a time: SQLite's own locking per call is not
+    // needed (the serialized mode's mutexes were 3% of a bill).
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(DbError::from)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(DbError::from)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
 impl Desk {
-    /// Opens (creating if needed) the desk database: WAL, foreign keys on, migrations applied.
-    /// SQLite checkpoints the WAL itself until [`Desk::set_checkpoints`] says otherwise.
-    pub fn open(path: &Path) -> Result<Self> {
-        let open = || -> Result<Connection> {
-            // Each connection is used by one thread at a time: SQLite's own locking per call
-            // is not needed (the serialized mode's mutexes were 3% of a bill).
-            let conn = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-            )?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // Every operation inside `within` is a savepoint, and SQLite keeps each page's
-            // pre-savepoint copy in a sub-journal that spills to a file in /var/tmp past 64 KiB:
-            // 67 extra page writes per batched order. In memory it never spills.
-            conn.pragma_update(None, "temp_store", "MEMORY")?;
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
-            Ok(conn)
+    /// Opens (creating if needed) the desk database — an SQLite file or a PostgreSQL database —
+    /// with its migrations applied. SQLite runs in WAL mode with foreign keys on, and
+    /// checkpoints the WAL itself until [`Desk::set_checkpoints`] says otherwise.
+    pub fn open(db: impl Into<DeskDb>) -> Result<Self> {
+        let location = db.into();
+        let conn = match &location {
+            DeskDb::Sqlite(path) => {
+                let open = || -> Result<rusqlite::Connection> {
+                    let conn = open_sqlite(
+                        path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                            | rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+                    )?;
+                    let pragmas = || -> rusqlite::Result<()> {
+                        conn.pragma_update(None, "journal_mode", "WAL")?;
+                        conn.pragma_update(None, "foreign_keys", "ON")?;
+                        conn.pragma_update(None, "synchronous", "NORMAL")?;
+                        // Every operation inside `within` is a savepoint, and SQLite keeps each
+                        // page's pre-savepoint copy in a sub-journal that spills to a file in
+                        // /var/tmp past 64 KiB: 67 extra page writes per batched order. In
+                        // memory it never spills.
+                        conn.pragma_update(None, "temp_store", "MEMORY")
+                    };
+                    pragmas().map_err(DbError::from)?;
+                    Ok(conn)
+                };
+                // Migrations run on a connection of their own: one rewrites table definitions
+                // in place, which the connection that did it would not re-read.
+                schema::migrate(&Db::Sqlite(open()?))?;
+                Db::Sqlite(open()?)
+            }
+            DeskDb::Postgres(url) => {
+                let conn =
+                    Db::Postgres(Box::new(std::cell::RefCell::new(store::Pg::connect(url)?)));
+                schema::migrate(&conn)?;
+                conn
+            }
         };
-        // Migrations run on a connection of their own: one rewrites table definitions in
-        // place, which the connection that did it would not re-read.
-        schema::migrate(&mut open()?)?;
-        let conn = open()?;
-        conn.set_prepared_statement_cache_capacity(256);
         let desk = Desk {
             conn,
+            location,
             settings: Settings::default(),
             in_outer: false,
         };
@@ -225,59 +300,75 @@ impl Desk {
         Ok(desk)
     }
 
-    /// A read-only desk on the same database (WAL: it reads the last commit and never waits
-    /// for a writer). Reports, balances and sign-in run on these; operations refuse.
-    pub fn open_reader(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.set_prepared_statement_cache_capacity(256);
+    /// A read-only desk on the same database (SQLite's WAL: it reads the last commit and never
+    /// waits for a writer; PostgreSQL: a read-only session). Reports, balances and sign-in run
+    /// on these; operations refuse.
+    pub fn open_reader(db: impl Into<DeskDb>) -> Result<Self> {
+        let location = db.into();
+        let conn = match &location {
+            DeskDb::Sqlite(path) => Db::Sqlite(open_sqlite(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?),
+            DeskDb::Postgres(url) => {
+                let conn =
+                    Db::Postgres(Box::new(std::cell::RefCell::new(store::Pg::connect(url)?)));
+                conn.execute_batch("set default_transaction_read_only = on")?;
+                conn
+            }
+        };
         Ok(Desk {
             conn,
+            location,
             settings: Settings::default(),
             in_outer: false,
         })
     }
 
-    /// Chooses who checkpoints the WAL from now on.
+    /// Where this desk's database is.
+    pub fn location(&self) -> &DeskDb {
+        &self.location
+    }
+
+    /// Chooses who checkpoints SQLite's WAL from now on (nothing to do on PostgreSQL).
     pub fn set_checkpoints(&self, checkpoints: Checkpoints) -> Result<()> {
         let pages = match checkpoints {
             Checkpoints::Automatic => AUTOCHECKPOINT_PAGES,
             Checkpoints::Background => 0,
         };
-        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        if let Db::Sqlite(conn) = &self.conn {
+            conn.pragma_update(None, "wal_autocheckpoint", pages)
+                .map_err(DbError::from)?;
+        }
         Ok(())
     }
 
     /// Copies the WAL's committed pages into the database without waiting for anyone
     /// (`PRAGMA wal_checkpoint(PASSIVE)`). For [`Checkpoints::Background`].
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .query_row("pragma wal_checkpoint(passive)", [], |_| Ok(()))?;
+        if let Db::Sqlite(conn) = &self.conn {
+            conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(()))
+                .map_err(DbError::from)?;
+        }
         Ok(())
     }
 
-    pub fn connection(&self) -> &Connection {
+    /// The connection, for reads the desk has no report for (tests, tools).
+    pub fn connection(&self) -> &Db {
         &self.conn
     }
 
-    /// Runs `f` in one immediate transaction: it commits only if `f` succeeds. Inside
+    /// Runs `f` in one write transaction: it commits only if `f` succeeds. Inside
     /// [`Desk::within`] it is a savepoint of the open transaction instead.
-    fn atomic<T>(&mut self, f: impl FnOnce(&Connection, &Settings) -> Result<T>) -> Result<T> {
+    fn atomic<T>(&mut self, f: impl FnOnce(&Db, &Settings) -> Result<T>) -> Result<T> {
         if self.in_outer {
             let savepoint = Savepoint::open(&self.conn)?;
             let out = f(&self.conn, &self.settings)?;
             savepoint.release()?;
             return Ok(out);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx, &self.settings)?;
+        let tx = Transaction::begin(&self.conn)?;
+        let out = f(&self.conn, &self.settings)?;
         tx.commit()?;
         Ok(out)
     }
@@ -289,29 +380,28 @@ impl Desk {
         if self.in_outer {
             return self.atomic_nested(f);
         }
-        exec(&self.conn, "begin immediate", [])?;
+        // The transaction outlives this borrow of the connection: it is ended below.
+        Transaction::begin(&self.conn)?.detach();
         self.in_outer = true;
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        self.in_outer = false;
         let out = match out {
             Ok(out) => out,
             Err(panic) => {
                 // Leave the desk usable: nothing of the batch is kept.
-                self.in_outer = false;
-                let _ = exec(&self.conn, "rollback", []);
+                let _ = self.conn.execute_batch("rollback");
                 std::panic::resume_unwind(panic);
             }
         };
-        self.in_outer = false;
         match out {
-            Ok(value) => match exec(&self.conn, "commit", []) {
-                Ok(_) => Ok(value),
-                Err(e) => {
-                    let _ = exec(&self.conn, "rollback", []);
-                    Err(e.into())
-                }
-            },
+            Ok(value) => Transaction {
+                conn: &self.conn,
+                open: true,
+            }
+            .commit()
+            .map(|()| value),
             Err(e) => {
-                let _ = exec(&self.conn, "rollback", []);
+                let _ = self.conn.execute_batch("rollback");
                 Err(e)
             }
         }
@@ -319,25 +409,24 @@ impl Desk {
 
     /// `f` in a savepoint of the open outer transaction.
     fn atomic_nested<T>(&mut self, f: impl FnOnce(&mut Desk) -> Result<T>) -> Result<T> {
-        exec(&self.conn, "savepoint nested", [])?;
+        self.conn.execute_batch("savepoint nested")?;
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
-        let out = match out {
-            Ok(out) => out,
-            Err(panic) => {
-                let _ = exec(&self.conn, "rollback to nested", []);
-                let _ = exec(&self.conn, "release nested", []);
-                std::panic::resume_unwind(panic);
-            }
+        let undo = |conn: &Db| {
+            let _ = conn.execute_batch("rollback to savepoint nested");
+            let _ = conn.execute_batch("release savepoint nested");
         };
         match out {
-            Ok(value) => {
-                exec(&self.conn, "release nested", [])?;
+            Ok(Ok(value)) => {
+                self.conn.execute_batch("release savepoint nested")?;
                 Ok(value)
             }
-            Err(e) => {
-                let _ = exec(&self.conn, "rollback to nested", []);
-                let _ = exec(&self.conn, "release nested", []);
+            Ok(Err(e)) => {
+                undo(&self.conn);
                 Err(e)
+            }
+            Err(panic) => {
+                undo(&self.conn);
+                std::panic::resume_unwind(panic);
             }
         }
     }
@@ -393,8 +482,25 @@ impl Desk {
     }
 }
 
+/// The rules' tests on an SQLite file.
 #[cfg(test)]
-mod tests;
+mod tests_on_sqlite {
+    fn open_desk(dir: &std::path::Path) -> Option<super::Desk> {
+        Some(super::Desk::open(dir.join("desk.db")).expect("open the desk"))
+    }
+    include!("tests.rs");
+}
+
+/// The same tests on PostgreSQL (a server this test process starts; skipped outside CI where
+/// PostgreSQL is not installed).
+#[cfg(test)]
+mod tests_on_postgres {
+    fn open_desk(_: &std::path::Path) -> Option<super::Desk> {
+        let url = orderlake_test_postgres::database()?;
+        Some(super::Desk::open(super::DeskDb::Postgres(url)).expect("open the desk"))
+    }
+    include!("tests.rs");
+}
 
 #[cfg(test)]
 mod now_tests {

@@ -25,12 +25,12 @@ impl Desk {
         non_empty("manager_first_name", manager_first)?;
         non_empty("manager_last_name", manager_last)?;
         self.atomic(|tx, _| {
-            exec(tx,
-                "insert into territories (territory_id, name, manager_first_name, manager_last_name) values ((select coalesce(max(territory_id), 1000000000) + 1 from territories), ?1, ?2, ?3)",
-                params![name, manager_first, manager_last],
+            let id = tx.query_row(
+                "insert into territories (territory_id, name, manager_first_name, manager_last_name) values ((select coalesce(max(territory_id), 1000000000) + 1 from territories), ?1, ?2, ?3) returning territory_id",
+                params![name, manager_first, manager_last], |r| r.get::<i64>(0),
             )
             .map_err(|e| unique_violation(e, "name", "a territory with this name exists"))?;
-            let id = tx.last_insert_rowid();
+
             event(tx, "territory_added", "territories", &orderlake_landing::Territory { territory_id: id, territory_name: name.to_string(), manager_first_name: manager_first.to_string(), manager_last_name: manager_last.to_string(), updated_at: None })?;
             Ok(id)
         })
@@ -50,12 +50,12 @@ impl Desk {
         non_empty("city", city)?;
         self.atomic(|tx, _| {
             exists(tx, "territories", "territory_id", territory_id, "territory")?;
-            exec(tx,
-                "insert into locations (location_id, region, territory_id, state, city) values ((select coalesce(max(location_id), 1000000000) + 1 from locations), ?1, ?2, ?3, ?4)",
-                params![region, territory_id, state, city],
+            let id = tx.query_row(
+                "insert into locations (location_id, region, territory_id, state, city) values ((select coalesce(max(location_id), 1000000000) + 1 from locations), ?1, ?2, ?3, ?4) returning location_id",
+                params![region, territory_id, state, city], |r| r.get::<i64>(0),
             )
             .map_err(|e| unique_violation(e, "city", "this location (region, territory, state, city) exists"))?;
-            let id = tx.last_insert_rowid();
+
             event(tx, "location_added", "locations", &orderlake_landing::Location { location_id: id, region: region.to_string(), country: None, state: state.to_string(), city: city.to_string(), territory_id, updated_at: None })?;
             Ok(id)
         })
@@ -65,12 +65,12 @@ impl Desk {
         actor.require(MANAGER_ONLY, "change master data")?;
         non_empty("name", name)?;
         self.atomic(|tx, _| {
-            exec(tx,
-                "insert into customer_types (customer_type_id, name) values ((select coalesce(max(customer_type_id), 1000000000) + 1 from customer_types), ?1)",
-                params![name],
+            let id = tx.query_row(
+                "insert into customer_types (customer_type_id, name) values ((select coalesce(max(customer_type_id), 1000000000) + 1 from customer_types), ?1) returning customer_type_id",
+                params![name], |r| r.get::<i64>(0),
             )
             .map_err(|e| unique_violation(e, "name", "this customer type exists"))?;
-            let id = tx.last_insert_rowid();
+
             event(tx, "customer_type_added", "customer_types", &orderlake_landing::CustomerType { customer_type_id: id, customer_type: name.to_string() })?;
             Ok(id)
         })
@@ -94,12 +94,12 @@ impl Desk {
             exists(tx, "customer_types", "customer_type_id", customer_type_id, "customer type")?;
             exists(tx, "locations", "location_id", location_id, "location")?;
             let at = now();
-            exec(tx,
-                "insert into customers (customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents) values ((select coalesce(max(customer_id), 1000000000) + 1 from customers), ?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, customer_type_id, email, location_id, at, credit_limit_cents],
+            let id = tx.query_row(
+                "insert into customers (customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents) values ((select coalesce(max(customer_id), 1000000000) + 1 from customers), ?1, ?2, ?3, ?4, ?5, ?6) returning customer_id",
+                params![name, customer_type_id, email, location_id, at, credit_limit_cents], |r| r.get::<i64>(0),
             )
             .map_err(|e| unique_violation(e, "name", "a customer with this name, location and type exists"))?;
-            let id = tx.last_insert_rowid();
+
             event(tx, "customer_added", "customers", &records::customer(tx, id)?)?;
             Ok(id)
         })
@@ -118,18 +118,18 @@ impl Desk {
             }
         }
         self.atomic(|tx, _| {
-            exec(tx,
-                "insert into products (product_id, description, brand, category, price_cents, cost_cents, on_hand) values ((select coalesce(max(product_id), 1000000000) + 1 from products), ?1, ?2, ?3, ?4, ?5, ?6)",
+            let id = tx.query_row(
+                "insert into products (product_id, description, brand, category, price_cents, cost_cents, on_hand) values ((select coalesce(max(product_id), 1000000000) + 1 from products), ?1, ?2, ?3, ?4, ?5, ?6) returning product_id",
                 params![
                     product.description,
                     product.brand,
                     product.category,
                     product.price_cents,
                     product.cost_cents,
-                    0
-                ],
+                    0_i64
+                ], |r| r.get::<i64>(0),
             )?;
-            let id = tx.last_insert_rowid();
+
             record_product_version(tx, id)?;
             // Opening stock is a receipt, so the movements explain every unit on hand.
             if product.on_hand > 0 {
@@ -223,14 +223,13 @@ impl Desk {
             if let Some(l) = location_id {
                 exists(tx, "locations", "location_id", l, "location")?;
             }
-            exec(
-                tx,
-                &format!("insert into {table} ({key}, name, location_id) values ((select coalesce(max({key}), 1000000000) + 1 from {table}), ?1, ?2)"),
-                params![name, location_id],
+            let id = tx.query_row(
+                &format!("insert into {table} ({key}, name, location_id) values ((select coalesce(max({key}), 1000000000) + 1 from {table}), ?1, ?2) returning {key}"),
+                params![name, location_id], |r| r.get::<i64>(0),
             )
             // Only warehouse names are unique.
             .map_err(|e| unique_violation(e, "name", &format!("a {} with this name exists", &table[..table.len() - 1])))?;
-            let id = tx.last_insert_rowid();
+
             match site {
                 Site::Carrier => event(tx, event_type, table, &orderlake_landing::Carrier {
                     carrier_id: id,

@@ -38,7 +38,7 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             let (active, home): (bool, i64) = tx
-                .prepare_cached("select active, location_id from customers where customer_id = ?1")?.query_row(params![customer_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("select active, location_id from customers where customer_id = ?1", params![customer_id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
                 .ok_or(DeskError::invalid("customer_id", format!("unknown customer {customer_id}")))?;
             if !active {
@@ -81,9 +81,9 @@ impl Desk {
                     updated_at: at.clone(),
                 });
             }
-            let values: Vec<&dyn rusqlite::ToSql> = raised
+            let values: Vec<&dyn Param> = raised
                 .iter()
-                .flat_map(|l| [&l.order_id as &dyn rusqlite::ToSql, &l.line_no, &l.product_id, &l.quantity])
+                .flat_map(|l| [&l.order_id as &dyn Param, &l.line_no, &l.product_id, &l.quantity])
                 .collect();
             insert_rows(tx, "insert into order_lines (order_id, line_no, product_id, quantity)", 4, &values)?;
             let order = records::order_as_raised(order_id, customer_id, location_id, &at);
@@ -166,13 +166,9 @@ impl Desk {
                 return Err(DeskError::invalid("order_id", format!("order {order_id} is {status}: only raised or held orders can be billed")));
             }
             let lines: Vec<(i64, i64, i64, i64, i64, i64)> = {
-                let mut stmt = tx.prepare_cached(
-                    "select l.line_no, l.product_id, l.quantity, p.price_cents, p.cost_cents, p.on_hand
+                tx.query_map("select l.line_no, l.product_id, l.quantity, p.price_cents, p.cost_cents, p.on_hand
                      from order_lines l join products p on p.product_id = l.product_id
-                     where l.order_id = ?1 order by l.line_no",
-                )?;
-                stmt.query_map(params![order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-                    .collect::<Result<_, _>>()?
+                     where l.order_id = ?1 order by l.line_no", params![order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
             };
             let hold = |reason: &str| -> Result<BillOutcome> {
                 exec(tx,
@@ -204,11 +200,11 @@ impl Desk {
             let mut events = Events::default();
             let sold: Vec<(i64, i64)> = lines.iter().map(|l| (l.1, -l.2)).collect();
             move_stocks(tx, "sale", &sold, Some(order_id), &mut events)?;
-            let values: Vec<&dyn rusqlite::ToSql> = lines
+            let values: Vec<&dyn Param> = lines
                 .iter()
                 .zip(&line_vat)
                 .flat_map(|((line_no, product_id, quantity, price, cost, _), line_vat)| {
-                    [&order_id as &dyn rusqlite::ToSql, line_no, product_id, quantity, price, cost, line_vat]
+                    [&order_id as &dyn Param, line_no, product_id, quantity, price, cost, line_vat]
                 })
                 .collect();
             insert_rows(tx,
@@ -357,7 +353,7 @@ impl Desk {
     }
 }
 
-fn touch(tx: &Connection, order_id: i64) -> Result<()> {
+fn touch(tx: &Db, order_id: i64) -> Result<()> {
     exec(
         tx,
         "update orders set updated_at = ?2 where order_id = ?1",
@@ -367,7 +363,7 @@ fn touch(tx: &Connection, order_id: i64) -> Result<()> {
 }
 
 /// Adds a line, or replaces the quantity of the line with the same product.
-fn put_line(tx: &Connection, order_id: i64, line: &NewLine) -> Result<()> {
+fn put_line(tx: &Db, order_id: i64, line: &NewLine) -> Result<()> {
     exists(tx, "products", "product_id", line.product_id, "product")?;
     let updated = exec(
         tx,
@@ -387,7 +383,7 @@ fn put_line(tx: &Connection, order_id: i64, line: &NewLine) -> Result<()> {
 /// Publishes every line of an order as it stands: raised (the lakehouse sees unbilled and later
 /// cancelled orders with their lines), changed, and billed. Returns what it published.
 fn emit_lines(
-    tx: &Connection,
+    tx: &Db,
     order_id: i64,
     event_type: &str,
 ) -> Result<Vec<orderlake_landing::OrderLine>> {

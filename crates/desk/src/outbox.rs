@@ -5,7 +5,7 @@ use super::*;
 
 /// Writes a change event to the outbox, in the operation's transaction.
 pub(crate) fn event(
-    tx: &Connection,
+    tx: &Db,
     event_type: &str,
     entity: &str,
     payload: &impl Serialize,
@@ -37,13 +37,13 @@ impl<'a> Events<'a> {
     }
 
     /// Writes the events, all stamped with the same time, in the operation's transaction.
-    pub(crate) fn write(self, tx: &Connection) -> Result<()> {
+    pub(crate) fn write(self, tx: &Db) -> Result<()> {
         let at = now();
-        let values: Vec<&dyn rusqlite::ToSql> = self
+        let values: Vec<&dyn Param> = self
             .rows
             .iter()
             .flat_map(|(event_type, entity, payload)| {
-                [event_type as &dyn rusqlite::ToSql, entity, payload, &at]
+                [event_type as &dyn Param, entity, payload, &at]
             })
             .collect();
         insert_rows(
@@ -82,11 +82,7 @@ impl Desk {
         std::fs::create_dir_all(landing)
             .map_err(|e| DeskError::invalid("landing", format!("{}: {e}", landing.display())))?;
         let events: Vec<(i64, String, String)> = {
-            let mut stmt = self
-                .conn
-                .prepare("select event_id, entity, payload from outbox where published_file is null order by event_id")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?
+            self.conn.query_map("select event_id, entity, payload from outbox where published_file is null order by event_id", params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         };
         let mut by_entity: std::collections::BTreeMap<String, Vec<(i64, String)>> =
             Default::default();
@@ -126,10 +122,11 @@ impl Desk {
         }
         self.atomic(|tx, _| {
             for (file, _, ids) in &written {
-                let mut stmt =
-                    tx.prepare_cached("update outbox set published_file = ?1 where event_id = ?2")?;
                 for id in ids {
-                    stmt.execute(params![file, id])?;
+                    tx.execute(
+                        "update outbox set published_file = ?1 where event_id = ?2",
+                        params![file, id],
+                    )?;
                 }
             }
             Ok(())

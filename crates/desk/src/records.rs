@@ -10,13 +10,13 @@ use super::*;
 pub(crate) const SOURCE_SYSTEM: &str = "desk";
 
 /// Publishes the order as it stands; returns what it published.
-pub(crate) fn emit_order(tx: &Connection, order_id: i64) -> Result<landing::Order> {
+pub(crate) fn emit_order(tx: &Db, order_id: i64) -> Result<landing::Order> {
     let order = order(tx, order_id)?;
     event(tx, "order_changed", "orders", &order)?;
     Ok(order)
 }
 
-pub(crate) fn order(tx: &Connection, order_id: i64) -> Result<landing::Order> {
+pub(crate) fn order(tx: &Db, order_id: i64) -> Result<landing::Order> {
     Ok(cached_row(
         tx,
         "select order_id, customer_id, location_id, status, hold_reason, raised_at, billed_at, updated_at from orders where order_id = ?1",
@@ -62,13 +62,9 @@ pub(crate) fn order_as_raised(
 }
 
 /// An order's lines, priced at the product's current price.
-pub(crate) fn lines(tx: &Connection, order_id: i64) -> Result<Vec<landing::OrderLine>> {
-    let mut stmt = tx.prepare_cached(
-        "select l.line_no, l.product_id, l.quantity, p.price_cents from order_lines l join products p on p.product_id = l.product_id where l.order_id = ?1 order by l.line_no",
-    )?;
+pub(crate) fn lines(tx: &Db, order_id: i64) -> Result<Vec<landing::OrderLine>> {
     let updated_at = now();
-    let rows = stmt
-        .query_map(params![order_id], |r| {
+    let rows = tx.query_map("select l.line_no, l.product_id, l.quantity, p.price_cents from order_lines l join products p on p.product_id = l.product_id where l.order_id = ?1 order by l.line_no", params![order_id], |r| {
             Ok(landing::OrderLine {
                 order_id,
                 line_no: r.get(0)?,
@@ -78,12 +74,11 @@ pub(crate) fn lines(tx: &Connection, order_id: i64) -> Result<Vec<landing::Order
                 discount_amount: Money(0),
                 updated_at: updated_at.clone(),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        })?;
     Ok(rows)
 }
 
-pub(crate) fn customer(tx: &Connection, customer_id: i64) -> Result<landing::Customer> {
+pub(crate) fn customer(tx: &Db, customer_id: i64) -> Result<landing::Customer> {
     Ok(cached_row(
         tx,
         "select customer_id, name, customer_type_id, email, location_id, registered_at, credit_limit_cents, active from customers where customer_id = ?1",
@@ -104,7 +99,7 @@ pub(crate) fn customer(tx: &Connection, customer_id: i64) -> Result<landing::Cus
     )?)
 }
 
-pub(crate) fn product(tx: &Connection, product_id: i64) -> Result<landing::Product> {
+pub(crate) fn product(tx: &Db, product_id: i64) -> Result<landing::Product> {
     Ok(cached_row(
         tx,
         "select product_id, description, brand, category, price_cents, cost_cents from products where product_id = ?1",
@@ -123,7 +118,7 @@ pub(crate) fn product(tx: &Connection, product_id: i64) -> Result<landing::Produ
     )?)
 }
 
-pub(crate) fn shipment(tx: &Connection, order_id: i64) -> Result<landing::Shipment> {
+pub(crate) fn shipment(tx: &Db, order_id: i64) -> Result<landing::Shipment> {
     Ok(cached_row(
         tx,
         "select order_id, carrier_id, warehouse_id, shipped_at, promised_at, delivered_at from shipments where order_id = ?1",

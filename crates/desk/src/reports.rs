@@ -3,10 +3,10 @@
 //! answered here from the operational data as it is this second.
 
 use chrono::NaiveDate;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use crate::{Actor, Desk, DeskError, READ_ROLES, Result, apply_rate};
+use crate::store::OptionalExtension;
+use crate::{Actor, Desk, DeskError, READ_ROLES, Result, apply_rate, params};
 
 /// An order raised but not yet billed (raised or on hold).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -223,17 +223,14 @@ impl Desk {
 
     pub fn outstanding_orders(&self, actor: &Actor) -> Result<Vec<OutstandingOrder>> {
         Self::can_read(actor)?;
-        let mut stmt = self.connection().prepare(
-            "select o.order_id, o.customer_id, c.name, o.status, o.hold_reason, o.raised_at,
+        let rows = self.connection().query_map("select o.order_id, o.customer_id, c.name, o.status, o.hold_reason, o.raised_at,
                     count(l.line_no), coalesce(sum(l.quantity), 0), coalesce(sum(l.quantity * p.price_cents), 0)
              from orders o
              join customers c on c.customer_id = o.customer_id
              left join order_lines l on l.order_id = o.order_id
              left join products p on p.product_id = l.product_id
              where o.status in ('raised', 'on_hold')
-             group by o.order_id order by o.raised_at, o.order_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+             group by o.order_id, c.name order by o.raised_at, o.order_id", params![], |r| {
             Ok(OutstandingOrder {
                 order_id: r.get(0)?,
                 customer_id: r.get(1)?,
@@ -246,7 +243,7 @@ impl Desk {
                 net_cents: r.get(8)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     /// Credit aging as of `as_of` (`YYYY-MM-DD`), with the lakehouse's `credit_aging` columns:
@@ -257,20 +254,18 @@ impl Desk {
         Self::can_read(actor)?;
         let as_of = date("as_of", as_of)?;
         let upto = day_after(as_of);
-        let mut stmt = self.connection().prepare(
+        let entries: Vec<(i64, String, i64, String)> = self.connection().query_map(
             "select c.customer_id, l.entry_type, l.amount_cents, l.value_date
              from ledger l join customers c on c.customer_id = l.customer_id
              where l.value_date < ?1
              order by c.customer_id, l.entry_id",
+            params![upto],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        let mut entries = stmt.query(params![upto])?;
         // Per customer: its invoices (date, amount) in order and the sum of its credits.
         let mut accounts: Vec<Account> = Vec::new();
-        while let Some(r) = entries.next()? {
-            let customer_id: i64 = r.get(0)?;
-            let kind: String = r.get(1)?;
-            let amount: i64 = r.get(2)?;
-            let day = date("value_date", &r.get::<_, String>(3)?)?;
+        for (customer_id, kind, amount, value_date) in entries {
+            let day = date("value_date", &value_date)?;
             if accounts.last().is_none_or(|a| a.0 != customer_id) {
                 accounts.push((customer_id, Vec::new(), 0));
             }
@@ -320,15 +315,14 @@ impl Desk {
         Self::can_read(actor)?;
         date("month", &format!("{month}-01"))
             .map_err(|_| DeskError::invalid("month", "expected YYYY-MM"))?;
-        let mut stmt = self.connection().prepare(&format!(
+        let settings = &self.settings;
+        let rows = self.connection().query_map(&format!(
             "with {} select s.customer_id, c.name, sum(s.units), sum(s.net),
                     (select -sum(amount_cents) from ledger l where l.customer_id = s.customer_id and l.entry_type = 'rebate' and l.reference = 'rebate ' || ?1)
              from sold s join customers c on c.customer_id = s.customer_id
-             group by s.customer_id order by s.customer_id",
+             group by s.customer_id, c.name order by s.customer_id",
             crate::ledger::MONTH_SALES_CTE
-        ))?;
-        let settings = &self.settings;
-        let rows = stmt.query_map(params![month], |r| {
+        ), params![month], |r| {
             let units: i64 = r.get(2)?;
             let net: i64 = r.get(3)?;
             let posted: Option<i64> = r.get(4)?;
@@ -347,24 +341,21 @@ impl Desk {
                 posted: posted.is_some(),
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     /// Lines billed from `from` to `to` (both days included), net of returns so far.
     pub fn sales(&self, actor: &Actor, from: &str, to: &str) -> Result<Vec<SalesRow>> {
         Self::can_read(actor)?;
         let (f, t) = range(from, to)?;
-        let mut stmt = self.connection().prepare(
-            "select s.order_id, s.line_no, o.billed_at, o.customer_id, s.product_id, s.quantity, s.returned,
+        let vat = self.settings.vat_basis_points;
+        let rows = self.connection().query_map("select s.order_id, s.line_no, o.billed_at, o.customer_id, s.product_id, s.quantity, s.returned,
                     s.unit_price_cents, s.unit_cost_cents, s.vat_cents,
                     (select coalesce(sum(r.refund_cents - r.quantity * s.unit_price_cents), 0)
                      from reversals r where r.order_id = s.order_id and r.line_no = s.line_no)
              from sales_lines s join orders o on o.order_id = s.order_id
              where o.billed_at >= ?1 and o.billed_at < ?2
              order by o.billed_at, s.order_id, s.line_no",
-        )?;
-        let vat = self.settings.vat_basis_points;
-        let rows = stmt.query_map(
             params![f.format("%Y-%m-%d").to_string(), day_after(t)],
             |r| {
                 let quantity: i64 = r.get(5)?;
@@ -398,19 +389,16 @@ impl Desk {
                 })
             },
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     /// Returns recorded from `from` to `to` (both days included).
     pub fn reversals(&self, actor: &Actor, from: &str, to: &str) -> Result<Vec<ReversalRow>> {
         Self::can_read(actor)?;
         let (f, t) = range(from, to)?;
-        let mut stmt = self.connection().prepare(
-            "select r.reversal_id, r.order_id, r.line_no, s.product_id, r.quantity, r.refund_cents, r.reason, r.actor, r.at
+        let rows = self.connection().query_map("select r.reversal_id, r.order_id, r.line_no, s.product_id, r.quantity, r.refund_cents, r.reason, r.actor, r.at
              from reversals r join sales_lines s on s.order_id = r.order_id and s.line_no = r.line_no
              where r.at >= ?1 and r.at < ?2 order by r.at, r.reversal_id",
-        )?;
-        let rows = stmt.query_map(
             params![f.format("%Y-%m-%d").to_string(), day_after(t)],
             |r| {
                 Ok(ReversalRow {
@@ -426,7 +414,7 @@ impl Desk {
                 })
             },
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     /// Stock per product on `day`: the opening balance at 00:00 (today's stock less what moved since), what
@@ -448,22 +436,23 @@ impl Desk {
              group by p.product_id order by p.product_id",
             crate::stock::stock_as_of_sql("p.product_id", "p.on_hand", ">= ?1"),
         );
-        let mut stmt = self.connection().prepare(&sql)?;
-        let rows = stmt.query_map(params![start, end], |r| {
-            let opening: i64 = r.get(2)?;
-            let moved: i64 = r.get(6)?;
-            Ok(InventoryRow {
-                product_id: r.get(0)?,
-                description: r.get(1)?,
-                opening,
-                received: r.get(3)?,
-                sold: r.get(4)?,
-                returned: r.get(5)?,
-                moved,
-                closing: opening + moved,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self
+            .connection()
+            .query_map(&sql, params![start, end], |r| {
+                let opening: i64 = r.get(2)?;
+                let moved: i64 = r.get(6)?;
+                Ok(InventoryRow {
+                    product_id: r.get(0)?,
+                    description: r.get(1)?,
+                    opening,
+                    received: r.get(3)?,
+                    sold: r.get(4)?,
+                    returned: r.get(5)?,
+                    moved,
+                    closing: opening + moved,
+                })
+            })?;
+        Ok(rows)
     }
 
     /// A customer's statement: the ledger entries with value dates from `from` to `to`, with the
@@ -501,12 +490,8 @@ impl Desk {
             )
             .optional()?
             .unwrap_or(0);
-        let mut stmt = conn.prepare(
-            "select entry_id, value_date, entry_type, order_id, reference, amount_cents, balance_after_cents
-             from ledger where customer_id = ?1 and value_date >= ?2 and value_date <= ?3 order by entry_id",
-        )?;
-        let entries: Vec<StatementEntry> = stmt
-            .query_map(params![customer_id, from, to], |r| {
+        let entries: Vec<StatementEntry> = conn.query_map("select entry_id, value_date, entry_type, order_id, reference, amount_cents, balance_after_cents
+             from ledger where customer_id = ?1 and value_date >= ?2 and value_date <= ?3 order by entry_id", params![customer_id, from, to], |r| {
                 Ok(StatementEntry {
                     entry_id: r.get(0)?,
                     value_date: r.get(1)?,
@@ -516,8 +501,7 @@ impl Desk {
                     amount_cents: r.get(5)?,
                     balance_after_cents: r.get(6)?,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
+            })?;
         let closing = entries
             .last()
             .map(|e| e.balance_after_cents)

@@ -5,7 +5,7 @@ use super::*;
 /// Moves one product's stock (positive in, negative out): [`move_stocks`] with its event
 /// written at once.
 pub(crate) fn move_stock(
-    tx: &Connection,
+    tx: &Db,
     product_id: i64,
     movement_type: &str,
     quantity: i64,
@@ -28,7 +28,7 @@ pub(crate) fn move_stock(
 /// moment is today's less what moved since, see [`stock_as_of_sql`]); product versions change
 /// with price and cost only.
 pub(crate) fn move_stocks<'a>(
-    tx: &Connection,
+    tx: &Db,
     movement_type: &'a str,
     moves: &[(i64, i64)],
     order_id: Option<i64>,
@@ -58,11 +58,11 @@ pub(crate) fn move_stocks<'a>(
             },
         )
         .collect();
-    let values: Vec<&dyn rusqlite::ToSql> = movements
+    let values: Vec<&dyn Param> = movements
         .iter()
         .flat_map(|m| {
             [
-                &m.movement_id as &dyn rusqlite::ToSql,
+                &m.movement_id as &dyn Param,
                 &m.product_id,
                 &m.movement_type,
                 &m.quantity,
@@ -97,7 +97,7 @@ pub(crate) fn stock_as_of_sql(product: &str, on_hand: &str, after: &str) -> Stri
 
 /// Closes the product's current version and opens one with its present price and cost (and
 /// the stock it opened with, kept for the record; stock history is the movements').
-pub(crate) fn record_product_version(tx: &Connection, product_id: i64) -> Result<()> {
+pub(crate) fn record_product_version(tx: &Db, product_id: i64) -> Result<()> {
     let at = now();
     // The current version is the latest: found by the (product_id, valid_from) index, which
     // closing it does not change, so SQLite updates in one pass.

@@ -1,7 +1,8 @@
 //! API tokens. A token is shown once, when issued; the desk keeps only its SHA-256 digest, so a
 //! copy of the database does not hand out working credentials.
 
-use rusqlite::{OptionalExtension, params};
+use crate::params;
+use crate::store::OptionalExtension;
 use sha2::{Digest, Sha256};
 
 use crate::{Actor, Desk, DeskError, MANAGER_ONLY, Result, Role, now};
@@ -43,9 +44,9 @@ impl Desk {
     /// The first manager token of a new desk. Refused once any token exists, so it cannot be used
     /// to mint credentials on a desk that is already set up.
     pub fn bootstrap_token(&mut self, name: &str) -> Result<String> {
-        let any: i64 = self
-            .connection()
-            .query_row("select count(*) from api_tokens", [], |r| r.get(0))?;
+        let any: i64 =
+            self.connection()
+                .query_row("select count(*) from api_tokens", params![], |r| r.get(0))?;
         if any > 0 {
             return Err(DeskError::invalid(
                 "token",
@@ -80,10 +81,11 @@ impl Desk {
     pub fn authenticate(&self, token: &str) -> Result<Actor> {
         let found: Option<(String, String)> = self
             .connection()
-            .prepare_cached(
+            .query_row(
                 "select name, role from api_tokens where token_sha256 = ?1 and revoked_at is null",
-            )?
-            .query_row(params![digest(token)], |r| Ok((r.get(0)?, r.get(1)?)))
+                params![digest(token)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let (name, role) = found.ok_or(DeskError::Unauthorized)?;
         Ok(Actor::new(&name, Role::parse("role", &role)?))

@@ -1,12 +1,22 @@
 //! 64 threads raising and billing orders for the same few products, each with its own
 //! connection: stock never goes below zero, and every customer's ledger sums to the balance.
 
-use orderlake_desk::{Actor, BillOutcome, Desk, NewLine, NewProduct, Role};
+use orderlake_desk::{Actor, BillOutcome, Desk, DeskDb, NewLine, NewProduct, Role, params};
 
 #[test]
-fn concurrent_billing_never_oversells_and_keeps_the_ledger_true() {
+fn concurrent_billing_never_oversells_and_keeps_the_ledger_true_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("desk.db");
+    concurrent_billing(DeskDb::Sqlite(dir.path().join("desk.db")));
+}
+
+#[test]
+fn concurrent_billing_never_oversells_and_keeps_the_ledger_true_on_postgres() {
+    if let Some(url) = orderlake_test_postgres::database() {
+        concurrent_billing(DeskDb::Postgres(url));
+    }
+}
+
+fn concurrent_billing(path: DeskDb) {
     let manager = Actor::new("mia", Role::Manager);
     let (customers, products, location) = {
         let mut desk = Desk::open(&path).unwrap();
@@ -80,12 +90,14 @@ fn concurrent_billing_never_oversells_and_keeps_the_ledger_true() {
     let desk = Desk::open(&path).unwrap();
     let conn = desk.connection();
     let stock: i64 = conn
-        .query_row("select sum(on_hand) from products", [], |r| r.get(0))
+        .query_row("select sum(on_hand) from products", params![], |r| r.get(0))
         .unwrap();
     let negative: i64 = conn
-        .query_row("select count(*) from products where on_hand < 0", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "select count(*) from products where on_hand < 0",
+            params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(negative, 0);
     assert_eq!(
@@ -96,7 +108,7 @@ fn concurrent_billing_never_oversells_and_keeps_the_ledger_true() {
     let held: i64 = conn
         .query_row(
             "select count(*) from orders where status = 'on_hold'",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();
@@ -104,7 +116,7 @@ fn concurrent_billing_never_oversells_and_keeps_the_ledger_true() {
     let mismatches: i64 = conn
         .query_row(
             "select count(*) from customers c where c.balance_cents <> (select coalesce(sum(amount_cents), 0) from ledger l where l.customer_id = c.customer_id)",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();
@@ -112,7 +124,7 @@ fn concurrent_billing_never_oversells_and_keeps_the_ledger_true() {
     let last_after_ok: i64 = conn
         .query_row(
             "select count(*) from customers c where c.balance_cents <> coalesce((select balance_after_cents from ledger l where l.customer_id = c.customer_id order by entry_id desc limit 1), 0)",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();

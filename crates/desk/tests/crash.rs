@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use orderlake_desk::{Actor, BillOutcome, Desk, NewLine, NewProduct, Role};
+use orderlake_desk::{Actor, BillOutcome, Desk, DeskDb, NewLine, NewProduct, Role, params};
 
 const CHILD: &str = "ORDERLAKE_DESK_CRASH_CHILD";
+/// The child's database: a file path or a PostgreSQL URL.
+const CHILD_DB: &str = "ORDERLAKE_DESK_CRASH_DB";
 const CUSTOMERS: i64 = 4;
 const PRODUCTS: i64 = 3;
 
@@ -32,8 +34,15 @@ impl Rng {
     }
 }
 
-fn paths(dir: &Path) -> (PathBuf, PathBuf) {
-    (dir.join("desk.db"), dir.join("landing"))
+fn landing(dir: &Path) -> PathBuf {
+    dir.join("landing")
+}
+
+fn spelled(db: &DeskDb) -> String {
+    match db {
+        DeskDb::Sqlite(path) => path.display().to_string(),
+        DeskDb::Postgres(url) => url.clone(),
+    }
 }
 
 /// Ids of the customers and products made by `setup` (desk ids start above the base).
@@ -44,8 +53,8 @@ fn product(i: i64) -> i64 {
     orderlake_desk::DESK_ID_BASE + 1 + i
 }
 
-fn setup(db: &Path) {
-    let mut desk = Desk::open(db).unwrap();
+fn setup(db: &DeskDb) {
+    let mut desk = Desk::open(db.clone()).unwrap();
     let m = Actor::new("mia", Role::Manager);
     let t = desk.add_territory(&m, "T", "A", "B").unwrap();
     let l = desk.add_location(&m, "R", t, "S", "C").unwrap();
@@ -71,9 +80,9 @@ fn setup(db: &Path) {
 }
 
 /// The child: operations and publishes until it is killed.
-fn burst(dir: &Path) -> ! {
-    let (db, landing) = paths(dir);
-    let mut desk = Desk::open(&db).unwrap();
+fn burst(dir: &Path, db: DeskDb) -> ! {
+    let landing = landing(dir);
+    let mut desk = Desk::open(db).unwrap();
     let clerk = Actor::new("cole", Role::Clerk);
     let manager = Actor::new("mia", Role::Manager);
     let mut rng = Rng::seeded();
@@ -112,7 +121,7 @@ fn burst(dir: &Path) -> ! {
 
 fn one(desk: &Desk, sql: &str) -> i64 {
     desk.connection()
-        .query_row(sql, [], |r| r.get(0))
+        .query_row(sql, params![], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
@@ -161,26 +170,53 @@ fn assert_consistent(desk: &Desk) {
     }
 }
 
+/// In the child process: the burst, never returning.
+fn child() {
+    if let (Ok(dir), Ok(db)) = (std::env::var(CHILD), std::env::var(CHILD_DB)) {
+        burst(
+            Path::new(&dir),
+            DeskDb::parse(&db).expect("the parent's database"),
+        );
+    }
+}
+
 #[test]
 fn killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_once() {
-    if let Ok(dir) = std::env::var(CHILD) {
-        burst(Path::new(&dir));
-    }
+    child();
     let dir = tempfile::tempdir().unwrap();
-    let (db, landing) = paths(dir.path());
+    let db = DeskDb::Sqlite(dir.path().join("desk.db"));
+    crash_and_recover(
+        "killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_once",
+        dir.path(),
+        db,
+    );
+}
+
+#[test]
+fn killed_at_random_points_the_desk_on_postgres_stays_consistent_and_publishes_each_event_once() {
+    child();
+    let Some(url) = orderlake_test_postgres::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    crash_and_recover(
+        "killed_at_random_points_the_desk_on_postgres_stays_consistent_and_publishes_each_event_once",
+        dir.path(),
+        DeskDb::Postgres(url),
+    );
+}
+
+fn crash_and_recover(test: &str, dir: &Path, db: DeskDb) {
+    let landing = landing(dir);
     setup(&db);
     let mut rng = Rng::seeded();
     let exe = std::env::current_exe().unwrap();
     let mut kills = 0;
     for _ in 0..12 {
         let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_once",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD, dir.path())
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD, dir)
+            .env(CHILD_DB, spelled(&db))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -189,9 +225,9 @@ fn killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_on
         if child.try_wait().unwrap().is_none() {
             kills += 1;
         }
-        child.kill().ok(); // SIGKILL: no destructors, no rollback but SQLite's own.
+        child.kill().ok(); // SIGKILL: no destructors, no rollback but the database's own.
         child.wait().unwrap();
-        let desk = Desk::open(&db).unwrap();
+        let desk = Desk::open(db.clone()).unwrap();
         assert_consistent(&desk);
     }
     assert!(
@@ -199,7 +235,7 @@ fn killed_at_random_points_the_desk_stays_consistent_and_publishes_each_event_on
         "the child was killed mid-burst ({kills} of 12)"
     );
 
-    let mut desk = Desk::open(&db).unwrap();
+    let mut desk = Desk::open(db).unwrap();
     let orders = one(&desk, "select count(*) from orders");
     assert!(orders > 50, "the bursts did work: {orders} orders");
     desk.publish(&landing).unwrap();

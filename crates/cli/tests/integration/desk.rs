@@ -7,14 +7,8 @@ use std::path::Path;
 use crate::util::{ok, oms_project, orderlake, rows, scalar_f64};
 
 /// Runs `orderlake desk …` with the desk database and token given.
-fn desk(root: &Path, db: &Path, token: &str, args: &[&str]) -> String {
-    let mut full = vec![
-        "desk",
-        "--db",
-        db.to_str().expect("utf-8"),
-        "--token",
-        token,
-    ];
+fn desk(root: &Path, db: &str, token: &str, args: &[&str]) -> String {
+    let mut full = vec!["desk", "--db", db, "--token", token];
     full.extend_from_slice(args);
     ok(root, &full).stdout
 }
@@ -25,6 +19,19 @@ fn id(out: &str) -> String {
 
 #[test]
 fn desk_operations_flow_into_silver_and_gold() {
+    operations_flow_into_silver_and_gold(None);
+}
+
+/// The same with the desk on PostgreSQL (`--db postgres://…`).
+#[test]
+fn desk_operations_on_postgres_flow_into_silver_and_gold() {
+    if let Some(url) = orderlake_test_postgres::database() {
+        operations_flow_into_silver_and_gold(Some(url));
+    }
+}
+
+/// The desk on `postgres` if given, else on an SQLite file in the project's folder.
+fn operations_flow_into_silver_and_gold(postgres: Option<String>) {
     let (dir, root) = oms_project();
     let landing = dir.path().join("landing");
     let landing_s = landing.to_str().expect("utf-8");
@@ -35,18 +42,8 @@ fn desk_operations_flow_into_silver_and_gold() {
         ],
     );
 
-    let db = dir.path().join("desk.db");
-    let init = ok(
-        &root,
-        &[
-            "desk",
-            "--db",
-            db.to_str().unwrap(),
-            "init",
-            "--name",
-            "mia",
-        ],
-    );
+    let db = postgres.unwrap_or_else(|| dir.path().join("desk.db").display().to_string());
+    let init = ok(&root, &["desk", "--db", &db, "init", "--name", "mia"]);
     let manager = init
         .stdout
         .lines()
@@ -187,7 +184,7 @@ fn desk_operations_flow_into_silver_and_gold() {
         &[
             "desk",
             "--db",
-            db.to_str().unwrap(),
+            &db,
             "--token",
             &clerk,
             "--idempotency-key",
@@ -210,7 +207,7 @@ fn desk_operations_flow_into_silver_and_gold() {
         &[
             "desk",
             "--db",
-            db.to_str().unwrap(),
+            &db,
             "--token",
             &clerk,
             "return",
@@ -234,7 +231,7 @@ fn desk_operations_flow_into_silver_and_gold() {
         &[
             "desk",
             "--db",
-            db.to_str().unwrap(),
+            &db,
             "--token",
             &clerk,
             "write-off",
@@ -297,9 +294,14 @@ fn desk_operations_flow_into_silver_and_gold() {
                 .count()
         })
         .sum();
-    let outbox: i64 = rusqlite::Connection::open(&db)
+    let outbox: i64 = orderlake_desk::Desk::open(orderlake_desk::DeskDb::parse(&db).unwrap())
         .unwrap()
-        .query_row("select count(*) from outbox", [], |r| r.get(0))
+        .connection()
+        .query_row(
+            "select count(*) from outbox",
+            orderlake_desk::params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(
         published as i64, outbox,
