@@ -132,6 +132,7 @@ impl DemoArgs {
                 poll: None,
                 retention_minutes: 60.0,
             },
+            no_schedules: false,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct DeskArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Print reports as CSV (for exports).
+    #[arg(long, global = true, conflicts_with = "json")]
+    csv: bool,
     /// Apply this operation once: run again with the same key (after a timeout, say), it
     /// prints the first result instead of acting twice. The same key with other arguments is
     /// refused.
@@ -155,6 +158,25 @@ enum DeskCommand {
     },
     /// Run the monthly rebates for `YYYY-MM` (managers; running a month twice changes nothing).
     RebateRun { month: String },
+    /// Copy the desk database (SQLite) into a folder while the desk runs, check the copy, and
+    /// delete copies older than --keep-days. No token needed: it takes access to the file.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long, default_value_t = 14)]
+        keep_days: u32,
+        /// Name and prune the copy as of this time (RFC 3339; default now): the scheduler
+        /// passes a job's due time.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Put a backup in place as the desk database; with --force an existing database is
+    /// replaced, after being kept beside it. Stop every desk process first.
+    Restore {
+        backup: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Reports (every role).
     #[command(subcommand)]
     Report(ReportCommand),
@@ -307,13 +329,30 @@ fn line(text: &str) -> Result<NewLine> {
     }
 }
 
-/// Prints rows as an aligned table, or as JSON with `--json`.
-fn print_rows<T: Serialize>(rows: &[T], json: bool) -> Result<()> {
-    if json {
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Printing {
+    Text,
+    Json,
+    Csv,
+}
+
+/// Prints rows as an aligned table, as JSON (`--json`) or as CSV (`--csv`).
+fn print_rows<T: Serialize>(rows: &[T], out: Printing) -> Result<()> {
+    if out == Printing::Json {
         println!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     let (columns, cells) = orderlake_desk_http::tabulate(rows);
+    if out == Printing::Csv {
+        let mut writer = csv::Writer::from_writer(std::io::stdout().lock());
+        writer.write_record(&columns)?;
+        for row in &cells {
+            writer.write_record(row.iter().map(|c| c.text.as_str()))?;
+        }
+        writer.flush()?;
+        return Ok(());
+    }
     if cells.is_empty() {
         println!("(no rows)");
         return Ok(());
@@ -369,9 +408,15 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         db,
         token,
         json,
+        csv,
         idempotency_key,
         command,
     } = args;
+    let out = match (json, csv) {
+        (true, _) => Printing::Json,
+        (_, true) => Printing::Csv,
+        _ => Printing::Text,
+    };
     if let DeskCommand::Serve {
         http,
         landing,
@@ -402,17 +447,54 @@ pub async fn run(args: DeskArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // Everything else is a short blocking call on the database.
-    tokio::task::spawn_blocking(move || run_blocking(&db, &token, json, idempotency_key, command))
+    tokio::task::spawn_blocking(move || run_blocking(&db, &token, out, idempotency_key, command))
         .await?
 }
 
 fn run_blocking(
     db: &DeskDb,
     token: &Option<String>,
-    json: bool,
+    out: Printing,
     idempotency_key: Option<String>,
     command: DeskCommand,
 ) -> Result<ExitCode> {
+    let json = out == Printing::Json;
+    match &command {
+        DeskCommand::Backup { to, keep_days, at } => {
+            let at = match at {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                    .with_context(|| format!("--at `{text}`: write a time as 2026-11-30T03:00:00Z"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let keep = Duration::from_secs(u64::from(*keep_days) * 86_400);
+            let made = orderlake_desk::backup::backup(db, to, keep, at)?;
+            println!(
+                "backed up {db} to {} ({} bytes, schema version {}); {} older copies deleted",
+                made.path.display(),
+                made.bytes,
+                made.schema_version,
+                made.pruned.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        DeskCommand::Restore { backup, force } => {
+            let restored =
+                orderlake_desk::backup::restore(backup, db, *force, chrono::Utc::now())?;
+            if let Some(kept) = &restored.kept_previous {
+                println!("the desk database that was there is kept as {}", kept.display());
+            }
+            // Opening it applies any migration newer than the backup.
+            open(db)?;
+            println!(
+                "restored {db} from {} (schema version {})",
+                backup.display(),
+                restored.schema_version
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let mut desk = open(db)?;
     if let DeskCommand::Init { name } = &command {
         let token = desk.bootstrap_token(name)?;
@@ -423,7 +505,7 @@ fn run_blocking(
     let a = caller(&desk, token)?;
     let mut said = None;
     match idempotency_key {
-        None => execute(&mut desk, &a, json, command, &mut said)?,
+        None => execute(&mut desk, &a, out, command, &mut said)?,
         Some(key) => {
             // The command as parsed is the request: the same key with other arguments is refused.
             let request = format!("{command:?}");
@@ -435,7 +517,7 @@ fn run_blocking(
             let digest = orderlake_desk::request_digest(&[request.as_bytes()]);
             let remembered = desk.idempotent(&a, &key, &operation, &digest, |d| {
                 let mut first = None;
-                execute(d, &a, json, command, &mut first).map_err(|e| {
+                execute(d, &a, out, command, &mut first).map_err(|e| {
                     match e.downcast::<DeskError>() {
                         Ok(desk_error) => desk_error,
                         Err(other) => DeskError::invalid("command", format!("{other:#}")),
@@ -466,17 +548,20 @@ fn run_blocking(
 fn execute(
     d: &mut Desk,
     a: &Actor,
-    json: bool,
+    out: Printing,
     command: DeskCommand,
     said: &mut Option<Said>,
 ) -> Result<()> {
     let a = a.clone();
     match command {
-        DeskCommand::Init { .. } | DeskCommand::Serve { .. } => unreachable!("handled above"),
+        DeskCommand::Init { .. }
+        | DeskCommand::Serve { .. }
+        | DeskCommand::Backup { .. }
+        | DeskCommand::Restore { .. } => unreachable!("handled above"),
         DeskCommand::Publish { landing } => {
             let files = d.publish_for(&a, &landing)?;
             let events: usize = files.iter().map(|f| f.events).sum();
-            if json {
+            if out == Printing::Json {
                 println!("{}", serde_json::to_string(&files)?);
             } else {
                 println!(
@@ -749,17 +834,17 @@ fn execute(
             );
         }
         DeskCommand::Report(report) => match report {
-            ReportCommand::Outstanding => print_rows(&d.outstanding_orders(&a)?, json)?,
+            ReportCommand::Outstanding => print_rows(&d.outstanding_orders(&a)?, out)?,
             ReportCommand::Aging { as_of } => {
-                print_rows(&d.credit_aging(&a, &as_of.unwrap_or_else(today))?, json)?
+                print_rows(&d.credit_aging(&a, &as_of.unwrap_or_else(today))?, out)?
             }
-            ReportCommand::Rebates { month } => print_rows(&d.rebates(&a, &month)?, json)?,
-            ReportCommand::Sales { from, to } => print_rows(&d.sales(&a, &from, &to)?, json)?,
+            ReportCommand::Rebates { month } => print_rows(&d.rebates(&a, &month)?, out)?,
+            ReportCommand::Sales { from, to } => print_rows(&d.sales(&a, &from, &to)?, out)?,
             ReportCommand::Reversals { from, to } => {
-                print_rows(&d.reversals(&a, &from, &to)?, json)?
+                print_rows(&d.reversals(&a, &from, &to)?, out)?
             }
             ReportCommand::Inventory { day } => {
-                print_rows(&d.inventory(&a, &day.unwrap_or_else(today))?, json)?
+                print_rows(&d.inventory(&a, &day.unwrap_or_else(today))?, out)?
             }
             ReportCommand::Product { product, at } => {
                 let at = at.unwrap_or_else(|| {
@@ -767,11 +852,11 @@ fn execute(
                         .format("%Y-%m-%d %H:%M:%S%.6f")
                         .to_string()
                 });
-                print_rows(&[d.product_at(&a, product, &at)?], json)?
+                print_rows(&[d.product_at(&a, product, &at)?], out)?
             }
             ReportCommand::Statement { customer, from, to } => {
                 let st = d.statement(&a, customer, &from, &to)?;
-                if json {
+                if out == Printing::Json {
                     println!("{}", serde_json::to_string_pretty(&st)?);
                 } else {
                     println!(
@@ -779,7 +864,7 @@ fn execute(
                         st.customer_name, st.customer_id, st.from, st.to
                     );
                     println!("opening balance {}", cents_text(st.opening_balance_cents));
-                    print_rows(&st.entries, false)?;
+                    print_rows(&st.entries, Printing::Text)?;
                     println!("closing balance {}", cents_text(st.closing_balance_cents));
                 }
             }

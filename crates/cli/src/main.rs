@@ -3,6 +3,7 @@
 mod cluster;
 mod demo;
 mod desk;
+mod jobs;
 mod lake;
 mod report;
 mod scaffold;
@@ -236,6 +237,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// The nodes of an Apache Ballista cluster that runs model queries (--engine ballista://…).
     Cluster(cluster::ClusterArgs),
+    /// Run the jobs of schedules.yml on time until Ctrl-C (`serve` runs them too).
+    Scheduler(jobs::SchedulerArgs),
+    /// The jobs of schedules.yml: list them with their last and next runs, run one now, or
+    /// read their log.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<jobs::JobsCommand>,
+    },
+    /// Compact small files, vacuum old ones and checkpoint the log of every Delta table.
+    Maintain(jobs::MaintainArgs),
     /// The docs site with the lineage graph.
     Docs {
         #[command(subcommand)]
@@ -393,6 +404,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::serve(&global, &args).await,
         Command::Docs { command } => serve::docs(&global, &command).await,
         Command::Cluster(args) => cluster::run(args).await,
+        Command::Scheduler(args) => jobs::scheduler(&global, &args).await,
+        Command::Jobs { command } => {
+            jobs::jobs(&global, &command.unwrap_or(jobs::JobsCommand::List)).await
+        }
+        Command::Maintain(args) => jobs::maintain(&global, &args).await,
     }
 }
 

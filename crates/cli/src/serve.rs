@@ -37,6 +37,10 @@ pub struct ServeArgs {
     pub watch: bool,
     #[command(flatten)]
     pub live: crate::watch::LiveArgs,
+    /// Do not run the jobs of the project's schedules.yml (another process runs them, e.g.
+    /// `orderlake scheduler`).
+    #[arg(long)]
+    pub no_schedules: bool,
 }
 
 /// TLS and limits of the SQL endpoint.
@@ -183,6 +187,34 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
     } else {
         args.sql.tls(live.project())?
     };
+    let mut scheduler_task = None;
+    let jobs = match orderlake_jobs::Schedules::load(&live.project().root)? {
+        Some(schedules) if !args.no_schedules => {
+            let scheduler = crate::jobs::project_scheduler(
+                global,
+                live.project(),
+                &schedules,
+                orderlake_jobs::Clock::wall(),
+                true,
+            )
+            .await?;
+            let view = Arc::new(orderlake_serve::JobsView {
+                board: scheduler.board(),
+                schedules,
+            });
+            println!(
+                "Jobs: {} from {} run here (the Jobs page lists them; --no-schedules to not)",
+                view.schedules.jobs.len(),
+                view.schedules.path.display()
+            );
+            let mut stopped = shutdown.clone();
+            scheduler_task = Some(crate::jobs::spawn(Arc::new(scheduler), async move {
+                let _ = stopped.changed().await;
+            }));
+            Some(view)
+        }
+        _ => None,
+    };
     let options = ServeOptions {
         http: Some(args.http.clone()),
         pg: (!args.no_pg).then(|| args.pg.clone()),
@@ -193,6 +225,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         },
         refresh_every: Duration::from_secs_f64(args.refresh_secs),
         commits,
+        jobs,
     };
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -224,6 +257,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         println!("Ctrl-C to stop.");
     })
     .await?;
+    if let Some(task) = scheduler_task {
+        // Runs in progress are stopped and logged as interrupted.
+        let _ = task.await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

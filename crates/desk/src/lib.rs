@@ -8,6 +8,7 @@
 //! Money is integer cents; VAT is in basis points (750 = 7.5%), rounded half away from zero.
 
 mod audit;
+pub mod backup;
 mod auth;
 mod db;
 mod error;

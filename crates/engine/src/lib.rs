@@ -27,6 +27,7 @@ pub mod file_functions;
 pub mod freshness;
 pub mod functions;
 pub mod incremental;
+pub mod job_log;
 pub mod invocation;
 pub mod layout;
 pub mod lookups;

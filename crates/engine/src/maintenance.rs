@@ -28,6 +28,9 @@ pub struct MaintenancePolicy {
     /// Files that left the table (rewritten, compacted, overwritten) are deleted this long after
     /// they left. Readers holding an older snapshot, and time travel, reach back this far.
     pub keep_removed_files: Duration,
+    /// Also write a checkpoint of each table's log at its current version (scheduled
+    /// maintenance; delta-rs writes one every 100 commits by itself).
+    pub checkpoint: bool,
 }
 
 impl Default for MaintenancePolicy {
@@ -36,6 +39,7 @@ impl Default for MaintenancePolicy {
             compact_at_files: 16,
             target_file_bytes: NonZeroU64::new(128 * 1024 * 1024).expect("non-zero"),
             keep_removed_files: Duration::from_secs(3600),
+            checkpoint: false,
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct Maintained {
     pub files_written: u64,
     /// Old files deleted from storage.
     pub files_deleted: usize,
+    /// The version a checkpoint was written at, when one was.
+    pub checkpointed_at: Option<u64>,
 }
 
 impl Maintained {
@@ -94,6 +100,10 @@ impl Warehouse {
             .with_mode(VacuumMode::Lite)
             .await?;
         done.files_deleted = metrics.files_deleted.len();
+        if policy.checkpoint {
+            deltalake::checkpoints::create_checkpoint(&vacuumed, None).await?;
+            done.checkpointed_at = Some(vacuumed.version().unwrap_or_default());
+        }
         if done.did_anything() {
             self.register_table(relation, &vacuumed).await?;
         }
@@ -184,12 +194,16 @@ mod tests {
         // With no retention, the 20 replaced files go; the data is the same.
         let now = MaintenancePolicy {
             keep_removed_files: Duration::ZERO,
+            checkpoint: true,
             ..MaintenancePolicy::default()
         };
         let done = warehouse.maintain(&relation, &now).await.expect("maintain");
         assert_eq!(done.files_compacted, 0, "one file: nothing to compact");
         assert_eq!(done.files_deleted, 20);
         assert_eq!(data_files(&table_dir), 1);
+        let version = done.checkpointed_at.expect("a checkpoint was asked for");
+        let checkpoint = table_dir.join(format!("_delta_log/{version:020}.checkpoint.parquet"));
+        assert!(checkpoint.exists(), "{}", checkpoint.display());
         let after = as_csv(&warehouse, sum).await;
         assert_eq!(before, after);
         assert!(after.contains("20,190"), "{after}");

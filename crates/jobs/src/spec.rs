@@ -296,6 +296,9 @@ impl Job {
                     fill(to),
                     "--keep-days".into(),
                     keep_days.to_string(),
+                    // Named and pruned as of its due time, so a simulated day makes a day's copies.
+                    "--at".into(),
+                    due.to_rfc3339(),
                 ]);
             }
             Action::Maintain {
@@ -768,6 +771,17 @@ mod tests {
             run.args,
             ["desk", "--csv", "report", "aging", "--as-of", "2026-12-01"].map(String::from)
         );
+    }
+
+    #[test]
+    fn the_bundled_oms_schedule_is_valid() {
+        let oms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../projects/oms");
+        let s = Schedules::load(&oms).expect("valid").expect("present");
+        assert_eq!(s.jobs.len(), 8);
+        assert!(s.uses_desk());
+        let export = s.job("daily_sales_export").expect("listed");
+        assert_eq!(export.catch_up, CatchUp::All);
+        assert_eq!(export.schedule.timezone, chrono_tz::Africa::Lagos);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The dashboard: eight pages over the gold tables (seven over the OMS lakehouse, one over the commerce project), each a set of panels (KPI tiles, charts,
+//! The dashboard: eight pages over the gold tables (seven over the OMS lakehouse, one over the
+//! commerce project) and a Jobs page over the job log, each a set of panels (KPI tiles, charts,
 //! tables) defined by one SQL query apiece. The same panel data is rendered into the page and
 //! served as JSON (`/api/dashboard/{page}` and `/api/dashboard/{page}/{panel}`), so a chart and
 //! its API never disagree.
@@ -602,6 +603,64 @@ pub static PAGES: &[Page] = &[
             ),
         ],
     },
+    Page {
+        slug: "jobs",
+        title: "Jobs",
+        about: "The runs of the jobs in schedules.yml (from _orderlake.job_runs): what ran, how it ended, how long it took, and what it said. Skipped runs overlapped a run still going; missed ones fell while no scheduler was up.",
+        filters: &[],
+        needs: "_orderlake.job_runs",
+        panels: &[
+            panel(
+                "runs_24h",
+                "Runs in the last 24 hours",
+                Kpi,
+                Count,
+                "select count(*) from _orderlake.job_runs where started_at >= now() - interval '1 day' and outcome not in ('skipped', 'missed')",
+            ),
+            panel(
+                "failed_24h",
+                "Failed or timed out (24 h)",
+                Kpi,
+                Count,
+                "select count(*) from _orderlake.job_runs where started_at >= now() - interval '1 day' and outcome in ('failed', 'timed_out', 'interrupted')",
+            ),
+            panel(
+                "skipped_24h",
+                "Skipped or missed (24 h)",
+                Kpi,
+                Count,
+                "select count(*) from _orderlake.job_runs where started_at >= now() - interval '1 day' and outcome in ('skipped', 'missed')",
+            ),
+            panel(
+                "seconds",
+                "Seconds per run, by job",
+                Line,
+                Number,
+                "select job as series, to_char(scheduled_for, '%Y-%m-%d %H:%M') as label, seconds as value from _orderlake.job_runs where outcome in ('success', 'failed', 'timed_out') order by scheduled_for",
+            ),
+            panel(
+                "outcomes",
+                "Runs per day by outcome",
+                Bar,
+                Count,
+                "select outcome as series, to_char(scheduled_for, '%Y-%m-%d') as label, count(*) as value from _orderlake.job_runs group by 1, 2 order by 2, 1",
+            ),
+            panel(
+                "last_runs",
+                "Last run of each job",
+                Table,
+                Number,
+                "select job, action, outcome, trigger, scheduled_for, started_at, round(seconds, 1) as seconds, detail from (select *, row_number() over (partition by job order by started_at desc, scheduled_for desc) as newest from _orderlake.job_runs) where newest = 1 order by job",
+            ),
+            panel(
+                "recent",
+                "Recent runs",
+                Table,
+                Number,
+                "select job, action, outcome, trigger, scheduled_for, started_at, round(seconds, 1) as seconds, exit_code, detail from _orderlake.job_runs order by started_at desc, scheduled_for desc limit 50",
+            ),
+        ],
+    },
 ];
 
 /// The pages whose table this project has, in menu order (every page when none has: an empty
@@ -616,11 +675,14 @@ pub async fn available_pages(snapshot: &Snapshot) -> Vec<&'static Page> {
             available.push(page);
         }
     }
-    if available.is_empty() {
-        return PAGES
+    if available.iter().all(|p| p.needs.starts_with("_orderlake.")) {
+        // No gold yet: the OMS pages, each saying what it lacks (and the Jobs page, if jobs ran).
+        let mut shown: Vec<_> = PAGES
             .iter()
             .filter(|p| p.needs == "gold.fct_sales")
             .collect();
+        shown.extend(available);
+        return shown;
     }
     available
 }

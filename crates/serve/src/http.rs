@@ -28,10 +28,11 @@ pub struct AppState {
     live: Arc<Live>,
     docs: DocsSite,
     templates: Arc<Environment<'static>>,
+    jobs: Option<Arc<crate::JobsView>>,
 }
 
 impl AppState {
-    pub fn new(live: Arc<Live>, docs: DocsSite) -> AppState {
+    pub fn new(live: Arc<Live>, docs: DocsSite, jobs: Option<Arc<crate::JobsView>>) -> AppState {
         let mut env = Environment::new();
         env.add_template("page.html", PAGE_TEMPLATE)
             .unwrap_or_else(|e| panic!("the bundled page template is invalid: {e}"));
@@ -39,6 +40,7 @@ impl AppState {
             live,
             docs,
             templates: Arc::new(env),
+            jobs,
         }
     }
 }
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(home))
         .route("/api/health", get(|| async { "ok" }))
         .route("/api/version", get(version))
+        .route("/api/jobs", get(jobs_json))
         .route("/api/dashboard", get(pages))
         .route("/api/dashboard/{page}", get(page_json))
         .route("/api/dashboard/{page}/{panel}", get(panel_json))
@@ -230,6 +233,9 @@ async fn page_html(
             last_day => last_day,
             project => state.live.project().name.clone(),
             version => snapshot.version,
+            schedule => (page.slug == "jobs")
+                .then(|| state.jobs.as_ref().map(|v| Value::from(Serde(v.jobs(chrono::Utc::now())))))
+                .flatten(),
         })
     });
     match rendered {
@@ -239,6 +245,24 @@ async fn page_html(
             format!("rendering {slug}: {e}"),
         )
             .into_response(),
+    }
+}
+
+/// The schedule with each job's next run and what is running; 404 when no scheduler runs here.
+async fn jobs_json(State(state): State<AppState>) -> Response {
+    match &state.jobs {
+        Some(view) => axum::Json(json!({
+            "schedules": view.schedules.path.display().to_string(),
+            "jobs": view.jobs(chrono::Utc::now()),
+        }))
+        .into_response(),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            None,
+            "no scheduler runs in this server (the project has no schedules.yml, or serve was \
+             started with --no-schedules)"
+                .into(),
+        ),
     }
 }
 

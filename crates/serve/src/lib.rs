@@ -34,6 +34,51 @@ pub struct ServeOptions {
     /// Announcements of commits made in this process (the watch mode): each one swaps the
     /// snapshot at once instead of at the next poll.
     pub commits: Option<tokio::sync::watch::Receiver<u64>>,
+    /// The project's schedule and the runs going on, when a scheduler runs in this process:
+    /// the Jobs page shows each job's next run and what is running.
+    pub jobs: Option<Arc<JobsView>>,
+}
+
+/// What the Jobs page knows of a scheduler running beside the server.
+#[derive(Debug)]
+pub struct JobsView {
+    pub schedules: orderlake_jobs::Schedules,
+    pub board: orderlake_jobs::Board,
+}
+
+/// One job as the Jobs page and `/api/jobs` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScheduledJob {
+    pub job: String,
+    pub action: &'static str,
+    pub cron: String,
+    pub timezone: String,
+    pub description: String,
+    /// The next due time, in the job's time zone.
+    pub next_run: Option<String>,
+    pub running: Option<orderlake_jobs::Running>,
+}
+
+impl JobsView {
+    pub fn jobs(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<ScheduledJob> {
+        let running = self.board.running();
+        self.schedules
+            .jobs
+            .iter()
+            .map(|job| ScheduledJob {
+                job: job.name.clone(),
+                action: job.action.kind(),
+                cron: job.schedule.cron.clone(),
+                timezone: job.schedule.timezone.to_string(),
+                description: job.schedule.describe(),
+                next_run: job
+                    .schedule
+                    .next_after(now)
+                    .map(|t| t.with_timezone(&job.schedule.timezone).to_rfc3339()),
+                running: running.get(&job.name).cloned(),
+            })
+            .collect()
+    }
 }
 
 /// The addresses actually bound (port 0 picks a free one).
@@ -113,7 +158,7 @@ pub async fn serve(
         });
     }
     if let Some(listener) = http_listener {
-        let app = http::router(http::AppState::new(live.clone(), docs_site));
+        let app = http::router(http::AppState::new(live.clone(), docs_site, options.jobs.clone()));
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
             let result = axum::serve(listener, app)

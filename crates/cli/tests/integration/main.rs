@@ -10,6 +10,7 @@
 //! - `serve`: the dashboard, docs and SQL endpoint with real clients.
 //! - `object_store`: the warehouse on an S3-compatible store (moto).
 //! - `cluster`: model queries on a Ballista scheduler and two executors.
+//! - `jobs`: a day of scheduled jobs, fast-forwarded; backups restored; missed runs caught up.
 
 mod util;
 
@@ -19,6 +20,7 @@ mod commerce;
 mod commerce_platforms;
 mod desk;
 mod errors;
+mod jobs;
 mod live;
 mod object_store;
 mod oms;

@@ -145,7 +145,8 @@ pub fn copy_samples(project: &Path, platform: &str, landing: &Path) {
     }
 }
 
-/// A copy of `projects/<name>` in a fresh temp folder (without its landing folder).
+/// A copy of `projects/<name>` in a fresh temp folder (without its landing folder, and without
+/// its schedules: a test that serves must not have jobs firing on the wall clock).
 pub fn bundled_project(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -155,5 +156,6 @@ pub fn bundled_project(name: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir_all(&root).expect("mkdir");
     copy_dir(&src, &root);
     let _ = std::fs::remove_dir_all(root.join("landing"));
+    let _ = std::fs::remove_file(root.join("schedules.yml"));
     (dir, root)
 }
