@@ -463,7 +463,9 @@ fn run_blocking(
         DeskCommand::Backup { to, keep_days, at } => {
             let at = match at {
                 Some(text) => chrono::DateTime::parse_from_rfc3339(text)
-                    .with_context(|| format!("--at `{text}`: write a time as 2026-11-30T03:00:00Z"))?
+                    .with_context(|| {
+                        format!("--at `{text}`: write a time as 2026-11-30T03:00:00Z")
+                    })?
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
@@ -479,10 +481,12 @@ fn run_blocking(
             return Ok(ExitCode::SUCCESS);
         }
         DeskCommand::Restore { backup, force } => {
-            let restored =
-                orderlake_desk::backup::restore(backup, db, *force, chrono::Utc::now())?;
+            let restored = orderlake_desk::backup::restore(backup, db, *force, chrono::Utc::now())?;
             if let Some(kept) = &restored.kept_previous {
-                println!("the desk database that was there is kept as {}", kept.display());
+                println!(
+                    "the desk database that was there is kept as {}",
+                    kept.display()
+                );
             }
             // Opening it applies any migration newer than the backup.
             open(db)?;

@@ -87,10 +87,7 @@ pub struct ChildLauncher {
 impl ChildLauncher {
     pub fn new(global: &GlobalArgs, project: &Path, schedules: &Schedules) -> Result<Self> {
         let exe = std::env::current_exe().context("finding this program to start jobs with")?;
-        let mut args = vec![
-            "--project-dir".to_string(),
-            project.display().to_string(),
-        ];
+        let mut args = vec!["--project-dir".to_string(), project.display().to_string()];
         if let Some(warehouse) = &global.warehouse {
             args.extend(["--warehouse".into(), warehouse.to_string()]);
         }
@@ -346,8 +343,8 @@ pub async fn jobs(global: &GlobalArgs, command: &JobsCommand) -> Result<ExitCode
             let last = job_log::last_runs(&warehouse).await?;
             let now = Utc::now();
             println!(
-                "{:<24} {:<16} {:<34} {:<26} {}",
-                "job", "action", "schedule", "next run", "last run"
+                "{:<24} {:<16} {:<34} {:<26} last run",
+                "job", "action", "schedule", "next run"
             );
             for job in &schedules.jobs {
                 let next = job

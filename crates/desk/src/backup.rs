@@ -204,8 +204,12 @@ pub fn restore(from: &Path, db: &DeskDb, force: bool, now: DateTime<Utc>) -> Res
     let mut conn = Connection::open(target).map_err(sqlite(target))?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(sqlite(target))?;
-    conn.restore(rusqlite::MAIN_DB, from, None::<fn(rusqlite::backup::Progress)>)
-        .map_err(sqlite(from))?;
+    conn.restore(
+        rusqlite::MAIN_DB,
+        from,
+        None::<fn(rusqlite::backup::Progress)>,
+    )
+    .map_err(sqlite(from))?;
     Ok(Restored {
         schema_version,
         kept_previous,
@@ -338,13 +342,18 @@ mod tests {
         let db = DeskDb::Sqlite(dir.path().join("desk.db"));
         let error = restore(&junk, &db, true, at(30, 3)).expect_err("junk");
         assert!(
-            error.to_string().contains("junk.db: not a usable desk copy"),
+            error
+                .to_string()
+                .contains("junk.db: not a usable desk copy"),
             "{error}"
         );
         assert!(!dir.path().join("desk.db").exists(), "nothing was touched");
         let pg = DeskDb::parse("postgres://u:secret@localhost:5432/desk").expect("url");
         let error = backup(&pg, dir.path(), Duration::from_secs(1), at(30, 3)).expect_err("pg");
         let text = error.to_string();
-        assert!(text.contains("pg_dump") && !text.contains("secret"), "{text}");
+        assert!(
+            text.contains("pg_dump") && !text.contains("secret"),
+            "{text}"
+        );
     }
 }

@@ -8,8 +8,8 @@
 //! Money is integer cents; VAT is in basis points (750 = 7.5%), rounded half away from zero.
 
 mod audit;
-pub mod backup;
 mod auth;
+pub mod backup;
 mod db;
 mod error;
 mod idempotency;

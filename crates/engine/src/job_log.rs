@@ -90,9 +90,8 @@ pub async fn last_due(warehouse: &Warehouse) -> Result<BTreeMap<String, DateTime
     if warehouse.kind_of(&log).await?.is_none() {
         return Ok(last);
     }
-    let sql = format!(
-        "select job, cast(max(scheduled_for) as bigint) as micros from {log} group by job"
-    );
+    let sql =
+        format!("select job, cast(max(scheduled_for) as bigint) as micros from {log} group by job");
     for batch in warehouse.sql(&sql).await?.collect().await? {
         let jobs = strings(batch.column(0));
         let micros = batch
@@ -147,8 +146,23 @@ pub async fn last_runs(warehouse: &Warehouse) -> Result<BTreeMap<String, LastRun
                 .downcast_ref::<datafusion::arrow::array::Int64Array>()
         };
         let seconds = batch.column(5).as_any().downcast_ref::<Float64Array>();
-        let (Some(job), Some(outcome), Some(trigger), Some(due), Some(started), Some(seconds), Some(detail)) =
-            (text(0), text(1), text(2), micros(3), micros(4), seconds, text(6))
+        let (
+            Some(job),
+            Some(outcome),
+            Some(trigger),
+            Some(due),
+            Some(started),
+            Some(seconds),
+            Some(detail),
+        ) = (
+            text(0),
+            text(1),
+            text(2),
+            micros(3),
+            micros(4),
+            seconds,
+            text(6),
+        )
         else {
             continue;
         };

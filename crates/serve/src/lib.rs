@@ -158,7 +158,11 @@ pub async fn serve(
         });
     }
     if let Some(listener) = http_listener {
-        let app = http::router(http::AppState::new(live.clone(), docs_site, options.jobs.clone()));
+        let app = http::router(http::AppState::new(
+            live.clone(),
+            docs_site,
+            options.jobs.clone(),
+        ));
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
             let result = axum::serve(listener, app)

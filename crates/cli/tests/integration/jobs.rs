@@ -44,7 +44,7 @@ jobs:
   broken:
     cron: "0 9 * * *"
     catch_up: skip
-    build: {select: no_such_model}
+    export: {sql: "select * from gold.no_such_table", to: exports}
 "#;
 
 fn scheduler(root: &Path, token: &str, args: &[&str]) -> String {
@@ -70,7 +70,13 @@ fn a_day_of_scheduled_jobs_fast_forwarded_runs_each_on_time_and_logs_it() {
     let db = root.join("desk.db");
     let db_s = db.to_str().expect("utf-8");
     let init = ok(&root, &["desk", "--db", db_s, "init", "--name", "mia"]);
-    let token = init.stdout.lines().last().expect("token").trim().to_string();
+    let token = init
+        .stdout
+        .lines()
+        .last()
+        .expect("token")
+        .trim()
+        .to_string();
 
     let out = scheduler(
         &root,
@@ -126,7 +132,7 @@ fn a_day_of_scheduled_jobs_fast_forwarded_runs_each_on_time_and_logs_it() {
         broken[0]["detail"]
             .as_str()
             .unwrap_or("")
-            .contains("no_such_model"),
+            .contains("no_such_table"),
         "{broken:?}"
     );
     assert_ne!(broken[0]["exit_code"].as_i64(), Some(0));
@@ -141,14 +147,22 @@ fn a_day_of_scheduled_jobs_fast_forwarded_runs_each_on_time_and_logs_it() {
     let lines: Vec<_> = written.lines().collect();
     assert_eq!(lines[0], "sale_lines,net_revenue");
     assert!(
-        lines[1].split(',').next().and_then(|n| n.parse::<i64>().ok()) > Some(0),
+        lines[1]
+            .split(',')
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            > Some(0),
         "{written}"
     );
     assert!(root.join("exports/aging_export-20261201T0715.csv").exists());
     assert!(
         !std::fs::read_dir(root.join("exports"))
             .expect("exports")
-            .any(|e| e.expect("entry").path().to_string_lossy().ends_with(".partial")),
+            .any(|e| e
+                .expect("entry")
+                .path()
+                .to_string_lossy()
+                .ends_with(".partial")),
         "no half-written export is left"
     );
 
@@ -162,7 +176,13 @@ fn a_day_of_scheduled_jobs_fast_forwarded_runs_each_on_time_and_logs_it() {
     let aging = ok(
         &root,
         &[
-            "desk", "--db", restored_s, "--token", &token, "report", "outstanding",
+            "desk",
+            "--db",
+            restored_s,
+            "--token",
+            &token,
+            "report",
+            "outstanding",
         ],
     );
     assert!(aging.stdout.contains("rows") || aging.stdout.contains("no rows"));
@@ -230,6 +250,45 @@ fn a_day_of_scheduled_jobs_fast_forwarded_runs_each_on_time_and_logs_it() {
             "revenue_export 02 10:00 success",
         ]
     );
+
+    jobs_page_shows_the_log_and_the_schedule(&root);
+}
+
+/// The Jobs page and `/api/jobs` of a server whose scheduler runs one job (due on 29 February
+/// only, so it never fires during the test).
+fn jobs_page_shows_the_log_and_the_schedule(root: &Path) {
+    write(
+        root,
+        "schedules.yml",
+        "jobs:\n  leap_day_export:\n    cron: '0 0 29 2 *'\n    \
+         export: {sql: 'select 1 as one', to: exports}\n",
+    );
+    let server = crate::serve::start_with(root, &[]);
+    let api = crate::serve::get_json(&server.http, "/api/jobs");
+    let jobs = api["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 1, "{api}");
+    assert_eq!(jobs[0]["job"], "leap_day_export");
+    assert_eq!(jobs[0]["action"], "export");
+    assert!(
+        jobs[0]["next_run"]
+            .as_str()
+            .is_some_and(|t| t.contains("-02-29T00:00:00")),
+        "{api}"
+    );
+    let last = crate::serve::get_json(&server.http, "/api/dashboard/jobs/last_runs");
+    let names: Vec<_> = last["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r[0].as_str())
+        .collect();
+    assert_eq!(names.len(), 9, "{last}");
+    assert!(names.contains(&"revenue_export"), "{last}");
+    let (status, html) = crate::serve::get(&server.http, "/jobs");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"table-schedule\""), "{html}");
+    assert!(html.contains("leap_day_export"), "{html}");
+    assert!(html.contains("Runs per day by outcome"), "{html}");
 }
 
 #[test]
@@ -243,7 +302,8 @@ fn a_bad_schedule_is_refused_naming_the_file_and_job() {
     let run = orderlake_env(&root, &[], &["jobs"]);
     assert_ne!(run.code, 0);
     assert!(
-        run.stderr.contains("schedules.yml: job `nightly`: cron `0 25 * * *`"),
+        run.stderr
+            .contains("schedules.yml: job `nightly`: cron `0 25 * * *`"),
         "{}",
         run.stderr
     );

@@ -96,7 +96,7 @@ pub(crate) fn start_with_env(project: &Path, extra: &[&str], env: &[(&str, Strin
 }
 
 /// GET over plain HTTP/1.1; returns (status, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(addr: &str, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -118,7 +118,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
-fn get_json(addr: &str, path: &str) -> Value {
+pub(crate) fn get_json(addr: &str, path: &str) -> Value {
     let (status, body) = get(addr, path);
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: bad JSON ({e}): {body}"))
