@@ -93,6 +93,29 @@ pub struct JobRun {
 }
 
 impl JobRun {
+    /// A run of `job` that never started (skipped or missed), recorded at `at`.
+    fn not_run(
+        job: &Job,
+        trigger: Trigger,
+        scheduled_for: DateTime<Utc>,
+        at: DateTime<Utc>,
+        outcome: Outcome,
+        detail: String,
+    ) -> JobRun {
+        JobRun {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            job: job.name.clone(),
+            action: job.action.kind().into(),
+            trigger,
+            scheduled_for,
+            started_at: at,
+            finished_at: at,
+            outcome,
+            exit_code: None,
+            detail,
+        }
+    }
+
     pub fn seconds(&self) -> f64 {
         (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0
     }
@@ -377,27 +400,24 @@ impl<L: Launcher, R: Recorder> Scheduler<L, R> {
         if let Some(latest_skipped) = skip.last() {
             let now = self.clock.now();
             let more = if skip.len() > MAX_CATCH_UP { "+" } else { "" };
+            let detail = format!(
+                "{}{more} run(s) due from {} to {} passed while no scheduler was up; \
+                 not run (catch_up: {:?})",
+                skip.len(),
+                skip[0].to_rfc3339(),
+                latest_skipped.to_rfc3339(),
+                job.catch_up
+            )
+            .to_lowercase();
             self.recorder
-                .record(JobRun {
-                    run_id: uuid::Uuid::new_v4().to_string(),
-                    job: job.name.clone(),
-                    action: job.action.kind().into(),
-                    trigger: Trigger::CatchUp,
-                    scheduled_for: *latest_skipped,
-                    started_at: now,
-                    finished_at: now,
-                    outcome: Outcome::Missed,
-                    exit_code: None,
-                    detail: format!(
-                        "{}{more} run(s) due from {} to {} passed while no scheduler was up; \
-                         not run (catch_up: {:?})",
-                        skip.len(),
-                        skip[0].to_rfc3339(),
-                        latest_skipped.to_rfc3339(),
-                        job.catch_up
-                    )
-                    .to_lowercase(),
-                })
+                .record(JobRun::not_run(
+                    job,
+                    Trigger::CatchUp,
+                    *latest_skipped,
+                    now,
+                    Outcome::Missed,
+                    detail,
+                ))
                 .await;
         }
         if !run.is_empty() {
@@ -461,18 +481,14 @@ impl<L: Launcher, R: Recorder> Scheduler<L, R> {
             for due in dues {
                 tracing::warn!("job {} due at {due}: skipped: {why}", job.name);
                 self.recorder
-                    .record(JobRun {
-                        run_id: uuid::Uuid::new_v4().to_string(),
-                        job: job.name.clone(),
-                        action: job.action.kind().into(),
+                    .record(JobRun::not_run(
+                        job,
                         trigger,
-                        scheduled_for: due,
-                        started_at: now,
-                        finished_at: now,
-                        outcome: Outcome::Skipped,
-                        exit_code: None,
-                        detail: why.clone(),
-                    })
+                        due,
+                        now,
+                        Outcome::Skipped,
+                        why.clone(),
+                    ))
                     .await;
             }
         }
@@ -493,18 +509,7 @@ impl<L: Launcher, R: Recorder> Scheduler<L, R> {
         let lock = match self.lock(name) {
             Ok(lock) => lock,
             Err(why) => {
-                let run = JobRun {
-                    run_id: uuid::Uuid::new_v4().to_string(),
-                    job: job.name.clone(),
-                    action: job.action.kind().into(),
-                    trigger: Trigger::Manual,
-                    scheduled_for: due,
-                    started_at: due,
-                    finished_at: due,
-                    outcome: Outcome::Skipped,
-                    exit_code: None,
-                    detail: why,
-                };
+                let run = JobRun::not_run(job, Trigger::Manual, due, due, Outcome::Skipped, why);
                 self.recorder.record(run.clone()).await;
                 return Some(run);
             }
