@@ -65,7 +65,46 @@ impl Maintained {
     }
 }
 
+/// The data files of one Delta table at its current version: what the Health page shows and
+/// what tells whether maintenance is due.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FileStats {
+    pub relation: String,
+    pub version: u64,
+    pub files: usize,
+    pub bytes: u64,
+    /// Files under the size that counts as small.
+    pub small_files: usize,
+    /// Rows, from the files' statistics (None when a file has none).
+    pub rows: Option<u64>,
+}
+
 impl Warehouse {
+    /// The files of `relation` (a Delta table) now; a file under `small_below` bytes is small.
+    pub async fn file_stats(&self, relation: &Relation, small_below: u64) -> Result<FileStats> {
+        let table: DeltaTable = self.open_delta(relation).await?;
+        let snapshot = table.snapshot()?;
+        let mut stats = FileStats {
+            relation: relation.to_string(),
+            version: table.version().map_or(0, |v| v.max(0) as u64),
+            rows: Some(0),
+            ..Default::default()
+        };
+        for file in snapshot.log_data().iter() {
+            let size = file.size().max(0) as u64;
+            stats.files += 1;
+            stats.bytes += size;
+            if size < small_below {
+                stats.small_files += 1;
+            }
+            stats.rows = match (stats.rows, file.num_records()) {
+                (Some(total), Some(n)) => Some(total + n as u64),
+                _ => None,
+            };
+        }
+        Ok(stats)
+    }
+
     /// Compacts and vacuums one Delta table as `policy` says, then re-registers it so this
     /// session reads the compacted files (its old snapshot's files may be vacuumed later).
     pub async fn maintain(
@@ -207,5 +246,12 @@ mod tests {
         let after = as_csv(&warehouse, sum).await;
         assert_eq!(before, after);
         assert!(after.contains("20,190"), "{after}");
+
+        let stats = warehouse
+            .file_stats(&relation, 1024 * 1024)
+            .await
+            .expect("stats");
+        assert_eq!((stats.files, stats.small_files, stats.rows), (1, 1, Some(20)));
+        assert!(stats.bytes > 0 && stats.version >= 21, "{stats:?}");
     }
 }
