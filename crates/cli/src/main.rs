@@ -3,6 +3,7 @@
 mod cluster;
 mod demo;
 mod desk;
+mod health;
 mod jobs;
 mod lake;
 mod report;
@@ -247,6 +248,9 @@ enum Command {
     },
     /// Compact small files, vacuum old ones and checkpoint the log of every Delta table.
     Maintain(jobs::MaintainArgs),
+    /// The health of the lakehouse: failures, data quality, freshness, anomalies, table files;
+    /// with --alert, tell health.yml's destinations what opened or cleared.
+    Health(health::HealthArgs),
     /// The docs site with the lineage graph.
     Docs {
         #[command(subcommand)]
@@ -409,6 +413,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             jobs::jobs(&global, &command.unwrap_or(jobs::JobsCommand::List)).await
         }
         Command::Maintain(args) => jobs::maintain(&global, &args).await,
+        Command::Health(args) => health::health(&global, &args).await,
     }
 }
 
@@ -452,6 +457,7 @@ async fn execute(global: &GlobalArgs, command: RunCommand, args: &RunArgs) -> Re
         eprintln!("warning: {warning}");
     }
     report::summary(&project, &outcome.results, outcome.elapsed_seconds);
+    health::alert_after_run(&project, &warehouse).await;
     if let Some(cluster) = warehouse.cluster() {
         println!(
             "{} model quer{} ran on the Ballista cluster at {}",

@@ -96,7 +96,8 @@ pub enum Direction {
     Rise,
 }
 
-/// A daily gold metric: a query giving one `value` per `day`.
+/// A daily gold metric: a query giving one `value` per `day`, with Jinja as in a model (`ref`,
+/// `var`, the project's macros).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {

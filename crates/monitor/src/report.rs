@@ -214,7 +214,7 @@ pub async fn collect(
         node_health(warehouse, project, &mut report).await?;
         row_count_anomalies(warehouse, project, config, &mut report).await?;
     }
-    metric_anomalies(warehouse, config, now, &mut report).await;
+    metric_anomalies(warehouse, project, config, now, &mut report).await;
     for source in freshness::checked_sources(project) {
         report
             .freshness
@@ -411,6 +411,7 @@ struct MetricRow {
 /// metric whose query fails is reported, not fatal: the rest of the report still stands.
 async fn metric_anomalies(
     warehouse: &Warehouse,
+    project: &Project,
     config: &HealthConfig,
     now: DateTime<Utc>,
     report: &mut HealthReport,
@@ -418,10 +419,21 @@ async fn metric_anomalies(
     let settings = &config.anomalies;
     let today = now.date_naive();
     for metric in &config.metrics {
+        // Jinja as in a model: `{{ ref('x') }}`, `{{ var('as_of_date') }}`, the project's macros.
+        let rendered = match project.compile_inline(&metric.sql) {
+            Ok(sql) => sql,
+            Err(e) => {
+                report.unjudged.push(Unjudged {
+                    subject: metric.name.clone(),
+                    reason: format!("its query does not render: {e}"),
+                });
+                continue;
+            }
+        };
         let sql = format!(
             "select cast(cast(day as date) as varchar) as day, cast(value as double) as value \
              from ({}) m",
-            metric.sql.trim().trim_end_matches(';')
+            rendered.trim().trim_end_matches(';')
         );
         let series: Vec<(NaiveDate, f64)> = match rows::<MetricRow>(warehouse, &sql, &metric.name).await {
             Ok(rows) => rows
