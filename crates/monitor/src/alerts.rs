@@ -198,15 +198,13 @@ pub async fn notify(
             Event::Resolved => notified.resolved.push(incident),
         }
     }
-    record(warehouse, &told, now).await?;
+    record(warehouse, &told).await?;
     Ok(notified)
 }
 
-async fn record(
-    warehouse: &Warehouse,
-    told: &[(Notice, String)],
-    now: DateTime<Utc>,
-) -> Result<(), AlertError> {
+/// Rows are stamped with the wall clock (not the time judged, which `--at` can move), so the
+/// latest row of an incident is the last thing told about it.
+async fn record(warehouse: &Warehouse, told: &[(Notice, String)]) -> Result<(), AlertError> {
     if told.is_empty() {
         return Ok(());
     }
@@ -229,7 +227,7 @@ async fn record(
         Arc::new(StringArray::from_iter_values(told.iter().map(f)))
     };
     // Rows of one check are a microsecond apart, so "the latest row of a key" is never a tie.
-    let base = now.timestamp_micros();
+    let base = Utc::now().timestamp_micros();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(

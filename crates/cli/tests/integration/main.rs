@@ -10,10 +10,12 @@
 //! - `serve`: the dashboard, docs and SQL endpoint with real clients.
 //! - `object_store`: the warehouse on an S3-compatible store (moto).
 //! - `cluster`: model queries on a Ballista scheduler and two executors.
+//! - `alerts`: health.yml's alerts reach a webhook and an SMTP server, once per incident.
 //! - `jobs`: a day of scheduled jobs, fast-forwarded; backups restored; missed runs caught up.
 
 mod util;
 
+mod alerts;
 mod build;
 mod cluster;
 mod commerce;
