@@ -72,7 +72,12 @@ fn print(report: &HealthReport) {
         report.checked_at.to_rfc3339()
     );
     for i in &report.incidents {
-        println!("  {:<5} {}\n        {}", i.severity.as_str(), i.title, i.detail);
+        println!(
+            "  {:<5} {}\n        {}",
+            i.severity.as_str(),
+            i.title,
+            i.detail
+        );
     }
     let t = &report.tests;
     println!(
@@ -95,7 +100,10 @@ fn print(report: &HealthReport) {
         println!("not judged: {}: {}", u.subject, u.reason);
     }
     for q in &report.quarantine {
-        println!("quarantine {} {}: {} rows: {}", q.table, q.entity, q.rows, q.reason);
+        println!(
+            "quarantine {} {}: {} rows: {}",
+            q.table, q.entity, q.rows, q.reason
+        );
     }
     let due: Vec<_> = report
         .tables
@@ -104,7 +112,10 @@ fn print(report: &HealthReport) {
         .map(|t| format!("{} ({} small files)", t.relation, t.small_files))
         .collect();
     if !due.is_empty() {
-        println!("due for compaction (orderlake maintain): {}", due.join(", "));
+        println!(
+            "due for compaction (orderlake maintain): {}",
+            due.join(", ")
+        );
     }
 }
 

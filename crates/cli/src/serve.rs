@@ -226,6 +226,7 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode> {
         refresh_every: Duration::from_secs_f64(args.refresh_secs),
         commits,
         jobs,
+        health: Arc::new(crate::health::config(live.project())?),
     };
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;

@@ -85,8 +85,9 @@ impl Warehouse {
         let table: DeltaTable = self.open_delta(relation).await?;
         let snapshot = table.snapshot()?;
         let mut stats = FileStats {
-            relation: relation.to_string(),
-            version: table.version().map_or(0, |v| v.max(0) as u64),
+            // As people write it (the Display form quotes each part for SQL).
+            relation: format!("{}.{}", relation.schema, relation.identifier),
+            version: table.version().unwrap_or_default(),
             rows: Some(0),
             ..Default::default()
         };
@@ -251,7 +252,10 @@ mod tests {
             .file_stats(&relation, 1024 * 1024)
             .await
             .expect("stats");
-        assert_eq!((stats.files, stats.small_files, stats.rows), (1, 1, Some(20)));
+        assert_eq!(
+            (stats.files, stats.small_files, stats.rows),
+            (1, 1, Some(20))
+        );
         assert!(stats.bytes > 0 && stats.version >= 21, "{stats:?}");
     }
 }

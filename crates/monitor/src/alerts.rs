@@ -230,10 +230,8 @@ async fn record(warehouse: &Warehouse, told: &[(Notice, String)]) -> Result<(), 
     let base = Utc::now().timestamp_micros();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
-            TimestampMicrosecondArray::from_iter_values(
-                (0..told.len() as i64).map(|i| base + i),
-            )
-            .with_timezone(utc),
+            TimestampMicrosecondArray::from_iter_values((0..told.len() as i64).map(|i| base + i))
+                .with_timezone(utc),
         ),
         text(&|t| &t.0.project),
         text(&|t| &t.0.key),
@@ -341,13 +339,18 @@ mod tests {
         assert_eq!(json["event"], "opened");
         assert_eq!(json["severity"], "error");
         let resolved = Notice::new("oms", Event::Resolved, &incident("node:test.x"), at);
-        assert_eq!(resolved.text, "[orderlake oms] ✅ resolved: node:test.x broke");
-        assert_eq!(resolved.subject(), "[orderlake oms] resolved: node:test.x broke");
+        assert_eq!(
+            resolved.text,
+            "[orderlake oms] ✅ resolved: node:test.x broke"
+        );
+        assert_eq!(
+            resolved.subject(),
+            "[orderlake oms] resolved: node:test.x broke"
+        );
     }
 
     #[tokio::test]
-    async fn incidents_are_told_once_until_they_clear_and_an_unreachable_destination_is_retried()
-    {
+    async fn incidents_are_told_once_until_they_clear_and_an_unreachable_destination_is_retried() {
         let dir = tempfile::tempdir().expect("tempdir");
         let warehouse = Warehouse::open(dir.path(), "main").await.expect("open");
         let now = Utc::now();
@@ -365,9 +368,15 @@ mod tests {
         assert_eq!(told.failures.len(), 1, "{:?}", told.failures);
         assert!(open_incidents(&warehouse).await.expect("open").is_empty());
         // No destinations: nothing is told or recorded.
-        let none = notify(&warehouse, &HealthConfig::default(), "p", &[incident("a")], now)
-            .await
-            .expect("notify");
+        let none = notify(
+            &warehouse,
+            &HealthConfig::default(),
+            "p",
+            &[incident("a")],
+            now,
+        )
+        .await
+        .expect("notify");
         assert!(none.opened.is_empty() && none.failures.is_empty());
     }
 }

@@ -153,7 +153,9 @@ mod tests {
     fn on_a_log_scale_a_fall_by_a_multiple_is_what_counts() {
         // Daily revenue swinging between 60k and 300k: a day at 20k is not far in linear terms
         // (the spread is wide) but is far below on the log scale.
-        let history = [66_000.0, 146_000.0, 141_000.0, 271_000.0, 67_000.0, 210_000.0];
+        let history = [
+            66_000.0, 146_000.0, 141_000.0, 271_000.0, 67_000.0, 210_000.0,
+        ];
         let linear = robust_z(&history, 9_000.0, Scale::Linear).expect("z");
         let log = robust_z(&history, 9_000.0, Scale::Log).expect("z");
         assert!(linear.z > -3.5, "{linear:?}");

@@ -328,8 +328,7 @@ fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
             return Err(format!("`${{` without a closing `}}` in `{text}`"));
         };
         let name = &after[..end];
-        let value =
-            env(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        let value = env(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -380,11 +379,23 @@ mod tests {
     fn bad_files_say_where() {
         let cases = [
             ("metrics: [{name: a}]\n", "p/health.yml:1:"),
-            ("alerts:\n  - webhook: ${NOPE}\n", "alerts[0]: environment variable NOPE is not set"),
-            ("alerts:\n  - webhook: ftp://x\n", "alerts[0]: webhook: not an http:// or https:// URL"),
-            ("alerts:\n  - email: {smtp: 'smtp://h', from: nobody, to: [a@b.c]}\n", "`nobody` is not a mail address"),
+            (
+                "alerts:\n  - webhook: ${NOPE}\n",
+                "alerts[0]: environment variable NOPE is not set",
+            ),
+            (
+                "alerts:\n  - webhook: ftp://x\n",
+                "alerts[0]: webhook: not an http:// or https:// URL",
+            ),
+            (
+                "alerts:\n  - email: {smtp: 'smtp://h', from: nobody, to: [a@b.c]}\n",
+                "`nobody` is not a mail address",
+            ),
             ("alerts:\n  - {}\n", "alerts[0]: each alert destination"),
-            ("anomalies: {weeks: 2, min_history: 3}\n", "anomalies: min_history (3)"),
+            (
+                "anomalies: {weeks: 2, min_history: 3}\n",
+                "anomalies: min_history (3)",
+            ),
             ("anomalies: {treshold: 3}\n", "unknown field `treshold`"),
             (
                 "metrics:\n  - {name: a, sql: select 1}\n  - {name: a, sql: select 2}\n",

@@ -89,8 +89,10 @@ pub fn of(report: &HealthReport) -> Vec<Incident> {
     }
     // One incident per source (`bronze`), not per table: a landing feed that stops leaves all
     // its tables stale at once, and that is one thing to fix.
-    let mut stale: std::collections::BTreeMap<&str, Vec<&orderlake_engine::freshness::FreshnessResult>> =
-        Default::default();
+    let mut stale: std::collections::BTreeMap<
+        &str,
+        Vec<&orderlake_engine::freshness::FreshnessResult>,
+    > = Default::default();
     for f in report.stale() {
         let group = f.source.split('.').next().unwrap_or(&f.source);
         stale.entry(group).or_default().push(f);
@@ -188,7 +190,12 @@ pub fn of(report: &HealthReport) -> Vec<Incident> {
         incidents.push(Incident {
             key: format!("job:{}", job.job),
             severity: Severity::Error,
-            title: format!("job {} {} (started {})", job.job, job.outcome.replace('_', " "), job.started_at),
+            title: format!(
+                "job {} {} (started {})",
+                job.job,
+                job.outcome.replace('_', " "),
+                job.started_at
+            ),
             detail: short(&job.detail),
         });
     }

@@ -224,7 +224,7 @@ pub async fn collect(
     for run in orderlake_engine::job_log::last_runs(warehouse)
         .await
         .map_err(|e| ReportError::new("the job log", e))?
-    .into_values()
+        .into_values()
     {
         if matches!(run.outcome.as_str(), "failed" | "timed_out") {
             report.jobs.push(JobHealth {
@@ -358,8 +358,7 @@ async fn row_count_anomalies(
          where n <= {} order by unique_id, n desc",
         settings.runs + 1
     );
-    let rows: Vec<RowsRow> =
-        rows(warehouse, &sql, "reading row counts from the event log").await?;
+    let rows: Vec<RowsRow> = rows(warehouse, &sql, "reading row counts from the event log").await?;
     let mut by_node: BTreeMap<String, Vec<RowsRow>> = BTreeMap::new();
     for row in rows {
         let is_table = project
@@ -435,19 +434,20 @@ async fn metric_anomalies(
              from ({}) m",
             rendered.trim().trim_end_matches(';')
         );
-        let series: Vec<(NaiveDate, f64)> = match rows::<MetricRow>(warehouse, &sql, &metric.name).await {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|r| Some((r.day?.parse().ok()?, r.value?)))
-                .collect(),
-            Err(e) => {
-                report.unjudged.push(Unjudged {
-                    subject: metric.name.clone(),
-                    reason: format!("its query failed: {e}"),
-                });
-                continue;
-            }
-        };
+        let series: Vec<(NaiveDate, f64)> =
+            match rows::<MetricRow>(warehouse, &sql, &metric.name).await {
+                Ok(rows) => rows
+                    .into_iter()
+                    .filter_map(|r| Some((r.day?.parse().ok()?, r.value?)))
+                    .collect(),
+                Err(e) => {
+                    report.unjudged.push(Unjudged {
+                        subject: metric.name.clone(),
+                        reason: format!("its query failed: {e}"),
+                    });
+                    continue;
+                }
+            };
         let Some((day, value, history)) =
             anomaly::latest_day_and_its_weekdays(&series, today, settings.weeks)
         else {
@@ -492,7 +492,10 @@ struct CountRow {
 }
 
 /// Files per Delta table, and the rows each quarantine holds by reason.
-async fn stored_tables(warehouse: &Warehouse, report: &mut HealthReport) -> Result<(), ReportError> {
+async fn stored_tables(
+    warehouse: &Warehouse,
+    report: &mut HealthReport,
+) -> Result<(), ReportError> {
     let stored = warehouse
         .list()
         .await
@@ -518,11 +521,10 @@ async fn stored_tables(warehouse: &Warehouse, report: &mut HealthReport) -> Resu
         } else {
             continue;
         };
-        let counts: Vec<CountRow> =
-            rows(warehouse, &sql, &format!("counting {relation}")).await?;
+        let counts: Vec<CountRow> = rows(warehouse, &sql, &format!("counting {relation}")).await?;
         for c in counts.into_iter().filter(|c| c.rows > 0) {
             report.quarantine.push(QuarantineHealth {
-                table: relation.to_string(),
+                table: format!("{}.{}", table.schema, table.name),
                 entity: c.entity.unwrap_or_default(),
                 reason: c.reason.unwrap_or_default(),
                 rows: c.rows,

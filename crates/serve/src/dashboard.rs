@@ -604,6 +604,29 @@ pub static PAGES: &[Page] = &[
         ],
     },
     Page {
+        slug: "health",
+        title: "Health",
+        about: "Is the lakehouse sound? Open incidents (failed nodes and tests, stale sources, anomalies, failed jobs), each node's last run and the trend of its durations, data quality, quarantined rows by reason, anomaly checks with their numbers, and the files of each table. The same as /api/health and `orderlake health`; health.yml sets the metrics and where alerts go.",
+        filters: &[],
+        needs: "_orderlake.events",
+        panels: &[
+            panel(
+                "run_seconds",
+                "Seconds per run (sum over its nodes)",
+                Line,
+                Number,
+                "select command as series, to_char(min(run_started_at), '%Y-%m-%d %H:%M:%S') as label, round(sum(seconds), 2) as value from _orderlake.events group by run_id, command order by label",
+            ),
+            panel(
+                "run_problems",
+                "Errors and failures per run",
+                Bar,
+                Count,
+                "select status as series, to_char(min(run_started_at), '%Y-%m-%d %H:%M:%S') as label, count(*) as value from _orderlake.events where status in ('error', 'fail', 'warn') group by run_id, status order by label",
+            ),
+        ],
+    },
+    Page {
         slug: "jobs",
         title: "Jobs",
         about: "The runs of the jobs in schedules.yml (from _orderlake.job_runs): what ran, how it ended, how long it took, and what it said. Skipped runs overlapped a run still going; missed ones fell while no scheduler was up.",

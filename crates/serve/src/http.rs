@@ -29,10 +29,16 @@ pub struct AppState {
     docs: DocsSite,
     templates: Arc<Environment<'static>>,
     jobs: Option<Arc<crate::JobsView>>,
+    health: Arc<orderlake_monitor::HealthConfig>,
 }
 
 impl AppState {
-    pub fn new(live: Arc<Live>, docs: DocsSite, jobs: Option<Arc<crate::JobsView>>) -> AppState {
+    pub fn new(
+        live: Arc<Live>,
+        docs: DocsSite,
+        jobs: Option<Arc<crate::JobsView>>,
+        health: Arc<orderlake_monitor::HealthConfig>,
+    ) -> AppState {
         let mut env = Environment::new();
         env.add_template("page.html", PAGE_TEMPLATE)
             .unwrap_or_else(|e| panic!("the bundled page template is invalid: {e}"));
@@ -41,6 +47,7 @@ impl AppState {
             docs,
             templates: Arc::new(env),
             jobs,
+            health,
         }
     }
 }
@@ -49,7 +56,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
-        .route("/api/health", get(|| async { "ok" }))
+        .route("/api/health", get(health_json))
         .route("/api/version", get(version))
         .route("/api/jobs", get(jobs_json))
         .route("/api/dashboard", get(pages))
@@ -208,6 +215,14 @@ async fn page_html(
     };
     let (first_day, last_day) = dashboard::date_bounds(&snapshot).await;
     let data = dashboard::page_data(&snapshot, page, &filters).await;
+    let health = if page.slug == "health" {
+        match health_report(&state).await {
+            Ok(report) => Some(Value::from(Serde(report))),
+            Err(e) => Some(Value::from(Serde(json!({"error": e.to_string()})))),
+        }
+    } else {
+        None
+    };
     let data_json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into());
     let nav: Vec<_> = dashboard::available_pages(&snapshot)
         .await
@@ -233,6 +248,7 @@ async fn page_html(
             last_day => last_day,
             project => state.live.project().name.clone(),
             version => snapshot.version,
+            health => health,
             schedule => (page.slug == "jobs")
                 .then(|| state.jobs.as_ref().map(|v| Value::from(Serde(v.jobs(chrono::Utc::now())))))
                 .flatten(),
@@ -245,6 +261,29 @@ async fn page_html(
             format!("rendering {slug}: {e}"),
         )
             .into_response(),
+    }
+}
+
+async fn health_report(
+    state: &AppState,
+) -> Result<orderlake_monitor::HealthReport, orderlake_monitor::ReportError> {
+    let snapshot = state.live.snapshot();
+    orderlake_monitor::report::collect(
+        &snapshot.warehouse,
+        state.live.project(),
+        &state.health,
+        chrono::Utc::now(),
+    )
+    .await
+}
+
+/// The health report as JSON: `status` is `ok`, `warn` or `error`. Always 200 when the report
+/// could be made (a probe that the server is up reads the status code; one that the data is
+/// sound reads `status`).
+async fn health_json(State(state): State<AppState>) -> Response {
+    match health_report(&state).await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct ServeOptions {
     /// The project's schedule and the runs going on, when a scheduler runs in this process:
     /// the Jobs page shows each job's next run and what is running.
     pub jobs: Option<Arc<JobsView>>,
+    /// health.yml: the metrics and thresholds of the Health page and `/api/health`.
+    pub health: Arc<orderlake_monitor::HealthConfig>,
 }
 
 /// What the Jobs page knows of a scheduler running beside the server.
@@ -162,6 +164,7 @@ pub async fn serve(
             live.clone(),
             docs_site,
             options.jobs.clone(),
+            options.health.clone(),
         ));
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {

@@ -66,7 +66,9 @@ fn smtp_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
                 if in_data {
                     if line == ".\r\n" {
                         in_data = false;
-                        sink.lock().expect("lock").push(std::mem::take(&mut message));
+                        sink.lock()
+                            .expect("lock")
+                            .push(std::mem::take(&mut message));
                         let _ = stream.write_all(b"250 queued\r\n");
                     } else {
                         message.push_str(&line);
@@ -99,7 +101,13 @@ fn drain(hooks: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
         .lock()
         .expect("lock")
         .drain(..)
-        .map(|n| format!("{} {}", n["event"].as_str().unwrap_or("?"), n["key"].as_str().unwrap_or("?")))
+        .map(|n| {
+            format!(
+                "{} {}",
+                n["event"].as_str().unwrap_or("?"),
+                n["key"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
     got.sort();
     got
@@ -136,7 +144,12 @@ fn exactly_the_expected_alerts_arrive_once_per_incident() {
     );
     let landing = root.join("landing");
     let landing_s = landing.to_str().expect("utf-8");
-    ok(&root, &["generate", "--out", landing_s, "--orders", "3000", "--days", "70"]);
+    ok(
+        &root,
+        &[
+            "generate", "--out", landing_s, "--orders", "3000", "--days", "70",
+        ],
+    );
     ok(&root, &["ingest", "--landing", landing_s]);
 
     // All well: a build and two checks tell nobody anything.
@@ -161,7 +174,10 @@ fn exactly_the_expected_alerts_arrive_once_per_incident() {
         "select order_id, line_count from {{ ref('fct_orders') }} where line_count > 2",
     );
     let said = build_allowing_failure(&root);
-    assert!(said.contains("alert sent: test assert_at_most_two_lines_an_order failed"), "{said}");
+    assert!(
+        said.contains("alert sent: test assert_at_most_two_lines_an_order failed"),
+        "{said}"
+    );
     let opened = vec!["opened node:test.oms.assert_at_most_two_lines_an_order".to_string()];
     assert_eq!(drain(&hooks), opened);
     health(&root, &[]);
@@ -208,7 +224,10 @@ fn exactly_the_expected_alerts_arrive_once_per_incident() {
     let said = build(&root);
     assert_eq!(
         drain(&hooks),
-        vec!["opened anomaly:daily_orders".to_string(), "opened anomaly:daily_revenue".to_string()],
+        vec![
+            "opened anomaly:daily_orders".to_string(),
+            "opened anomaly:daily_revenue".to_string()
+        ],
         "{said}"
     );
     let report = health(&root, &[]);
@@ -233,13 +252,48 @@ fn exactly_the_expected_alerts_arrive_once_per_incident() {
         .iter()
         .find(|m| m.contains("daily_revenue on 2024-03-09"))
         .expect("a mail about revenue");
-    assert!(revenue_mail.contains("Subject: [orderlake oms] WARN: daily_revenue"), "{revenue_mail}");
+    assert!(
+        revenue_mail.contains("Subject: [orderlake oms] WARN: daily_revenue"),
+        "{revenue_mail}"
+    );
     // The body is quoted-printable (the emoji): `=` is written `=3D`.
     assert!(revenue_mail.contains("robust z =3D -"), "{revenue_mail}");
-    assert!(revenue_mail.contains("To: oncall@example.com"), "{revenue_mail}");
+    assert!(
+        revenue_mail.contains("To: oncall@example.com"),
+        "{revenue_mail}"
+    );
+
+    // The Health page and /api/health show the same incidents, with the numbers.
+    let server = crate::serve::start_with(&root, &["--no-schedules", "--vars", AS_OF]);
+    let api = crate::serve::get_json(&server.http, "/api/health");
+    assert_eq!(api["status"], "warn", "{api:#}");
+    let keys: Vec<&str> = api["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter_map(|i| i["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["anomaly:daily_revenue", "anomaly:daily_orders"]);
+    assert!(
+        api["tables"].as_array().is_some_and(|t| t
+            .iter()
+            .any(|t| t["relation"] == "gold.sales_summary" && t["files"].as_u64() > Some(0))),
+        "{:#}",
+        api["tables"]
+    );
+    let (status, page) = crate::serve::get(&server.http, "/health");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("health-warn") && page.contains("daily_revenue on 2024-03-09"),
+        "{page}"
+    );
+    drop(server);
 
     // The alert log holds the same story.
-    let log = rows(&root, "select event, count(*) as n from _orderlake.alerts group by event order by event");
+    let log = rows(
+        &root,
+        "select event, count(*) as n from _orderlake.alerts group by event order by event",
+    );
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(log[0]["n"], 4, "opened: test, freshness, orders, revenue");
     assert_eq!(log[1]["n"], 2, "resolved: test, freshness");
