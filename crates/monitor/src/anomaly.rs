@@ -32,6 +32,7 @@ fn transform(scale: Scale, v: f64) -> f64 {
     }
 }
 
+/// The median of values already in order (not empty).
 fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
@@ -39,6 +40,14 @@ fn median(sorted: &[f64]) -> f64 {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     }
+}
+
+/// The median of `values` in any order; 0 when there are none.
+pub fn median_of(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    median(&sorted(values.iter().copied()))
 }
 
 fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -68,7 +77,7 @@ pub fn robust_z(history: &[f64], value: f64, scale: Scale) -> Option<Score> {
     } else {
         (center.abs() * 0.01).max(1e-9)
     };
-    let raw_median = median(&sorted(history.iter().copied()));
+    let raw_median = median_of(history);
     Some(Score {
         value,
         median: raw_median,

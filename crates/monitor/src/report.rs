@@ -307,13 +307,7 @@ async fn node_health(
                 }
             }
         }
-        let mut sorted = trend.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median_seconds = match sorted.len() {
-            0 => 0.0,
-            n if n % 2 == 1 => sorted[n / 2],
-            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-        };
+        let median_seconds = anomaly::median_of(&trend);
         report.nodes.push(NodeHealth {
             unique_id: latest.unique_id,
             node: latest.node,
