@@ -246,7 +246,8 @@ fn serve_dashboard_docs_and_sql_against_the_demo_warehouse() {
             "regions",
             "fulfilment",
             "inventory",
-            "credit"
+            "credit",
+            "health"
         ]
     );
     for slug in &slugs {
@@ -486,7 +487,8 @@ fn the_commerce_project_has_its_dashboard_page_with_a_platform_filter() {
     );
     crate::util::ok(&project, &["build"]);
     let server = start(&project);
-    // Only the page this project has data for is listed (the OMS pages read gold.fct_sales).
+    // Only the pages this project has data for are listed (the OMS pages read gold.fct_sales;
+    // Health reads the run log every project has).
     let pages = get_json(&server.http, "/api/dashboard");
     let slugs: Vec<&str> = pages
         .as_array()
@@ -494,7 +496,7 @@ fn the_commerce_project_has_its_dashboard_page_with_a_platform_filter() {
         .iter()
         .filter_map(|p| p["page"].as_str())
         .collect();
-    assert_eq!(slugs, ["commerce"]);
+    assert_eq!(slugs, ["commerce", "health"]);
     let page = get_json(&server.http, "/api/dashboard/commerce");
     for panel in page["panels"].as_array().expect("panels") {
         assert!(panel.get("error").is_none(), "{panel}");
