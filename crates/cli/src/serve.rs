@@ -272,7 +272,7 @@ pub async fn docs(global: &GlobalArgs, command: &DocsCommand) -> Result<ExitCode
             let out = out
                 .clone()
                 .unwrap_or_else(|| live.project().target_dir().join("docs"));
-            let site = orderlake_serve::docs::render(live.project(), Some(&live.snapshot()))?;
+            let site = orderlake_serve::docs::site(&live).await?;
             let files = orderlake_serve::docs::write(&site, &out)?;
             println!(
                 "Wrote the docs site ({files} files) to {}: open {}",

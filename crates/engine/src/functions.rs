@@ -48,6 +48,9 @@ pub fn register_all(state: &mut SessionState) -> Result<()> {
     for udaf in duckdb::aggregates() {
         state.register_udaf(Arc::new(udaf))?;
     }
+    for udwf in customer_models::window_functions() {
+        state.register_udwf(Arc::new(udwf))?;
+    }
     Ok(())
 }
 
@@ -267,6 +270,7 @@ impl ScalarUDFImpl for DateAdd {
     }
 }
 
+mod customer_models;
 mod duckdb;
 
 /// `year(x)`, `month(x)`, `day(x)`, ...: shorthands for `date_part` that return integers.

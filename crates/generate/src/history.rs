@@ -10,6 +10,7 @@ use orderlake_landing::{self as landing, Money};
 use rand::Rng;
 use rand::rngs::StdRng;
 
+use crate::buyers::Buyers;
 use crate::master::{Customer, Product, Sites};
 use crate::vocabulary::{CANCEL_REASONS, CARRIERS, CHANNELS, RETURN_REASONS};
 use crate::writers::{JsonOut, LineRow, LinesOut, MovementRow, MovementsOut};
@@ -149,11 +150,11 @@ impl<'a> History<'a> {
         order_id: u64,
         ordered_at: NaiveDateTime,
         customers: &[Customer],
+        buyers: &mut Buyers,
         products: &[Product],
         sites: &Sites,
     ) -> Result<()> {
-        let customer = &customers
-            [((rng.random::<f64>().powf(1.8)) * customers.len() as f64) as usize % customers.len()];
+        let customer = &customers[buyers.pick(ordered_at, rng.random::<f64>())];
         let channel = match customer.type_id {
             3 => "phone",
             2 => CHANNELS[rng.random_range(0..3)],

@@ -9,6 +9,7 @@ use orderlake_landing::{self as landing, Money};
 use rand::Rng;
 use rand::rngs::StdRng;
 
+use crate::buyers::{Lifecycle, lifecycles};
 use crate::vocabulary::{CARRIERS, CATEGORIES, MANAGERS, REGIONS};
 use crate::writers::CsvOut;
 use crate::{Config, Result, Summary, ts};
@@ -119,6 +120,7 @@ pub(crate) struct Customer {
     pub id: u64,
     pub type_id: u64,
     pub location_id: u64,
+    pub life: Lifecycle,
 }
 
 /// Customers: the most active are distributors and wholesalers (index order = activity).
@@ -131,6 +133,7 @@ pub(crate) fn write_customers(
 ) -> Result<Vec<Customer>> {
     let messy = config.messy();
     let n_customers = (config.orders / 25).clamp(40, 200_000);
+    let lives = lifecycles(config.seed, n_customers, start, config.days);
     let mut out = CsvOut::create(&config.out, "customers.csv")?;
     let mut customers = Vec::new();
     let names = [
@@ -168,8 +171,15 @@ pub(crate) fn write_customers(
             2 => rng.random_range(200_000..800_000) * 100,
             _ => rng.random_range(2_000..10_000) * 100,
         };
-        let registered = start - Duration::days(rng.random_range(30..700))
+        let life = lives[i as usize];
+        let before_the_period = start - Duration::days(rng.random_range(30..700))
             + Duration::minutes(rng.random_range(0..1440));
+        // Customers who join during the period register shortly before their first order.
+        let registered = if life.joins_at > start {
+            life.joins_at - Duration::hours(2)
+        } else {
+            before_the_period
+        };
         let email = (!rng.random_bool(messy)).then(|| format!("buyer{id}@example.com"));
         out.record(&landing::Customer {
             customer_id: id as i64,
@@ -186,6 +196,7 @@ pub(crate) fn write_customers(
             id,
             type_id,
             location_id: location,
+            life,
         });
     }
     if messy > 0.0 {

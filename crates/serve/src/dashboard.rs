@@ -165,7 +165,7 @@ pub static PAGES: &[Page] = &[
     Page {
         slug: "customers",
         title: "Customers",
-        about: "RFM segments and lifetime value as of the last build (gold.customer_segmentation, gold.customer_metrics); cohorts by first-order month (gold.customer_cohorts).",
+        about: "RFM segments and lifetime value as of the last build (gold.customer_segmentation, gold.customer_metrics); churn risk and expected 12-month value (gold.customer_predictions); cohorts by first-order month (gold.customer_cohorts).",
         filters: &["from", "to"],
         needs: "gold.fct_sales",
         panels: &[
@@ -217,6 +217,27 @@ pub static PAGES: &[Page] = &[
                 Line,
                 Percent,
                 "select substr(cast(cohort_month as varchar), 1, 7) as series, cast(month_number as varchar) as label, retention_pct as value from gold.customer_cohorts where {{month:cohort_month}} order by cohort_month, month_number",
+            ),
+            panel(
+                "risk_segments",
+                "Churn risk: customers by segment (90 days)",
+                Bar,
+                Count,
+                "select risk_segment, count(*) as customers from gold.customer_predictions group by 1 order by max(p_active_90d) desc",
+            ),
+            panel(
+                "risk_value",
+                "Expected value of the next 12 months by churn risk",
+                Doughnut,
+                Money,
+                "select risk_segment, cast(sum(expected_value_12m) as double) as expected_value from gold.customer_predictions group by 1 order by max(p_active_90d) desc",
+            ),
+            panel(
+                "at_risk",
+                "Valuable customers at risk",
+                Table,
+                Money,
+                "select customer_name as customer, risk_segment, round(100 * p_active_90d, 1) as p_active_90d_pct, orders, last_order_date, cast(expected_value_12m as double) as expected_value_12m from gold.customer_predictions where risk_segment in ('Medium risk', 'High risk') order by expected_value_12m desc limit 15",
             ),
             panel(
                 "top_customers",
@@ -902,6 +923,14 @@ async fn query(snapshot: &Snapshot, sql: &str) -> Result<(Vec<String>, Vec<Recor
         .map(|f| f.name().clone())
         .collect();
     Ok((columns, df.collect().await.map_err(|e| e.to_string())?))
+}
+
+/// Runs `sql` and returns its column names and its rows as JSON values.
+pub(crate) async fn rows(
+    snapshot: &Snapshot,
+    sql: &str,
+) -> Result<(Vec<String>, Vec<Vec<Value>>), String> {
+    batches_to_rows(query(snapshot, sql).await?)
 }
 
 fn batches_to_rows(

@@ -2,6 +2,9 @@
 //! with their types in the warehouse, compiled SQL, what it reads and what reads it) and an
 //! interactive lineage graph. `orderlake docs generate` writes it to a folder; `serve` keeps it
 //! in memory at `/docs`.
+//!
+//! A model whose config has `meta: {docs_preview: N}` also shows its first N rows as built —
+//! for small tables whose contents are the documentation (e.g. a backtest's metrics).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -29,6 +32,57 @@ pub struct DocColumn {
     pub tests: Vec<String>,
 }
 
+/// The first rows of a table, as the docs show them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Preview {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Why the rows could not be read, if they could not.
+    pub error: Option<String>,
+}
+
+/// The most rows a preview shows, whatever the config asks.
+const MAX_PREVIEW_ROWS: u64 = 100;
+
+/// How many rows `meta.docs_preview` asks to show of a node, if any.
+fn preview_rows(node: &orderlake_project::Node) -> Option<u64> {
+    let asked = node.config.get("meta")?.get("docs_preview")?.as_u64()?;
+    (asked > 0).then_some(asked.min(MAX_PREVIEW_ROWS))
+}
+
+/// Reads the previews the project's nodes ask for, by node id, from the built tables of
+/// `snapshot` (nodes not built yet have none).
+pub async fn previews(project: &Project, snapshot: &Snapshot) -> BTreeMap<String, Preview> {
+    let mut out = BTreeMap::new();
+    for node in project.nodes.values() {
+        let (Some(limit), Some(relation)) = (preview_rows(node), node.relation.as_ref()) else {
+            continue;
+        };
+        if relation.ephemeral
+            || snapshot
+                .relation(&relation.schema, &relation.identifier)
+                .is_none()
+        {
+            continue;
+        }
+        let sql = format!("select * from {relation} limit {limit}");
+        let preview = match crate::dashboard::rows(snapshot, &sql).await {
+            Ok((columns, rows)) => Preview {
+                columns,
+                rows,
+                error: None,
+            },
+            Err(e) => Preview {
+                columns: Vec::new(),
+                rows: Vec::new(),
+                error: Some(e),
+            },
+        };
+        out.insert(node.unique_id.clone(), preview);
+    }
+    out
+}
+
 /// One documented node.
 #[derive(Debug, Clone, Serialize)]
 pub struct DocNode {
@@ -47,6 +101,7 @@ pub struct DocNode {
     pub children: Vec<String>,
     pub tests: Vec<String>,
     pub file: String,
+    pub preview: Option<Preview>,
     /// Lineage layout: column (depth) and row.
     pub x: usize,
     pub y: usize,
@@ -170,7 +225,11 @@ fn depths(ids: &[String], parents: &BTreeMap<String, Vec<String>>) -> HashMap<St
 }
 
 /// Builds every documented node, laid out for the lineage graph.
-pub fn nodes(project: &Project, snapshot: Option<&Snapshot>) -> Vec<DocNode> {
+pub fn nodes(
+    project: &Project,
+    snapshot: Option<&Snapshot>,
+    previews: &BTreeMap<String, Preview>,
+) -> Vec<DocNode> {
     let mut tests_by_node: HashMap<String, Vec<String>> = HashMap::new();
     let mut tests_by_column: HashMap<(String, String), Vec<String>> = HashMap::new();
     for node in project.nodes.values() {
@@ -237,6 +296,7 @@ pub fn nodes(project: &Project, snapshot: Option<&Snapshot>) -> Vec<DocNode> {
                 .unwrap_or_default(),
             tests: tests_by_node.remove(&node.unique_id).unwrap_or_default(),
             file: page_file(&node.unique_id),
+            preview: previews.get(&node.unique_id).cloned(),
             x: 0,
             y: 0,
         });
@@ -280,6 +340,7 @@ pub fn nodes(project: &Project, snapshot: Option<&Snapshot>) -> Vec<DocNode> {
                 .unwrap_or_default(),
             tests: tests_by_node.remove(&source.unique_id).unwrap_or_default(),
             file: page_file(&source.unique_id),
+            preview: None,
             x: 0,
             y: 0,
         });
@@ -327,8 +388,12 @@ fn layout(nodes: &mut [DocNode]) {
 }
 
 /// Renders the whole site: path → bytes.
-pub fn render(project: &Project, snapshot: Option<&Snapshot>) -> Result<BTreeMap<String, Vec<u8>>> {
-    let nodes = nodes(project, snapshot);
+pub fn render(
+    project: &Project,
+    snapshot: Option<&Snapshot>,
+    previews: &BTreeMap<String, Preview>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let nodes = nodes(project, snapshot, previews);
     let mut env = Environment::new();
     env.add_template("index.html", INDEX)
         .and_then(|_| env.add_template("node.html", NODE))
@@ -401,6 +466,13 @@ pub fn render(project: &Project, snapshot: Option<&Snapshot>) -> Result<BTreeMap
             .map_err(|e| ServeError::Invalid(format!("docs graph: {e}")))?,
     );
     Ok(site)
+}
+
+/// The whole site for the warehouse as it is now, previews included.
+pub async fn site(live: &crate::live::Live) -> Result<BTreeMap<String, Vec<u8>>> {
+    let snapshot = live.snapshot();
+    let previews = previews(live.project(), &snapshot).await;
+    render(live.project(), Some(&snapshot), &previews)
 }
 
 /// Writes the site into `out` (created if needed).

@@ -119,7 +119,7 @@ pub async fn serve(
         http: http_listener.as_ref().and_then(|l| l.local_addr().ok()),
         pg: pg_listener.as_ref().and_then(|l| l.local_addr().ok()),
     };
-    let site = docs::render(live.project(), Some(&live.snapshot()))?;
+    let site = docs::site(&live).await?;
     let docs_site: http::DocsSite = Arc::new(RwLock::new(site));
     on_bound(&bound);
 
@@ -149,7 +149,7 @@ pub async fn serve(
                     _ = shutdown.changed() => return,
                 }
                 match live.refresh().await {
-                    Ok(true) => match docs::render(live.project(), Some(&live.snapshot())) {
+                    Ok(true) => match docs::site(&live).await {
                         Ok(site) => *docs_site.write().unwrap_or_else(|p| p.into_inner()) = site,
                         Err(e) => tracing::warn!("docs: {e}"),
                     },
