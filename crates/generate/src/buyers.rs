@@ -11,6 +11,8 @@ use chrono::{Duration, NaiveDateTime};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::master::Customer;
+
 /// One customer's time with us and how much of the order flow is theirs while here.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lifecycle {
@@ -52,6 +54,7 @@ pub(crate) fn lifecycles(seed: u64, n: u64, start: NaiveDateTime, days: u32) -> 
 
 /// Picks order placers among the customers present at each (non-decreasing) order time.
 pub(crate) struct Buyers {
+    customers: Vec<Customer>,
     lives: Vec<Lifecycle>,
     /// Fenwick tree over the rates of the customers present.
     tree: Vec<f64>,
@@ -62,12 +65,14 @@ pub(crate) struct Buyers {
 }
 
 impl Buyers {
-    pub fn new(lives: Vec<Lifecycle>) -> Buyers {
+    pub fn new(customers: Vec<Customer>) -> Buyers {
+        let lives: Vec<Lifecycle> = customers.iter().map(|c| c.life).collect();
         let mut joins: Vec<usize> = (0..lives.len()).collect();
         joins.sort_by_key(|&i| lives[i].joins_at);
         let mut leaves = joins.clone();
         leaves.sort_by_key(|&i| lives[i].leaves_at);
         Buyers {
+            customers,
             tree: vec![0.0; lives.len() + 1],
             lives,
             joins,
@@ -77,8 +82,13 @@ impl Buyers {
         }
     }
 
-    /// The index of the customer who places an order at `at`, chosen by `u` ∈ [0, 1).
-    pub fn pick(&mut self, at: NaiveDateTime, u: f64) -> usize {
+    /// The customer who places an order at `at`, chosen by `u` ∈ [0, 1).
+    pub fn pick(&mut self, at: NaiveDateTime, u: f64) -> &Customer {
+        let index = self.pick_index(at, u);
+        &self.customers[index]
+    }
+
+    fn pick_index(&mut self, at: NaiveDateTime, u: f64) -> usize {
         while let Some(&i) = self.joins.get(self.next_join) {
             if self.lives[i].joins_at > at {
                 break;
@@ -176,17 +186,24 @@ mod tests {
                 rate: 1.0,
             },
         ];
-        let mut buyers = Buyers::new(lives);
-        let picks: Vec<usize> = (0..100)
-            .map(|k| buyers.pick(at(1), k as f64 / 100.0))
+        let customers = lives
+            .into_iter()
+            .enumerate()
+            .map(|(i, life)| Customer {
+                id: i as u64,
+                type_id: 1,
+                location_id: 1,
+                life,
+            })
             .collect();
+        let mut buyers = Buyers::new(customers);
+        let mut pick = |day, u| buyers.pick(at(day), u).id as usize;
+        let picks: Vec<usize> = (0..100).map(|k| pick(1, k as f64 / 100.0)).collect();
         assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 75);
         assert_eq!(picks.iter().filter(|&&i| i == 1).count(), 25);
         // Day 15: the first has left, the third not yet joined.
-        assert!((0..10).all(|k| buyers.pick(at(15), k as f64 / 10.0) == 1));
-        let late: Vec<usize> = (0..10)
-            .map(|k| buyers.pick(at(30), k as f64 / 10.0))
-            .collect();
+        assert!((0..10).all(|k| pick(15, k as f64 / 10.0) == 1));
+        let late: Vec<usize> = (0..10).map(|k| pick(30, k as f64 / 10.0)).collect();
         assert_eq!(late.iter().filter(|&&i| i == 2).count(), 5);
         assert!(!late.contains(&0));
     }

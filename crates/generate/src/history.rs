@@ -149,12 +149,11 @@ impl<'a> History<'a> {
         rng: &mut StdRng,
         order_id: u64,
         ordered_at: NaiveDateTime,
-        customers: &[Customer],
         buyers: &mut Buyers,
         products: &[Product],
         sites: &Sites,
     ) -> Result<()> {
-        let customer = &customers[buyers.pick(ordered_at, rng.random::<f64>())];
+        let customer = buyers.pick(ordered_at, rng.random::<f64>());
         let channel = match customer.type_id {
             3 => "phone",
             2 => CHANNELS[rng.random_range(0..3)],

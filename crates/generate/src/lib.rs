@@ -152,14 +152,13 @@ pub fn generate(config: &Config, progress: &dyn Fn(u64)) -> Result<Summary> {
 
     let mut history = history::History::create(config, &mut summary)?;
     history.opening_stock(&mut rng, &products, sites.warehouses(), start)?;
-    let mut buyers = buyers::Buyers::new(customers.iter().map(|c| c.life).collect());
+    let mut buyers = buyers::Buyers::new(customers);
     for (index, ordered_at) in times.iter().copied().enumerate() {
         let order_id = index as u64 + 1;
         history.order(
             &mut rng,
             order_id,
             ordered_at,
-            &customers,
             &mut buyers,
             &products,
             &sites,

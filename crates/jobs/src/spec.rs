@@ -176,6 +176,9 @@ pub enum Action {
         keep_removed_hours: Option<u64>,
         compact_at_files: Option<usize>,
     },
+    /// `orderlake health --at <due>`: the health check; with `alert`, health.yml's
+    /// destinations are told what opened or cleared. A run fails when health is in error.
+    Health { alert: bool },
 }
 
 /// Where an export's rows come from.
@@ -206,6 +209,7 @@ impl Action {
             Action::Export { .. } => "export",
             Action::Backup { .. } => "backup",
             Action::Maintain { .. } => "maintain",
+            Action::Health { .. } => "health",
         }
     }
 
@@ -313,6 +317,13 @@ impl Job {
                     args.extend(["--compact-at-files".into(), files.to_string()]);
                 }
             }
+            Action::Health { alert } => {
+                // Judged as of its due time, so freshness and "yesterday" follow a simulated clock.
+                args.extend(["health".into(), "--at".into(), due.to_rfc3339()]);
+                if *alert {
+                    args.push("--alert".into());
+                }
+            }
         }
         Invocation { args, stdout_to }
     }
@@ -364,6 +375,7 @@ struct JobSpec {
     export: Option<ExportSpec>,
     backup: Option<BackupSpec>,
     maintain: Option<MaintainSpec>,
+    health: Option<HealthSpec>,
 }
 
 #[derive(Deserialize, Default)]
@@ -423,6 +435,13 @@ fn default_keep_days() -> u32 {
 struct MaintainSpec {
     keep_removed_hours: Option<u64>,
     compact_at_files: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct HealthSpec {
+    #[serde(default)]
+    alert: bool,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -617,12 +636,15 @@ impl JobSpec {
                 compact_at_files: m.compact_at_files,
             });
         }
+        if let Some(h) = self.health {
+            actions.push(Action::Health { alert: h.alert });
+        }
         let action = match actions.len() {
             1 => actions.remove(0),
             0 => {
                 return Err(
                     "no action: give one of build, ingest, desk_publish, desk_rebate_run, \
-                     export, backup, maintain"
+                     export, backup, maintain, health"
                         .into(),
                 );
             }
@@ -774,11 +796,35 @@ mod tests {
     }
 
     #[test]
+    fn a_health_check_is_judged_at_its_due_time() {
+        let s = parse(
+            "jobs:\n\
+             \x20 check:\n\
+             \x20   cron: '15 * * * *'\n\
+             \x20   health: {alert: true}\n\
+             \x20 quiet:\n\
+             \x20   cron: '15 * * * *'\n\
+             \x20   health: {}\n",
+        )
+        .expect("valid");
+        let due = utc(2026, 12, 1, 7, 15);
+        let run = s.jobs[0].invocation(due, Path::new("/p"), None);
+        assert_eq!(
+            run.args,
+            ["health", "--at", "2026-12-01T07:15:00+00:00", "--alert"].map(String::from)
+        );
+        assert_eq!(s.jobs[1].action, Action::Health { alert: false });
+        assert!(!s.uses_desk());
+    }
+
+    #[test]
     fn the_bundled_oms_schedule_is_valid() {
         let oms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../projects/oms");
         let s = Schedules::load(&oms).expect("valid").expect("present");
-        assert_eq!(s.jobs.len(), 8);
+        assert_eq!(s.jobs.len(), 9);
         assert!(s.uses_desk());
+        let health = s.job("health_check").expect("listed");
+        assert_eq!(health.action, Action::Health { alert: true });
         let export = s.job("daily_sales_export").expect("listed");
         assert_eq!(export.catch_up, CatchUp::All);
         assert_eq!(export.schedule.timezone, chrono_tz::Africa::Lagos);

@@ -28,6 +28,7 @@ mod object_store;
 mod oms;
 mod packages;
 mod pipeline;
+mod predictions;
 mod serve;
 mod sql_clients;
 mod state;

@@ -123,11 +123,11 @@ impl PartitionEvaluator for FitAndPredict {
             .iter()
             .map(|v| {
                 let as_float = cast(v, &DataType::Float64)?;
-                Ok(as_float
+                as_float
                     .as_any()
                     .downcast_ref::<Float64Array>()
                     .cloned()
-                    .ok_or_else(|| DataFusionError::Internal(format!("{name}: cast to double")))?)
+                    .ok_or_else(|| DataFusionError::Internal(format!("{name}: cast to double")))
             })
             .collect::<Result<Vec<Float64Array>>>()?;
         // The rows every argument is known for: fitted on, and predicted.
