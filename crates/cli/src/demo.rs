@@ -247,6 +247,16 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<ExitCode> {
     let segments = "select segment, count(*) as customers, cast(sum(monetary) as decimal(18,2)) as clv \
                     from gold.customer_segmentation group by segment order by clv desc";
     println!("{}", table(&warehouse, segments).await?);
+    let risk = "select risk_segment, count(*) as customers, round(avg(p_active_90d), 3) as p_active_90d, \
+                cast(sum(expected_value_12m) as decimal(18,2)) as expected_value_12m \
+                from gold.customer_predictions group by risk_segment order by p_active_90d desc";
+    let backtest = "select metric, round(model, 3) as model, round(baseline, 3) as baseline, \
+                    round(floor, 3) as bar, baseline_rule from gold.prediction_backtest order by metric";
+    println!(
+        "\nChurn risk over the next 90 days (gold.customer_predictions):\n{}\nBacktest (gold.prediction_backtest):\n{}",
+        table(&warehouse, risk).await?,
+        table(&warehouse, backtest).await?
+    );
     done(
         started,
         &out,

@@ -3,8 +3,11 @@
 //! clearing), so every process that checks the health (a build, a scheduled check, another
 //! machine on the same warehouse) knows what is already open.
 //!
-//! A notice that reached no destination is not recorded, so the next check tries again: an
-//! alert may come twice, it is never lost.
+//! Each row names the destinations that took the notice. A destination that missed an opening
+//! (down, or added since) is told at the next check while the incident is open, and only it;
+//! a clearing goes to the destinations that were told of the opening. A notice that reached no
+//! destination is not recorded, so the next check tries again: an alert may come twice, it is
+//! never lost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,33 +128,56 @@ struct OpenRow {
     severity: Severity,
     title: String,
     detail: String,
+    delivered_to: String,
 }
+
+/// How `delivered_to` joins destinations.
+const DESTINATION_SEPARATOR: &str = "; ";
 
 /// The incidents told as opened and not yet as resolved.
 pub async fn open_incidents(warehouse: &Warehouse) -> Result<Vec<Incident>, AlertError> {
+    Ok(told_open(warehouse)
+        .await?
+        .into_iter()
+        .map(|(incident, _)| incident)
+        .collect())
+}
+
+/// Open incidents with the destinations told of each.
+async fn told_open(warehouse: &Warehouse) -> Result<Vec<(Incident, Vec<String>)>, AlertError> {
     let log = relation();
     if warehouse.kind_of(&log).await?.is_none() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "select key, severity, title, detail from (select *, row_number() over \
+        "select key, severity, title, detail, delivered_to from (select *, row_number() over \
          (partition by key order by at desc) as n from {log}) where n = 1 and event = 'opened' \
          order by key"
     );
     let open: Vec<OpenRow> = rows(warehouse, &sql, "open incidents").await?;
     Ok(open
         .into_iter()
-        .map(|r| Incident {
-            key: r.key,
-            severity: r.severity,
-            title: r.title,
-            detail: r.detail,
+        .map(|r| {
+            let told = r
+                .delivered_to
+                .split(DESTINATION_SEPARATOR)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect();
+            let incident = Incident {
+                key: r.key,
+                severity: r.severity,
+                title: r.title,
+                detail: r.detail,
+            };
+            (incident, told)
         })
         .collect())
 }
 
 /// Tells every destination of `config` about incidents that opened or cleared since the last
-/// check, and records what was told. Without destinations nothing is told or recorded.
+/// check (and a destination that missed an open incident's opening about it), and records what
+/// was told. Without destinations nothing is told or recorded.
 pub async fn notify(
     warehouse: &Warehouse,
     config: &HealthConfig,
@@ -163,27 +189,55 @@ pub async fn notify(
     if config.alerts.is_empty() {
         return Ok(notified);
     }
-    let open = open_incidents(warehouse).await?;
-    let mut notices = Vec::new();
+    let destinations: Vec<(String, &Destination)> =
+        config.alerts.iter().map(|d| (d.describe(), d)).collect();
+    let open = told_open(warehouse).await?;
+    // (what, which incident, to whom, who already knows)
+    let mut notices: Vec<(Event, Incident, Vec<&(String, &Destination)>, Vec<String>)> = Vec::new();
     for incident in incidents {
-        if !open.iter().any(|o| o.key == incident.key) {
-            notices.push((Event::Opened, incident.clone()));
+        match open.iter().find(|(o, _)| o.key == incident.key) {
+            None => notices.push((
+                Event::Opened,
+                incident.clone(),
+                destinations.iter().collect(),
+                Vec::new(),
+            )),
+            Some((_, told)) => {
+                let missing: Vec<_> = destinations
+                    .iter()
+                    .filter(|(name, _)| !told.contains(name))
+                    .collect();
+                if !missing.is_empty() {
+                    notices.push((Event::Opened, incident.clone(), missing, told.clone()));
+                }
+            }
         }
     }
-    for was in open {
-        if !incidents.iter().any(|i| i.key == was.key) {
-            notices.push((Event::Resolved, was));
+    for (was, told) in open {
+        if incidents.iter().any(|i| i.key == was.key) {
+            continue;
         }
+        let heard: Vec<_> = destinations
+            .iter()
+            .filter(|(name, _)| told.contains(name))
+            .collect();
+        // Destinations all replaced since the opening: the current ones hear the clearing.
+        let to = if heard.is_empty() {
+            destinations.iter().collect()
+        } else {
+            heard
+        };
+        notices.push((Event::Resolved, was, to, Vec::new()));
     }
     let mut told = Vec::new();
-    for (event, incident) in notices {
+    for (event, incident, to, mut knew) in notices {
         let notice = Notice::new(project, event, &incident, now);
         let mut reached = Vec::new();
-        for destination in &config.alerts {
+        for (name, destination) in to {
             match deliver(destination, &notice).await {
-                Ok(()) => reached.push(destination.describe()),
+                Ok(()) => reached.push(name.clone()),
                 Err(e) => {
-                    let failure = format!("{}: {e}", destination.describe());
+                    let failure = format!("{name}: {e}");
                     tracing::warn!("alert for {} not delivered: {failure}", incident.key);
                     notified.failures.push(failure);
                 }
@@ -192,7 +246,8 @@ pub async fn notify(
         if reached.is_empty() {
             continue;
         }
-        told.push((notice, reached.join("; ")));
+        knew.extend(reached);
+        told.push((notice, knew.join(DESTINATION_SEPARATOR)));
         match event {
             Event::Opened => notified.opened.push(incident),
             Event::Resolved => notified.resolved.push(incident),
@@ -378,5 +433,136 @@ mod tests {
         .await
         .expect("notify");
         assert!(none.opened.is_empty() && none.failures.is_empty());
+    }
+
+    /// A webhook receiver on loopback that answers 200 and counts what it got.
+    async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<Notice>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let notice = loop {
+                    let Ok(n) = socket.read(&mut buffer).await else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break serde_json::from_slice::<Notice>(
+                            &request[end + 4..end + 4 + length],
+                        )
+                        .ok();
+                    }
+                };
+                if let Some(notice) = notice {
+                    sink.lock().expect("lock").push(notice);
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (url, got)
+    }
+
+    #[tokio::test]
+    async fn a_destination_that_missed_an_opening_is_told_later_and_only_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let warehouse = Warehouse::open(dir.path(), "main").await.expect("open");
+        let now = Utc::now();
+        let (first, first_got) = receiver().await;
+        let (second, second_got) = receiver().await;
+        let config = |urls: &[&str]| HealthConfig {
+            alerts: urls
+                .iter()
+                .map(|u| Destination::Webhook { url: u.to_string() })
+                .collect(),
+            ..HealthConfig::default()
+        };
+        let down = "http://127.0.0.1:9/hook";
+        let told = notify(
+            &warehouse,
+            &config(&[&first, down]),
+            "p",
+            &[incident("a")],
+            now,
+        )
+        .await
+        .expect("notify");
+        assert_eq!(told.opened.len(), 1);
+        assert_eq!(told.failures.len(), 1, "{:?}", told.failures);
+        // Next check: the first is not told again; the one still down is tried again.
+        let told = notify(
+            &warehouse,
+            &config(&[&first, down]),
+            "p",
+            &[incident("a")],
+            now,
+        )
+        .await
+        .expect("notify");
+        assert!(told.opened.is_empty());
+        assert_eq!(told.failures.len(), 1);
+        // It is replaced by one that works: that one hears of the open incident, and only it.
+        let told = notify(
+            &warehouse,
+            &config(&[&first, &second]),
+            "p",
+            &[incident("a")],
+            now,
+        )
+        .await
+        .expect("notify");
+        assert_eq!(told.opened.len(), 1);
+        assert!(told.failures.is_empty());
+        let events = |got: &Arc<std::sync::Mutex<Vec<Notice>>>| -> Vec<(Event, String)> {
+            got.lock()
+                .expect("lock")
+                .iter()
+                .map(|n| (n.event, n.key.clone()))
+                .collect()
+        };
+        assert_eq!(events(&first_got), [(Event::Opened, "a".to_string())]);
+        assert_eq!(events(&second_got), [(Event::Opened, "a".to_string())]);
+        // Cleared: both heard of it, both hear it cleared; then nothing more.
+        let told = notify(&warehouse, &config(&[&first, &second]), "p", &[], now)
+            .await
+            .expect("notify");
+        assert_eq!(told.resolved.len(), 1);
+        let told = notify(&warehouse, &config(&[&first, &second]), "p", &[], now)
+            .await
+            .expect("notify");
+        assert!(told.resolved.is_empty() && told.opened.is_empty());
+        for got in [&first_got, &second_got] {
+            assert_eq!(
+                events(got),
+                [
+                    (Event::Opened, "a".to_string()),
+                    (Event::Resolved, "a".to_string())
+                ]
+            );
+        }
+        assert!(open_incidents(&warehouse).await.expect("open").is_empty());
     }
 }

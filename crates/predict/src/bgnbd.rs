@@ -62,6 +62,14 @@ impl BgNbd {
         for (index, h) in histories.iter().enumerate() {
             h.check(index)?;
         }
+        // The fit must not depend on the order rows arrive in (floating-point sums do).
+        let mut histories = histories.to_vec();
+        histories.sort_by(|x, y| {
+            (x.frequency, x.recency, x.age)
+                .partial_cmp(&(y.frequency, y.recency, y.age))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let histories = histories.as_slice();
         let n = histories.len() as f64;
         let mean_age = histories.iter().map(|h| h.age).sum::<f64>() / n;
         let mean_frequency = histories.iter().map(|h| h.frequency).sum::<f64>() / n;
@@ -403,6 +411,24 @@ mod tests {
         let near_one = BgNbd { a: 1.0, ..model };
         let e = near_one.expected_purchases(&just_ordered, 90.0);
         assert!(e.is_finite() && e > 0.0);
+    }
+
+    #[test]
+    fn the_fit_does_not_depend_on_the_order_of_the_rows() {
+        let truth = BgNbd {
+            r: 0.8,
+            alpha: 20.0,
+            a: 0.9,
+            b: 6.0,
+        };
+        let mut histories: Vec<History> = simulate(truth, 500, 365.0, 0.0)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        let forward = BgNbd::fit(&histories).unwrap();
+        histories.reverse();
+        histories.swap(3, 250);
+        assert_eq!(BgNbd::fit(&histories).unwrap(), forward);
     }
 
     #[test]

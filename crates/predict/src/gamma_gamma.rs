@@ -43,7 +43,13 @@ impl GammaGamma {
                 });
             }
         }
-        let usable: Vec<Spend> = spends.iter().copied().filter(|s| s.average > 0.0).collect();
+        let mut usable: Vec<Spend> = spends.iter().copied().filter(|s| s.average > 0.0).collect();
+        // The fit must not depend on the order rows arrive in (floating-point sums do).
+        usable.sort_by(|x, y| {
+            (x.orders, x.average)
+                .partial_cmp(&(y.orders, y.average))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         if usable.is_empty() {
             return Err(FitError::Empty { model: MODEL });
         }

@@ -13,7 +13,8 @@
         (date_part('epoch', max(ordered_at)) - date_part('epoch', min(ordered_at))) / 86400.0 as lifespan_days,
         (date_part('epoch', cast({{ cutoff }} as timestamp)) - date_part('epoch', min(ordered_at))) / 86400.0 as tenure_days,
         (date_part('epoch', cast({{ cutoff }} as timestamp)) - date_part('epoch', max(ordered_at))) / 86400.0 as days_since_last_order,
-        avg(cast(gross_amount - discount_amount as double)) as average_order_value
+        -- Decimal sums are exact, so the value does not depend on the order rows arrive in.
+        cast(avg(gross_amount - discount_amount) as double) as average_order_value
     from {{ ref('fct_orders') }}
     where not is_cancelled and ordered_at < cast({{ cutoff }} as timestamp)
     group by customer_id
@@ -32,21 +33,17 @@
     from {{ histories }} h
 {%- endmacro %}
 
-{#- ROC AUC of `score` for the boolean `label` over `relation`: the Mann–Whitney statistic, tied
-    scores sharing their average rank. A scalar subquery. -#}
-{% macro roc_auc(relation, score, label) -%}
-    (
-        select
-            (sum(case when {{ label }} then average_rank else 0 end)
-                - positives * (positives + 1) / 2.0) / (positives * negatives)
-        from (
-            select
-                {{ label }},
-                rank() over (order by {{ score }}) + (count(*) over (partition by {{ score }}) - 1) / 2.0 as average_rank,
-                cast(sum(case when {{ label }} then 1 else 0 end) over () as double) as positives,
-                cast(sum(case when {{ label }} then 0 else 1 end) over () as double) as negatives
-            from {{ relation }}
-        ) ranked
-        group by positives, negatives
-    )
+{#- The rank of `score` among the rows, ties sharing their average rank: a window expression,
+    the first half of a ROC AUC (see auc_from_ranks). -#}
+{% macro average_rank(score) -%}
+    (rank() over (order by {{ score }}) + (count(*) over (partition by {{ score }}) - 1) / 2.0)
+{%- endmacro %}
+
+{#- ROC AUC from the average ranks of a score (average_rank) and the boolean `label`: the
+    Mann–Whitney statistic, an aggregate expression; null unless both classes are present.
+    Integer and half-integer sums, so it comes out the same whatever the row order. -#}
+{% macro auc_from_ranks(rank, label) -%}
+    (sum(case when {{ label }} then {{ rank }} else 0 end)
+        - count(case when {{ label }} then 1 end) * (count(case when {{ label }} then 1 end) + 1) / 2.0)
+    / nullif(cast(count(case when {{ label }} then 1 end) as double) * count(case when not {{ label }} then 1 end), 0)
 {%- endmacro %}

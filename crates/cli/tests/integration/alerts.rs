@@ -144,10 +144,13 @@ fn exactly_the_expected_alerts_arrive_once_per_incident() {
     );
     let landing = root.join("landing");
     let landing_s = landing.to_str().expect("utf-8");
+    // Through 2024-03-12: the generator leaves half of the last three days' orders outstanding
+    // (not billed yet), so the day judged, 2024-03-09, lies before them and is complete. Seed 2
+    // gives an ordinary 2024-03-09 (z 1.04, 0.65 and 0.39 for revenue, orders and return rate).
     ok(
         &root,
         &[
-            "generate", "--out", landing_s, "--orders", "3000", "--days", "70",
+            "generate", "--out", landing_s, "--orders", "3000", "--days", "72", "--seed", "2",
         ],
     );
     ok(&root, &["ingest", "--landing", landing_s]);

@@ -10,7 +10,7 @@ predicted as (
     {{ customer_model_predictions('histories', holdout, holdout) }}
 ),
 holdout_orders as (
-    select customer_id, count(*) as orders, sum(cast(gross_amount - discount_amount as double)) as order_value
+    select customer_id, count(*) as orders, cast(sum(gross_amount - discount_amount) as double) as order_value
     from {{ ref('fct_orders') }}
     where not is_cancelled
       and ordered_at >= cast({{ cutoff }} as timestamp)
@@ -19,7 +19,7 @@ holdout_orders as (
 ),
 before_orders as (
     -- The value baseline's view: what each customer ordered in as long a time before the cutoff.
-    select customer_id, sum(cast(gross_amount - discount_amount as double)) as order_value
+    select customer_id, cast(sum(gross_amount - discount_amount) as double) as order_value
     from {{ ref('fct_orders') }}
     where not is_cancelled
       and ordered_at >= cast({{ cutoff }} - interval '{{ holdout }} days' as timestamp)
