@@ -175,6 +175,14 @@ async fn told_open(warehouse: &Warehouse) -> Result<Vec<(Incident, Vec<String>)>
         .collect())
 }
 
+/// A notice to send: what happened to which incident, to whom, and who already knows of it.
+struct Pending<'a> {
+    event: Event,
+    incident: Incident,
+    to: Vec<&'a (String, &'a Destination)>,
+    knew: Vec<String>,
+}
+
 /// Tells every destination of `config` about incidents that opened or cleared since the last
 /// check (and a destination that missed an open incident's opening about it), and records what
 /// was told. Without destinations nothing is told or recorded.
@@ -192,23 +200,27 @@ pub async fn notify(
     let destinations: Vec<(String, &Destination)> =
         config.alerts.iter().map(|d| (d.describe(), d)).collect();
     let open = told_open(warehouse).await?;
-    // (what, which incident, to whom, who already knows)
-    let mut notices: Vec<(Event, Incident, Vec<&(String, &Destination)>, Vec<String>)> = Vec::new();
+    let mut notices: Vec<Pending> = Vec::new();
     for incident in incidents {
         match open.iter().find(|(o, _)| o.key == incident.key) {
-            None => notices.push((
-                Event::Opened,
-                incident.clone(),
-                destinations.iter().collect(),
-                Vec::new(),
-            )),
+            None => notices.push(Pending {
+                event: Event::Opened,
+                incident: incident.clone(),
+                to: destinations.iter().collect(),
+                knew: Vec::new(),
+            }),
             Some((_, told)) => {
                 let missing: Vec<_> = destinations
                     .iter()
                     .filter(|(name, _)| !told.contains(name))
                     .collect();
                 if !missing.is_empty() {
-                    notices.push((Event::Opened, incident.clone(), missing, told.clone()));
+                    notices.push(Pending {
+                        event: Event::Opened,
+                        incident: incident.clone(),
+                        to: missing,
+                        knew: told.clone(),
+                    });
                 }
             }
         }
@@ -227,10 +239,21 @@ pub async fn notify(
         } else {
             heard
         };
-        notices.push((Event::Resolved, was, to, Vec::new()));
+        notices.push(Pending {
+            event: Event::Resolved,
+            incident: was,
+            to,
+            knew: Vec::new(),
+        });
     }
     let mut told = Vec::new();
-    for (event, incident, to, mut knew) in notices {
+    for Pending {
+        event,
+        incident,
+        to,
+        mut knew,
+    } in notices
+    {
         let notice = Notice::new(project, event, &incident, now);
         let mut reached = Vec::new();
         for (name, destination) in to {
