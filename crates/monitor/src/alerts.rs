@@ -524,39 +524,20 @@ mod tests {
             ..HealthConfig::default()
         };
         let down = "http://127.0.0.1:9/hook";
-        let told = notify(
-            &warehouse,
-            &config(&[&first, down]),
-            "p",
-            &[incident("a")],
-            now,
-        )
-        .await
-        .expect("notify");
+        let check = async |urls: &[&str], incidents: &[Incident]| {
+            notify(&warehouse, &config(urls), "p", incidents, now)
+                .await
+                .expect("notify")
+        };
+        let told = check(&[&first, down], &[incident("a")]).await;
         assert_eq!(told.opened.len(), 1);
         assert_eq!(told.failures.len(), 1, "{:?}", told.failures);
         // Next check: the first is not told again; the one still down is tried again.
-        let told = notify(
-            &warehouse,
-            &config(&[&first, down]),
-            "p",
-            &[incident("a")],
-            now,
-        )
-        .await
-        .expect("notify");
+        let told = check(&[&first, down], &[incident("a")]).await;
         assert!(told.opened.is_empty());
         assert_eq!(told.failures.len(), 1);
         // It is replaced by one that works: that one hears of the open incident, and only it.
-        let told = notify(
-            &warehouse,
-            &config(&[&first, &second]),
-            "p",
-            &[incident("a")],
-            now,
-        )
-        .await
-        .expect("notify");
+        let told = check(&[&first, &second], &[incident("a")]).await;
         assert_eq!(told.opened.len(), 1);
         assert!(told.failures.is_empty());
         let events = |got: &Arc<std::sync::Mutex<Vec<Notice>>>| -> Vec<(Event, String)> {
@@ -569,13 +550,9 @@ mod tests {
         assert_eq!(events(&first_got), [(Event::Opened, "a".to_string())]);
         assert_eq!(events(&second_got), [(Event::Opened, "a".to_string())]);
         // Cleared: both heard of it, both hear it cleared; then nothing more.
-        let told = notify(&warehouse, &config(&[&first, &second]), "p", &[], now)
-            .await
-            .expect("notify");
+        let told = check(&[&first, &second], &[]).await;
         assert_eq!(told.resolved.len(), 1);
-        let told = notify(&warehouse, &config(&[&first, &second]), "p", &[], now)
-            .await
-            .expect("notify");
+        let told = check(&[&first, &second], &[]).await;
         assert!(told.resolved.is_empty() && told.opened.is_empty());
         for got in [&first_got, &second_got] {
             assert_eq!(

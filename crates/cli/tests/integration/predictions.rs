@@ -12,11 +12,7 @@ const AS_OF: &str = "2024-06-29";
 const CUTOFF: &str = "2024-03-31";
 
 fn number(row: &serde_json::Map<String, Value>, column: &str) -> f64 {
-    let value = &row[column];
-    value
-        .as_f64()
-        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_else(|| panic!("{column} is not a number: {value}"))
+    crate::util::number(&row[column])
 }
 
 #[test]

@@ -65,7 +65,11 @@ pub fn scalar_f64(project: &Path, query: &str) -> f64 {
     let row = rows
         .first()
         .unwrap_or_else(|| panic!("no rows for {query}"));
-    let value = row.values().next().expect("a column");
+    number(row.values().next().expect("a column"))
+}
+
+/// A JSON number, or a number written as text (decimals come out of `sql --format json` so).
+pub fn number(value: &Value) -> f64 {
     value
         .as_f64()
         .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
