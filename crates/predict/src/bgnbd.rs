@@ -88,16 +88,13 @@ impl BgNbd {
             // wandering off to extreme parameters.
             -ll / n + 1e-4 * theta.iter().map(|t| t * t).sum::<f64>()
         };
-        let best = optimize::minimize(&objective, &start, 1.0);
-        let model = BgNbd::from_logs(&best);
-        if [model.r, model.alpha, model.a, model.b]
-            .iter()
-            .all(|p| p.is_finite() && *p > 0.0)
-        {
-            Ok(model)
-        } else {
-            Err(FitError::Diverged { model: MODEL })
-        }
+        let p = optimize::fit_on_logs(&objective, &start, MODEL)?;
+        Ok(BgNbd {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        })
     }
 
     fn from_logs(theta: &[f64]) -> BgNbd {

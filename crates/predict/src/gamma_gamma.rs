@@ -62,16 +62,12 @@ impl GammaGamma {
             let ll: f64 = usable.iter().map(|s| model.log_likelihood(s)).sum();
             -ll / n + 1e-4 * (theta[0] * theta[0] + theta[1] * theta[1])
         };
-        let best = optimize::minimize(&objective, &start, 1.0);
-        let model = GammaGamma::from_logs(&best);
-        if [model.p, model.q, model.gamma]
-            .iter()
-            .all(|v| v.is_finite() && *v > 0.0)
-        {
-            Ok(model)
-        } else {
-            Err(FitError::Diverged { model: MODEL })
-        }
+        let p = optimize::fit_on_logs(&objective, &start, MODEL)?;
+        Ok(GammaGamma {
+            p: p[0],
+            q: p[1],
+            gamma: p[2],
+        })
     }
 
     fn from_logs(theta: &[f64]) -> GammaGamma {

@@ -1,6 +1,24 @@
 //! Nelder–Mead simplex minimisation: the likelihoods here have 3–4 parameters and cheap,
 //! smooth objectives, so a derivative-free method is simple and robust.
 
+/// Fits positive parameters: minimises `objective` over their logarithms from `start` and
+/// returns the parameters themselves, or `Diverged` when one is not a finite positive number.
+pub(crate) fn fit_on_logs(
+    objective: &dyn Fn(&[f64]) -> f64,
+    start: &[f64],
+    model: &'static str,
+) -> Result<Vec<f64>, crate::FitError> {
+    let params: Vec<f64> = minimize(objective, start, 1.0)
+        .iter()
+        .map(|t| t.exp())
+        .collect();
+    if params.iter().all(|p| p.is_finite() && *p > 0.0) {
+        Ok(params)
+    } else {
+        Err(crate::FitError::Diverged { model })
+    }
+}
+
 /// Minimises `f` from `start`, taking first steps of `step` along each axis. Restarts once from
 /// the best point found, a cheap guard against a simplex that collapsed early.
 pub(crate) fn minimize(f: &dyn Fn(&[f64]) -> f64, start: &[f64], step: f64) -> Vec<f64> {
